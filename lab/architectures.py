@@ -1,0 +1,115 @@
+"""The zoo's network definitions. Every one runs natively at any input size from 4 to 28 px.
+
+* :class:`SmallCNN` — the default lab model (``cnn``) and, wider, the ``teacher``;
+  convolutions end in global average pooling, so a smaller input really costs fewer FLOPs.
+* :class:`MobileNetLike` — depthwise-separable blocks (MobileNetV1, arXiv:1704.04861).
+* :class:`LeNet300100` — the fully connected LeNet-300-100 of Deep Compression
+  (arXiv:1510.00149). At a lower resolution its first layer's weights are
+  area-pooled onto the smaller pixel grid, so the first (dominant) layer really
+  does ``r*r/784`` of the work.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LeNet300100", "MobileNetLike", "SmallCNN"]
+
+
+def conv_bn_relu(c_in: int, c_out: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """3×3 convolution (no bias) → batch norm → ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SmallCNN(nn.Module):
+    """Plain VGG-style CNN: stages of 3×3 conv-BN-ReLU, 2×2 max-pool between stages, global pooling."""
+
+    def __init__(self, widths: tuple[tuple[int, ...], ...] = ((32,), (64,), (128,)),
+                 num_classes: int = 10, dropout: float = 0.2) -> None:  # fmt: skip
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for stage, stage_widths in enumerate(widths):
+            if stage > 0:
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
+            for width in stage_widths:
+                layers.append(conv_bn_relu(c_in, width))
+                c_in = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(c_in, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
+
+class DepthwiseSeparable(nn.Sequential):
+    """Depthwise 3×3 conv-BN-ReLU followed by pointwise 1×1 conv-BN-ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__(
+            conv_bn_relu(c_in, c_in, stride=stride, groups=c_in),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+        )
+
+
+class MobileNetLike(nn.Module):
+    """MobileNetV1-style network for 1×28×28 inputs: a stem conv, then depthwise-separable blocks."""
+
+    def __init__(self, blocks: tuple[tuple[int, int], ...] = (
+                 (64, 2), (96, 1), (128, 2), (128, 1), (192, 1)),
+                 stem: int = 32, num_classes: int = 10, dropout: float = 0.2) -> None:  # fmt: skip
+        super().__init__()
+        layers: list[nn.Module] = [conv_bn_relu(1, stem)]
+        c_in = stem
+        for width, stride in blocks:
+            layers.append(DepthwiseSeparable(c_in, width, stride))
+            c_in = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(c_in, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
+
+class LeNet300100(nn.Module):
+    """784-300-100-10 fully connected net (LeNet-300-100)."""
+
+    native_size = 28
+
+    def __init__(self, hidden: tuple[int, int] = (300, 100), num_classes: int = 10) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(self.native_size**2, hidden[0])
+        self.fc2 = nn.Linear(hidden[0], hidden[1])
+        self.fc3 = nn.Linear(hidden[1], num_classes)
+
+    def first_layer_weight(self, size: int) -> torch.Tensor:
+        """fc1's weight resampled to a ``size``×``size`` input (sum-preserving area pooling)."""
+        weight = self.fc1.weight
+        if size == self.native_size:
+            return weight
+        grid = weight.reshape(-1, 1, self.native_size, self.native_size)
+        pooled = F.interpolate(grid, size=(size, size), mode="area")
+        return pooled.reshape(weight.shape[0], -1) * (self.native_size**2 / size**2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-1]
+        if size == self.native_size:
+            x = F.relu(self.fc1(x.flatten(1)))
+        else:
+            x = F.relu(F.linear(x.flatten(1), self.first_layer_weight(size), self.fc1.bias))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)

@@ -1,0 +1,198 @@
+"""Seeded, time-boundable training with a progress bar; GPU when present, CPU otherwise.
+
+One loop serves the zoo (``python -m lab train cnn``), fine-tuning after pruning,
+quantization-aware training and multi-resolution adaptation.
+
+Example:
+    >>> from lab import training, zoo
+    >>> model = zoo.build("cnn")
+    >>> _ = training.fit(model, TrainConfig(epochs=1, max_seconds=1, max_batches=2), progress=False)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import data
+
+__all__ = ["TrainConfig", "default_device", "fit", "seed_everything", "accuracy"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; every field has a sensible default."""
+
+    epochs: float = 15  # passes over the training split (fractions allowed)
+    lr: float = 0.05  # peak learning rate of the one-cycle schedule (SGD, Nesterov)
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    label_smoothing: float = 0.05
+    augment: bool = True  # random ±2 px shifts and horizontal flips
+    sizes: tuple[int, ...] = (data.NATIVE_SIZE,)  # input sizes; >1 → multi-resolution training
+    seed: int = 0
+    max_seconds: float | None = None  # stop after this wall-clock budget
+    max_batches: int | None = None  # stop after this many steps (smoke tests)
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for size in self.sizes:
+            if not 4 <= size <= data.NATIVE_SIZE:
+                raise ValueError(f"training sizes must be 4–{data.NATIVE_SIZE} px, got {size}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainReport:
+    """What happened during :func:`fit`."""
+
+    steps: int = 0
+    seconds: float = 0.0
+    final_loss: float = math.nan
+    stopped_early: bool = False
+    device: str = "cpu"
+    history: list[float] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random integer shifts of up to ±2 px (zero padding) and horizontal flips, per image."""
+    n, _, h, w = x.shape
+    pad = 2
+    padded = F.pad(x, (pad, pad, pad, pad), value=float(x.min()))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # n×h
+    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # n×w
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    batch_idx = torch.arange(n, device=x.device)[:, None, None]
+    out = padded[:, 0][batch_idx, rows[:, :, None], cols[:, None, :]]
+    return out.unsqueeze(1)
+
+
+def fit(
+    model: nn.Module,
+    config: TrainConfig | None = None,
+    *,
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    after_step: Callable[[nn.Module, int, int], None] | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> TrainReport:
+    """Train ``model`` in place with SGD + one-cycle LR and return a :class:`TrainReport`.
+
+    Args:
+        model: any module mapping N×1×H×W images to 10 logits.
+        config: a :class:`TrainConfig`; defaults to ``TrainConfig()``.
+        loss_fn: ``loss_fn(model, x, y)``; defaults to label-smoothed cross-entropy
+            (distillation passes its own).
+        after_step: called as ``after_step(model, step, total_steps)`` after each
+            optimizer step (gradual pruning re-applies masks here).
+        device: where to train; defaults to CUDA when present.
+        progress: show a tqdm progress bar.
+    """
+    config = config or TrainConfig()
+    device = torch.device(device) if device is not None else default_device()
+    seed_everything(config.seed)
+    split = data.load_split(config.split)
+    images = {size: data.resize(split.images, size).to(device) for size in config.sizes}
+    labels = split.labels.to(device)
+    steps_per_epoch = math.ceil(len(labels) / config.batch_size)
+    total = max(1, int(round(config.epochs * steps_per_epoch)))
+    if config.max_batches is not None:
+        total = min(total, config.max_batches)
+
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True,
+                                weight_decay=config.weight_decay)  # fmt: skip
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
+                                                   pct_start=0.15)  # fmt: skip
+    generator = torch.Generator().manual_seed(config.seed)
+    if loss_fn is None:
+        def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(m(x), y, label_smoothing=config.label_smoothing)
+
+    report = TrainReport(device=str(device))
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc=f"training on {device.type}", unit="step", disable=not progress,
+               leave=False)  # fmt: skip
+    step = 0
+    order = torch.randperm(len(labels), generator=generator)
+    cursor = 0
+    running = math.nan
+    while step < total:
+        if cursor >= len(order):
+            order, cursor = torch.randperm(len(labels), generator=generator), 0
+        idx = order[cursor : cursor + config.batch_size].to(device)
+        cursor += config.batch_size
+        size = config.sizes[step % len(config.sizes)]
+        x, y = images[size][idx], labels[idx]
+        if config.augment:
+            x = augment_batch(x, generator)
+        loss = loss_fn(model, x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        step += 1
+        if after_step is not None:
+            after_step(model, step, total)
+        value = float(loss.detach())
+        running = value if math.isnan(running) else 0.98 * running + 0.02 * value
+        if step % 50 == 0 or step == total:
+            report.history.append(running)
+            bar.set_postfix(loss=f"{running:.3f}")
+        bar.update(1)
+        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+            report.stopped_early = step < total
+            break
+    bar.close()
+    model.eval()
+    report.steps, report.seconds, report.final_loss = step, time.perf_counter() - start, running
+    return report
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, split: str = "val", size: int = data.NATIVE_SIZE,
+             batch_size: int = 1000, device: torch.device | str | None = None) -> float:  # fmt: skip
+    """Top-1 accuracy (0–1) of ``model`` on a named split at ``size`` px."""
+    device = torch.device(device) if device is not None else next(
+        (p.device for p in model.parameters()), torch.device("cpu"))  # fmt: skip
+    chunk = data.load_split(split, size)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(chunk), batch_size):
+        x = chunk.images[start : start + batch_size].to(device)
+        y = chunk.labels[start : start + batch_size].to(device)
+        correct += int((model(x).argmax(1) == y).sum())
+    model.train(was_training)
+    return correct / len(chunk)

@@ -1,0 +1,170 @@
+"""The model zoo: named architectures, their training recipes and their shipped checkpoints.
+
+Each checkpoint ``lab/checkpoints/NAME.pt`` ships with a model card ``NAME.json``
+(accuracy on val/test, parameter count, seed, the exact command that reproduces
+it, SHA-256). Loading uses ``torch.load(weights_only=True)`` after checking the hash.
+
+Example:
+    >>> from lab import zoo
+    >>> sorted(zoo.names())
+    ['cnn', 'mlp', 'mobile', 'teacher']
+    >>> model = zoo.load("cnn")  # a fresh copy; yours to change
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import architectures, data
+from .training import TrainConfig, accuracy, fit
+
+__all__ = ["CHECKPOINT_DIR", "CheckpointError", "ModelSpec", "build", "card", "load", "names",
+           "parameter_count", "spec", "train_and_save"]  # fmt: skip
+
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or does not match its model card."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A zoo entry: how to build the network and how it was trained."""
+
+    name: str
+    description: str
+    factory: Callable[[], nn.Module]
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+_SPECS = {
+    s.name: s
+    for s in [
+        ModelSpec("cnn", "default lab model: 3-stage CNN (32-64-128), global pooling",
+                  lambda: architectures.SmallCNN(((32,), (64,), (128,))),
+                  TrainConfig(epochs=15, lr=0.05)),
+        ModelSpec("teacher", "deeper, 3x larger CNN (32 | 64-64 | 128-128), global pooling",
+                  lambda: architectures.SmallCNN(((32,), (64, 64), (128, 128)), dropout=0.3),
+                  TrainConfig(epochs=25, lr=0.05)),
+        ModelSpec("mobile", "MobileNetV1-style depthwise-separable CNN",
+                  lambda: architectures.MobileNetLike(),  # stride-2 first block: CPU-friendly
+                  TrainConfig(epochs=12, lr=0.05, weight_decay=2e-4)),
+        ModelSpec("mlp", "LeNet-300-100 fully connected (Deep Compression's MNIST baseline)",
+                  lambda: architectures.LeNet300100(),
+                  TrainConfig(epochs=20, lr=0.02, augment=False, weight_decay=1e-4)),
+    ]
+}  # fmt: skip
+
+
+def names() -> list[str]:
+    """Names of the zoo's models."""
+    return list(_SPECS)
+
+
+def spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` called ``name``."""
+    if name not in _SPECS:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(_SPECS)}")
+    return _SPECS[name]
+
+
+def build(name: str) -> nn.Module:
+    """A freshly initialised (untrained) network of the zoo architecture ``name``."""
+    torch.manual_seed(0)
+    return spec(name).factory()
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _paths(name: str, directory: Path | None = None) -> tuple[Path, Path]:
+    directory = Path(directory) if directory else CHECKPOINT_DIR
+    return directory / f"{name}.pt", directory / f"{name}.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def card(name: str, directory: Path | None = None) -> dict:
+    """The model card (a dict) of checkpoint ``name``."""
+    spec(name)
+    _, card_path = _paths(name, directory)
+    if not card_path.is_file():
+        raise CheckpointError(
+            f"no model card for {name!r} at {card_path}; train it with: python -m lab train {name}"
+        )
+    return json.loads(card_path.read_text())
+
+
+def load(name: str, directory: Path | None = None) -> nn.Module:
+    """The trained model ``name`` in eval mode, after checking the checkpoint's SHA-256.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the zoo).
+        CheckpointError: when the file is missing, its hash differs from the card, or it
+            does not fit the architecture.
+    """
+    weights_path, _ = _paths(name, directory)
+    meta = card(name, directory)
+    if not weights_path.is_file():
+        raise CheckpointError(f"checkpoint {weights_path} is missing; run: python -m lab train {name}")
+    digest = _sha256(weights_path)
+    if digest != meta["sha256"]:
+        raise CheckpointError(
+            f"checkpoint {weights_path} is corrupt or was replaced: SHA-256 {digest[:12]}… but its "
+            f"model card expects {meta['sha256'][:12]}…. Restore it (git checkout) or retrain: "
+            f"python -m lab train {name}"
+        )
+    try:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        model = build(name)
+        model.load_state_dict(state)
+    except Exception as exc:  # unpickling errors, shape mismatches
+        raise CheckpointError(f"checkpoint {weights_path} cannot be loaded: {exc}") from exc
+    return model.eval()
+
+
+def train_and_save(name: str, directory: Path | None = None, config: TrainConfig | None = None,
+                   progress: bool = True) -> dict:  # fmt: skip
+    """Train zoo model ``name`` with its recipe, write ``NAME.pt`` and ``NAME.json``; return the card."""
+    recipe = config or spec(name).train
+    model = build(name)
+    report = fit(model, recipe, progress=progress)
+    model = model.cpu().eval()
+    weights_path, card_path = _paths(name, directory)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), weights_path)
+    meta = {
+        "name": name,
+        "description": spec(name).description,
+        "accuracy": {
+            "val": round(accuracy(model, "val"), 4),
+            "test": round(accuracy(model, "test"), 4),
+        },
+        "parameters": parameter_count(model),
+        "seed": recipe.seed,
+        "command": f"python -m lab train {name}",
+        "train_config": recipe.to_dict(),
+        "train_seconds": round(report.seconds, 1),
+        "train_device": report.device,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "trained_at": time.strftime("%Y-%m-%d"),
+        "input": f"1x{data.NATIVE_SIZE}x{data.NATIVE_SIZE}, normalized (mean {data.MEAN}, std {data.STD})",
+        "sha256": _sha256(weights_path),
+    }
+    card_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
