@@ -1,30 +1,103 @@
-"""Command line: ``python -m lab {zoo,evaluate,train}``."""
+"""Command line for scripts and CI.
+
+    python -m lab data                      # find + verify Fashion-MNIST, print the splits
+    python -m lab zoo [--json]              # the model zoo and its model cards
+    python -m lab evaluate --model cnn --split test --country FRA --json [--recipe JSON]
+    python -m lab train cnn                 # reproduce a checkpoint and its card
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 
-def main(argv: list[str] | None = None) -> int:
+def _cmd_data(args: argparse.Namespace) -> int:
+    from . import data
+
+    raw = data.find_raw_dir()
+    sizes = data.split_sizes()
+    print(f"Fashion-MNIST verified in {raw}: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
+    return 0
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    rows = []
+    for name in zoo.names():
+        try:
+            meta = zoo.card(name)
+        except zoo.CheckpointError as exc:
+            meta = {"name": name, "error": str(exc)}
+        rows.append(meta)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':<9}{'params':>10}{'val':>8}{'test':>8}  description")
+    for meta in rows:
+        acc = meta.get("accuracy", {})
+        print(f"{meta['name']:<9}{meta.get('parameters', 0):>10,}{acc.get('val', float('nan')):>8.2%}"
+              f"{acc.get('test', float('nan')):>8.2%}  {meta.get('description', meta.get('error'))}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import measure, zoo
+    from .techniques.configs import Recipe
+
+    recipe = Recipe.from_json(args.recipe) if args.recipe else None
+    model = zoo.load(args.model)
+    result = measure.evaluate(model, recipe, split=args.split, country=args.country,
+                              name=args.model, effort=args.effort,
+                              use_cache=not args.no_cache)  # fmt: skip
+    print(result.to_json() if args.json else repr(result))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    config = zoo.spec(args.model).train
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    print(json.dumps(zoo.train_and_save(args.model, args.out, config), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab", description="Efficiency Lab")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("data", help="find and verify Fashion-MNIST").set_defaults(run=_cmd_data)
+    zoo_cmd = sub.add_parser("zoo", help="list the model zoo")
+    zoo_cmd.add_argument("--json", action="store_true")
+    zoo_cmd.set_defaults(run=_cmd_zoo)
+    ev = sub.add_parser("evaluate", help="measure a zoo model (optionally after a recipe)")
+    ev.add_argument("--model", default="cnn")
+    ev.add_argument("--split", default="test", help="live, val or test")
+    ev.add_argument("--country", default="FRA", help="ISO 3166 alpha-3 code, e.g. FRA, USA, IND")
+    ev.add_argument("--recipe", default=None, help='Recipe JSON, e.g. \'{"quant": {"bits": 4}}\'')
+    ev.add_argument("--effort", default="full", choices=["quick", "full"])
+    ev.add_argument("--no-cache", action="store_true", help="re-measure even if stored")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(run=_cmd_evaluate)
     train = sub.add_parser("train", help="train a zoo model and write its checkpoint + card")
     train.add_argument("model")
     train.add_argument("--out", default=None, help="directory (default: lab/checkpoints)")
     train.add_argument("--epochs", type=float, default=None)
-    args = parser.parse_args(argv)
-    if args.command == "train":
-        from dataclasses import replace
+    train.set_defaults(run=_cmd_train)
+    return parser
 
-        from . import zoo
 
-        config = zoo.spec(args.model).train
-        if args.epochs is not None:
-            config = replace(config, epochs=args.epochs)
-        print(json.dumps(zoo.train_and_save(args.model, args.out, config), indent=2))
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

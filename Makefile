@@ -1,0 +1,57 @@
+# Efficiency Lab — two commands do everything on a fresh Debian/Ubuntu machine:
+#   make app    set up, then serve the main job (Voilà dashboard, or JupyterLab until it exists)
+#   make test   set up, then run the whole test suite (pytest + notebooks under nbval)
+# Both are idempotent: on a set-up machine they start in seconds.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 8866
+export LAB_QUICK ?= 1
+
+.PHONY: app test setup data browser lint jupyter clean
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv python3-pip; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Fashion-MNIST: LAB_DATA_DIR, else Debian's dataset-fashion-mnist (installed here when apt is
+# available), else torchvision's download; `python -m lab data` verifies the files' hashes.
+data: $(STAMP)
+	@if [ -z "$$LAB_DATA_DIR" ] && [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+	   && command -v apt-get >/dev/null; then \
+	   echo "installing Debian's dataset-fashion-mnist"; \
+	   $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; fi
+	@$(PY) -m lab data
+
+# Debian's Chromium for the real-browser test (never a browser download).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+app: setup
+	@if [ -f notebooks/app.ipynb ]; then \
+	   echo "Efficiency Lab dashboard: http://127.0.0.1:$(PORT)/"; \
+	   $(VENV)/bin/voila notebooks/app.ipynb --port=$(PORT) --no-browser --Voila.ip=127.0.0.1 \
+	     --show_tracebacks=False; \
+	 else $(MAKE) jupyter; fi
+
+jupyter: setup
+	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
+
+test: setup browser
+	$(VENV)/bin/pytest tests notebooks --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg \
+	  --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lab widgets tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

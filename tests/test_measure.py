@@ -1,0 +1,139 @@
+"""Measurement: accuracy, bytes on disk, FLOPs, latency, energy/CO2, and the persistent store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lab import artifact, energy, measure, store
+from lab.techniques import QuantConfig, Recipe
+
+
+def test_flops_of_a_hand_checked_model(tiny_model):
+    # conv 1→4, 3×3, on 28×28 (padding 1): 4·9·784 MACs; linear 4→10: 40 MACs; FLOPs = 2·MACs
+    assert measure.count_flops(tiny_model, 28) == 2 * (4 * 9 * 28 * 28 + 4 * 10)
+    assert measure.count_flops(tiny_model, 14) == 2 * (4 * 9 * 14 * 14 + 4 * 10)
+
+
+def test_evaluate_reports_everything(tiny_model):
+    result = measure.evaluate(tiny_model, split="live", effort="quick", name="tiny")
+    row = result.to_row()
+    for key in ("accuracy", "artifact_bytes", "state_dict_bytes", "parameters", "nonzero_parameters",
+                "flops", "macs", "latency_ms_p50", "latency_ms_p95", "throughput_ips", "threads",
+                "energy_kwh_per_1k", "co2_g_per_1k", "energy_source", "country"):  # fmt: skip
+        assert key in row
+    assert 0.0 <= result.accuracy <= 1.0 and result.n_images == 2_000
+    assert result.parameters == sum(p.numel() for p in tiny_model.parameters())
+    assert result.latency_ms_p95 >= result.latency_ms_p50 > 0
+    assert result.threads == torch.get_num_threads()
+    assert result.macs * 2 == result.flops == measure.count_flops(tiny_model)
+    assert result.energy_source  # provenance is always stated
+    assert len(result.to_frame()) == 1
+
+
+def test_artifact_size_is_the_file_size_on_disk(tiny_model, tmp_path):
+    result = measure.evaluate(tiny_model, effort="quick")
+    path = tmp_path / "m.lab"
+    written = artifact.save(tiny_model, path)
+    assert written == os.path.getsize(path) == result.artifact_bytes
+    torch.save(tiny_model.state_dict(), tmp_path / "state_dict.pt")
+    assert result.state_dict_bytes == os.path.getsize(tmp_path / "state_dict.pt")
+
+
+def test_saved_artifact_reloads_to_identical_logits(trained_cnn, tmp_path):
+    artifact.save(trained_cnn, tmp_path / "cnn.lab")
+    reloaded = artifact.load(tmp_path / "cnn.lab")
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(trained_cnn(x), reloaded(x))
+
+
+def test_accuracy_matches_an_independent_loop(trained_cnn):
+    from lab import data
+
+    live = data.load_split("live")
+    with torch.no_grad():
+        expected = float((trained_cnn(live.images).argmax(1) == live.labels).float().mean())
+    assert measure.evaluate(trained_cnn, effort="quick").accuracy == pytest.approx(expected)
+
+
+def test_results_persist_across_a_restart(tiny_model, tmp_path):
+    path = tmp_path / "persist.sqlite"
+    first = measure.evaluate(tiny_model, effort="quick", store=store.ResultStore(path))
+    assert not first.cached
+    again = measure.evaluate(tiny_model, effort="quick", store=store.ResultStore(path))  # new process-like
+    assert again.cached and again.accuracy == first.accuracy
+    frame = store.ResultStore(path).to_frame()
+    assert len(frame) == 1 and frame.loc[0, "accuracy"] == first.accuracy
+    csv = store.ResultStore(path).export_csv(tmp_path / "out.csv")
+    assert "artifact_bytes" in csv.read_text().splitlines()[0]
+
+
+def test_recipe_is_part_of_the_key_and_model_is_untouched(tiny_model):
+    before = measure.fingerprint(tiny_model)
+    plain = measure.evaluate(tiny_model, effort="quick")
+    quant = measure.evaluate(tiny_model, Recipe(quant=QuantConfig(bits=4)), effort="quick")
+    assert not quant.cached and quant.artifact_bytes < plain.artifact_bytes
+    assert measure.fingerprint(tiny_model) == before
+
+
+def test_co2_is_energy_times_the_countrys_intensity(tiny_model):
+    fra = measure.evaluate(tiny_model, effort="quick", country="FRA")
+    if fra.energy_kwh_per_1k is None:
+        pytest.skip(fra.energy_source)
+    assert fra.co2_g_per_1k == pytest.approx(fra.energy_kwh_per_1k * energy.carbon_intensity("FRA"))
+    assert energy.carbon_intensity("IND") > energy.carbon_intensity("USA") > energy.carbon_intensity("FRA")
+
+
+def test_bad_input_gets_clear_errors(tiny_model):
+    with pytest.raises(ValueError, match="alpha-3"):
+        measure.evaluate(tiny_model, country="France")
+    with pytest.raises(ValueError, match="live, val, test"):
+        measure.evaluate(tiny_model, split="train")
+    with pytest.raises(ValueError, match="quick"):
+        measure.evaluate(tiny_model, effort="slow")
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        measure.evaluate("cnn")
+
+
+def test_codecarbon_failure_leaves_everything_else_working(tiny_model, monkeypatch):
+    broken = energy._Tracker()
+    monkeypatch.setattr(broken, "_start", lambda: (_ for _ in ()).throw(RuntimeError("no RAPL")))
+
+    def failing_start():
+        broken._failure = "RuntimeError: no RAPL"
+        broken.provenance = "unavailable: RuntimeError: no RAPL"
+
+    monkeypatch.setattr(broken, "_start", failing_start)
+    monkeypatch.setattr(energy, "_TRACKER", broken)
+    result = measure.evaluate(tiny_model, effort="quick", use_cache=False)
+    assert result.energy_kwh_per_1k is None and result.co2_g_per_1k is None
+    assert result.energy_source.startswith("unavailable: ") and "RAPL" in result.energy_source
+    assert result.accuracy >= 0 and result.artifact_bytes > 0
+
+
+@pytest.mark.slow
+def test_cli_evaluate_prints_one_json_object(trained_cnn, tmp_path):
+    env = {**os.environ, "LAB_STORE": str(tmp_path / "cli.sqlite")}
+    out = subprocess.run([sys.executable, "-m", "lab", "evaluate", "--model", "cnn", "--split", "live",
+                          "--country", "USA", "--effort", "quick", "--json"],
+                         capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    payload = json.loads(out.stdout)
+    assert payload["country"] == "USA" and payload["split"] == "live" and payload["accuracy"] > 0.85
+
+
+def test_cli_rejects_bad_input_with_a_message(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lab", "evaluate", "--model", "resnet"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 2 and "the zoo has: cnn" in out.stderr
+
+
+def test_cli_zoo_json_lists_every_model():
+    out = subprocess.run([sys.executable, "-m", "lab", "zoo", "--json"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert [row["name"] for row in json.loads(out.stdout)] == ["cnn", "teacher", "mobile", "mlp"]
