@@ -31,7 +31,7 @@ class SmallCNN(nn.Module):
     """Plain VGG-style CNN: stages of 3×3 conv-BN-ReLU, 2×2 max-pool between stages, global pooling."""
 
     def __init__(self, widths: tuple[tuple[int, ...], ...] = ((32,), (64,), (128,)),
-                 num_classes: int = 10, dropout: float = 0.2) -> None:  # fmt: skip
+                 num_classes: int = 10, dropout: float = 0.2, head_grid: int = 1) -> None:  # fmt: skip
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 1
@@ -42,9 +42,10 @@ class SmallCNN(nn.Module):
                 layers.append(conv_bn_relu(c_in, width))
                 c_in = width
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        # adaptive pooling to a fixed grid: any input size works, a smaller one costs less
+        self.pool = nn.AdaptiveAvgPool2d(head_grid)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c_in, num_classes)
+        self.classifier = nn.Linear(c_in * head_grid**2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.features(x)).flatten(1)
@@ -68,7 +69,8 @@ class MobileNetLike(nn.Module):
 
     def __init__(self, blocks: tuple[tuple[int, int], ...] = (
                  (64, 2), (96, 1), (128, 2), (128, 1), (192, 1)),
-                 stem: int = 32, num_classes: int = 10, dropout: float = 0.2) -> None:  # fmt: skip
+                 stem: int = 32, num_classes: int = 10, dropout: float = 0.2,
+                 head_grid: int = 1) -> None:  # fmt: skip
         super().__init__()
         layers: list[nn.Module] = [conv_bn_relu(1, stem)]
         c_in = stem
@@ -76,9 +78,9 @@ class MobileNetLike(nn.Module):
             layers.append(DepthwiseSeparable(c_in, width, stride))
             c_in = width
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool = nn.AdaptiveAvgPool2d(head_grid)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c_in, num_classes)
+        self.classifier = nn.Linear(c_in * head_grid**2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.features(x)).flatten(1)

@@ -216,6 +216,10 @@ def evaluate(
     country = energy.validate_country(country)
     if not isinstance(model, (nn.Module, Compressed)):
         raise TypeError(f"evaluate() needs a torch.nn.Module or Compressed, got {type(model).__name__}")
+    if isinstance(model, Compressed):
+        if recipe is not None and recipe != model.recipe:
+            raise ValueError("a Compressed model already has its recipe; pass recipe=None")
+        recipe = model.recipe
     recipe = recipe or Recipe()
     base = model.model if isinstance(model, Compressed) else model
     name = name or type(base).__name__

@@ -37,7 +37,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     batch_size: int = 128
     label_smoothing: float = 0.05
-    augment: bool = True  # random ±2 px shifts and horizontal flips
+    augment: bool = False  # random horizontal flips, plus shifts of up to ±`shift` px
+    shift: int = 2
     sizes: tuple[int, ...] = (data.NATIVE_SIZE,)  # input sizes; >1 → multi-resolution training
     seed: int = 0
     max_seconds: float | None = None  # stop after this wall-clock budget
@@ -81,10 +82,10 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random integer shifts of up to ±2 px (zero padding) and horizontal flips, per image."""
+def augment_batch(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torch.Tensor:
+    """Random integer shifts of up to ±``shift`` px (background padding) and horizontal flips, per image."""
     n, _, h, w = x.shape
-    pad = 2
+    pad = shift
     padded = F.pad(x, (pad, pad, pad, pad), value=float(x.min()))
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
@@ -156,7 +157,7 @@ def fit(
         size = config.sizes[step % len(config.sizes)]
         x, y = images[size][idx], labels[idx]
         if config.augment:
-            x = augment_batch(x, generator)
+            x = augment_batch(x, generator, config.shift)
         loss = loss_fn(model, x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -50,18 +50,19 @@ class ModelSpec:
 _SPECS = {
     s.name: s
     for s in [
-        ModelSpec("cnn", "default lab model: 3-stage CNN (32-64-128), global pooling",
-                  lambda: architectures.SmallCNN(((32,), (64,), (128,))),
-                  TrainConfig(epochs=15, lr=0.05)),
-        ModelSpec("teacher", "deeper, 3x larger CNN (32 | 64-64 | 128-128), global pooling",
-                  lambda: architectures.SmallCNN(((32,), (64, 64), (128, 128)), dropout=0.3),
-                  TrainConfig(epochs=25, lr=0.05)),
+        ModelSpec("cnn", "default lab model: 3-stage CNN (32-64-128), 3x3 adaptive pooling",
+                  lambda: architectures.SmallCNN(((32,), (64,), (128,)), dropout=0.1, head_grid=3),
+                  TrainConfig(epochs=15, lr=0.05, weight_decay=3e-4, augment=True, shift=0)),
+        ModelSpec("teacher", "deeper, 3x costlier CNN (32 | 64-64 | 128-128), 3x3 adaptive pooling",
+                  lambda: architectures.SmallCNN(((32,), (64, 64), (128, 128)), dropout=0.3,
+                                                 head_grid=3),
+                  TrainConfig(epochs=15, lr=0.05, augment=True, shift=1)),
         ModelSpec("mobile", "MobileNetV1-style depthwise-separable CNN",
-                  lambda: architectures.MobileNetLike(),  # stride-2 first block: CPU-friendly
-                  TrainConfig(epochs=12, lr=0.05, weight_decay=2e-4)),
+                  lambda: architectures.MobileNetLike(head_grid=2),  # stride-2 first block: CPU-friendly
+                  TrainConfig(epochs=12, lr=0.05, weight_decay=2e-4, augment=True)),
         ModelSpec("mlp", "LeNet-300-100 fully connected (Deep Compression's MNIST baseline)",
                   lambda: architectures.LeNet300100(),
-                  TrainConfig(epochs=20, lr=0.02, augment=False, weight_decay=1e-4)),
+                  TrainConfig(epochs=20, lr=0.02, weight_decay=1e-4)),
     ]
 }  # fmt: skip
 

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -83,7 +83,8 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
         else:
             notes.append("channel pruning removed filters: FLOPs and latency really drop")
         if recipe.finetune is not None and recipe.quant is None:
-            pruning.finetune_pruned(current, recipe.finetune, recipe.prune)
+            pruning.finetune_pruned(current, recipe.finetune, recipe.prune, sizes=(resolution,),
+                                    progress=progress)  # fmt: skip
     elif recipe.finetune is not None and recipe.quant is None:
         from ..training import TrainConfig, fit
 
@@ -100,12 +101,14 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
         if recipe.prune is not None and recipe.finetune is not None:
             from . import pruning
 
-            pruning.finetune_pruned(current, recipe.finetune, recipe.prune)
+            pruning.finetune_pruned(current, recipe.finetune, recipe.prune, sizes=(resolution,),
+                                    progress=progress)  # fmt: skip
+        weights_only = replace(recipe.quant, activations=False)
         if recipe.finetune is not None:
             current = quantization.quantization_aware_finetune(
-                current, recipe.quant, recipe.finetune)
+                current, weights_only, recipe.finetune, progress=progress)
         else:
-            current = quantization.quantize(current, recipe.quant)
+            current = quantization.quantize(current, weights_only)
         bits = recipe.quant.bits
         if recipe.quant.activations:
             from . import int8

@@ -63,7 +63,8 @@ class QuantConfig:
     """Quantize weights to ``bits`` (1–8); optionally int8 activations for real int8 execution."""
 
     bits: int = 8  # weight bit-width, 1–8
-    granularity: str = "channel"  # one scale per output "channel" or per "tensor"
+    granularity: str | None = None  # per output "channel" or per "tensor"; None: channel for
+    # uniform, tensor for kmeans (one shared codebook per layer, as in Deep Compression)
     symmetric: bool = True  # symmetric (zero-point 0) or affine
     method: str = "uniform"  # "uniform" grid or "kmeans" weight sharing (Deep Compression)
     activations: bool = False  # also quantize activations to int8 (static, calibrated)
@@ -72,8 +73,10 @@ class QuantConfig:
 
     def __post_init__(self) -> None:
         _check_bits("bits", self.bits)
-        _check_choice("granularity", self.granularity, GRANULARITIES)
         _check_choice("method", self.method, QUANT_METHODS)
+        if self.granularity is None:
+            object.__setattr__(self, "granularity", "tensor" if self.method == "kmeans" else "channel")
+        _check_choice("granularity", self.granularity, GRANULARITIES)
         for layer, bits in self.per_layer.items():
             _check_bits(f"per_layer[{layer!r}]", bits)
         object.__setattr__(self, "skip", tuple(self.skip))
