@@ -121,7 +121,7 @@ def fingerprint(model: nn.Module) -> str:
         if isinstance(tensor, torch.Tensor):
             t = tensor.detach().cpu().contiguous()
             digest.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-            digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         else:
             digest.update(repr(tensor).encode())
     return digest.hexdigest()[:16]

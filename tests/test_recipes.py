@@ -1,0 +1,99 @@
+"""Technique configs, recipes and the one `apply` verb."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lab import measure, zoo
+from lab.techniques import (FinetuneConfig, PruneConfig, QuantConfig, Recipe, ResolutionConfig,
+                            apply)  # fmt: skip
+from lab.techniques.resolution import AtResolution
+
+
+@pytest.mark.parametrize("make, allowed", [
+    (lambda: PruneConfig(sparsity=-0.1), r"\[0, 1\)"),
+    (lambda: PruneConfig(sparsity=1.0), r"\[0, 1\)"),
+    (lambda: PruneConfig(structure="filter"), "'unstructured', 'channel'"),
+    (lambda: PruneConfig(scope="model"), "'global', 'layer'"),
+    (lambda: QuantConfig(bits=0), "1 to 8"),
+    (lambda: QuantConfig(bits=16), "1 to 8"),
+    (lambda: QuantConfig(bits=4.5), "1 to 8"),
+    (lambda: QuantConfig(granularity="row"), "'tensor', 'channel'"),
+    (lambda: QuantConfig(method="gptq"), "'uniform', 'kmeans'"),
+    (lambda: QuantConfig(per_layer={"fc1": 12}), "1 to 8"),
+    (lambda: ResolutionConfig(3), "4 to 28"),
+    (lambda: ResolutionConfig(32), "4 to 28"),
+    (lambda: FinetuneConfig(epochs=0), "> 0"),
+    (lambda: Recipe(prune=QuantConfig()), "PruneConfig"),
+])  # fmt: skip
+def test_bad_configs_name_the_allowed_values(make, allowed):
+    with pytest.raises(ValueError, match=allowed):
+        make()
+
+
+def test_recipe_round_trips_through_json():
+    recipe = Recipe(prune=PruneConfig(0.9, per_layer={"classifier": 0.5}),
+                    quant=QuantConfig(bits=3, method="kmeans", per_layer={"features.0.0": 8},
+                                      skip=("classifier",)),
+                    resolution=ResolutionConfig(14), finetune=FinetuneConfig(max_seconds=5))  # fmt: skip
+    assert Recipe.from_json(recipe.to_json()) == recipe
+    assert recipe.describe() == "14 px · prune 90% unstructured · 3-bit kmeans · fine-tuned"
+    with pytest.raises(ValueError, match="allowed: prune, quant, resolution, finetune"):
+        Recipe.from_dict({"distill": {}})
+
+
+def test_kmeans_defaults_to_one_codebook_per_layer():
+    assert QuantConfig(bits=4, method="kmeans").granularity == "tensor"
+    assert QuantConfig(bits=4).granularity == "channel"
+
+
+def test_apply_never_modifies_its_input():
+    model = zoo.build("cnn").eval()
+    before = measure.fingerprint(model)
+    out = apply(model, Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4),
+                              resolution=ResolutionConfig(14)), progress=False)  # fmt: skip
+    assert measure.fingerprint(model) == before
+    assert out.model is not model and out.resolution == 14
+    assert isinstance(out.runtime, AtResolution)
+
+
+def test_identity_recipe_is_a_copy_with_same_outputs():
+    model = zoo.build("mlp").eval()
+    out = apply(model)
+    x = torch.randn(3, 1, 28, 28)
+    assert out.model is not model and torch.equal(out(x), model(x))
+    assert out.executes_as == "fp32" and out.notes == []
+
+
+def test_resolution_really_processes_fewer_pixels():
+    model = zoo.build("cnn").eval()
+    small = apply(model, Recipe(resolution=ResolutionConfig(14)))
+    assert measure.count_flops(small.model, small.resolution) < measure.count_flops(model) / 3
+    seen = []
+    handle = small.model.features[0].register_forward_pre_hook(lambda m, a: seen.append(a[0].shape))
+    small(torch.zeros(1, 1, 28, 28))
+    handle.remove()
+    assert seen == [torch.Size([1, 1, 14, 14])]
+
+
+def test_resolution_needs_a_model_that_accepts_smaller_inputs():
+    fixed = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    with pytest.raises(ValueError, match="global"):
+        apply(fixed, Recipe(resolution=ResolutionConfig(14)))
+
+
+def test_a_users_own_model_goes_through_a_full_recipe(tiny_model):
+    before = measure.fingerprint(tiny_model)
+    out = apply(tiny_model, Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4),
+                                   resolution=ResolutionConfig(20)))  # fmt: skip
+    assert out(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert measure.fingerprint(tiny_model) == before
+    assert any("unstructured" in n for n in out.notes) and any("4 bits" in n for n in out.notes)
+
+
+def test_model_without_prunable_layers_is_rejected_and_untouched():
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    with pytest.raises(ValueError, match="Conv2d"):
+        apply(model, Recipe(prune=PruneConfig(0.5)))
