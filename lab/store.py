@@ -51,6 +51,9 @@ class ResultStore:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         with self._lock, self._conn:
+            if self.path != ":memory:":  # WAL: a write costs ~1 ms instead of ~20 (an fsync each)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
 
     @property

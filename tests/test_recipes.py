@@ -7,8 +7,14 @@ import torch
 from torch import nn
 
 from lab import measure, zoo
-from lab.techniques import (FinetuneConfig, PruneConfig, QuantConfig, Recipe, ResolutionConfig,
-                            apply)  # fmt: skip
+from lab.techniques import (
+    FinetuneConfig,
+    PruneConfig,
+    QuantConfig,
+    Recipe,
+    ResolutionConfig,
+    apply,  # fmt: skip
+)
 from lab.techniques.resolution import AtResolution
 
 

@@ -1,1 +1,27 @@
-"""Widgets."""
+"""Reusable ipywidgets components driving ``lab/``, and the live efficiency dashboard.
+
+Example (in a notebook)::
+
+    from widgets import Dashboard
+    Dashboard(model="cnn")                     # or Dashboard(model=my_module, name="mine")
+
+``widgets`` imports ``lab``; ``lab`` never imports ``widgets``.
+"""
+
+from .dashboard import Dashboard
+from .figure import FigureView
+from .metrics import MetricsPanel
+from .pareto import pareto_front
+from .pareto_plot import ParetoPlot
+from .pickers import ModelPicker, RegionPicker
+from .scale import DeploymentScale
+from .sensitivity import SensitivityView
+from .sliders import BitWidthSlider, ResolutionSlider, SparsitySlider
+from .status import StatusLine
+from .worker import LatestWorker
+
+__all__ = [
+    "BitWidthSlider", "Dashboard", "DeploymentScale", "FigureView", "LatestWorker", "MetricsPanel",
+    "ModelPicker", "ParetoPlot", "RegionPicker", "ResolutionSlider", "SensitivityView",
+    "SparsitySlider", "StatusLine", "pareto_front",
+]  # fmt: skip

@@ -1,0 +1,303 @@
+"""The live efficiency dashboard: move a slider, see accuracy, size, latency, energy and CO₂ change.
+
+One line in a notebook (or a Voilà page)::
+
+    from widgets import Dashboard
+    Dashboard(model="cnn")                       # a zoo model
+    Dashboard(model=my_module, name="mine")      # your own torch.nn.Module
+
+How it stays live: every change builds a :class:`~lab.techniques.configs.Recipe` on the
+widget thread and hands the evaluation to one background :class:`~widgets.worker.LatestWorker`
+(debounced; a fast drag evaluates the latest position only; stale results are dropped).
+Results already seen in this session are shown at once; the others come from lab's
+result store or are measured (``split="live"``, ``effort="quick"``). "Evaluate on full
+test set" measures the current configuration on all 10,000 test images (``effort="full"``).
+
+Example:
+    >>> from types import SimpleNamespace as NS
+    >>> def fake(model, recipe, **kw):  # any callable with lab.evaluate's signature
+    ...     return NS(recipe=recipe.to_json(), label=recipe.describe(), name=kw["name"],
+    ...               accuracy=0.9, artifact_bytes=1000, flops=10, latency_ms_p50=1.0,
+    ...               energy_kwh_per_1k=1e-6, co2_g_per_1k=1e-4, notes=[], executes_as="fp32",
+    ...               threads=1, energy_source="test", carbon_intensity_g_per_kwh=56.0,
+    ...               country=kw["country"], split=kw["split"], n_images=2000,
+    ...               effort=kw["effort"], cached=False)
+    >>> dash = Dashboard(model="mlp", evaluator=fake)
+    >>> dash.sparsity.value = 0.5
+    >>> dash.wait(10)
+    True
+    >>> dash.measurement.label, dash.metrics.texts["accuracy"]
+    ('prune 50% unstructured', '90.0 %')
+    >>> dash.close()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as w
+import traitlets as t
+from torch import nn
+
+from lab import energy
+from lab.techniques.configs import Recipe
+
+from .metrics import MetricsPanel
+from .pareto_plot import ParetoPlot
+from .pickers import ModelPicker, RegionPicker
+from .scale import DeploymentScale
+from .sensitivity import SensitivityView
+from .sliders import BitWidthSlider, ResolutionSlider, SparsitySlider
+from .status import StatusLine
+from .worker import LatestWorker
+
+__all__ = ["Dashboard"]
+
+LIVE = ("live", "quick")  # (split, effort) while sliding
+FULL = ("test", "full")  # "Evaluate on full test set"
+
+
+@dataclass(frozen=True)
+class _Request:
+    model_key: str
+    name: str
+    recipe: Recipe
+    split: str
+    effort: str
+    country: str
+
+    def key(self, recipe: Recipe | None = None) -> tuple:
+        recipe = self.recipe if recipe is None else recipe
+        return (self.model_key, recipe.to_json(), self.split, self.effort, self.country)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    request: _Request
+    baseline: Any
+    measurement: Any
+    seconds: float
+
+
+def _default_evaluator(model: nn.Module, recipe: Recipe, **kwargs: Any) -> Any:
+    from lab.measure import evaluate
+
+    return evaluate(model, recipe, **kwargs)
+
+
+class Dashboard(w.VBox):
+    """Sliders for pruning, quantization and resolution around one model, with live metrics.
+
+    Args:
+        model: a zoo name (``"cnn"``, ``"teacher"``, ``"mobile"``, ``"mlp"``), your own
+            ``torch.nn.Module``, or ``{"name": module, ...}``.
+        name: the label of your module (default ``"my model"``).
+        country: ISO alpha-3 code of the grid pricing the energy in CO₂.
+        evaluator: replaces :func:`lab.measure.evaluate` (same signature), e.g. in tests.
+        store: lab :class:`~lab.store.ResultStore` for the results (default: lab's default store).
+        debounce: seconds a burst of changes must be quiet before its last one is evaluated.
+
+    Public state (traitlets): ``measurement`` and ``baseline`` (what the panel shows),
+    ``busy``, ``error``, ``evaluations`` (evaluator calls so far).
+    """
+
+    measurement = t.Any(None)
+    baseline = t.Any(None)
+    busy = t.Bool(False)
+    error = t.Unicode("")
+    evaluations = t.Int(0)
+
+    def __init__(self, model: str | nn.Module | Mapping[str, nn.Module] = "cnn",
+                 name: str | None = None, country: str = energy.DEFAULT_COUNTRY,
+                 evaluator: Callable[..., Any] | None = None, *, store: Any = None,
+                 debounce: float = 0.05) -> None:  # fmt: skip
+        self._evaluator = evaluator or _default_evaluator
+        self._store = store
+        self._memo: dict[tuple, Any] = {}  # _Request.key() → measurement, this session
+        self._memo_lock = threading.Lock()
+        self._worker = LatestWorker(debounce=debounce)
+        self.last_outcome: _Outcome | None = None
+
+        user, first = self._user_models(model, name)
+        self.model_picker = ModelPicker(first, user_models=user)
+        self.region = RegionPicker(country)
+        self.sparsity = SparsitySlider()
+        self.bits = BitWidthSlider()
+        self.resolution = ResolutionSlider(sizes=ResolutionSlider.sizes_for(self.model_picker.model))
+        self.full_button = w.Button(description="Evaluate on full test set", icon="check",
+                                    tooltip="10,000 test images, 100 latency samples",
+                                    layout={"width": "220px"})  # fmt: skip
+        self.full_button.add_class("lab-full-button")
+        self.scale = DeploymentScale()
+        self.metrics = MetricsPanel()
+        self.pareto = ParetoPlot()
+        self.sensitivity = SensitivityView(lambda: self.model_picker.model)
+        self.status = StatusLine()
+        super().__init__(self._layout(), layout={"padding": "4px"})
+        self.add_class("lab-dashboard")
+
+        for slider, names in ((self.sparsity, ["value", "structure"]),
+                              (self.bits, ["value", "granularity"]), (self.resolution, ["value"])):  # fmt: skip
+            slider.observe(lambda _: self.refresh(), names=names)
+        self.region.observe(self._region_changed, names="value")
+        self.model_picker.observe(self._model_changed, names="value")
+        self.full_button.on_click(lambda _: self.evaluate_full())
+        t.link((self.status, "busy"), (self, "busy"))
+        t.link((self.status, "error"), (self, "error"))
+        t.dlink((self.model_picker, "warning"), (self.status, "warning"))
+        self.status.warning = self.model_picker.warning
+        self.refresh()
+
+    # ---------------------------------------------------------------- public API
+    @property
+    def recipe(self) -> Recipe:
+        """The configuration the sliders show (raises ValueError for an invalid one)."""
+        return Recipe(prune=self.sparsity.config, quant=self.bits.config,
+                      resolution=self.resolution.config)  # fmt: skip
+
+    def refresh(self, split: str = LIVE[0], effort: str = LIVE[1]) -> None:
+        """Evaluate the sliders' configuration (in the background unless already known)."""
+        try:
+            request = _Request(self._model_key(), self.model_picker.value, self.recipe, split,
+                               effort, self.region.value)  # fmt: skip
+        except ValueError as exc:
+            self.status.show_error(f"Invalid configuration: {exc}")
+            return
+        with self._memo_lock:
+            baseline = self._memo.get(request.key(Recipe()))
+            measurement = self._memo.get(request.key())
+        if baseline is not None and measurement is not None:
+            with self._worker.deliver_lock:  # newest wins: drop whatever the worker is doing
+                self._worker.invalidate()
+                self._show(_Outcome(request, baseline, measurement, 0.0))
+            return
+        model = self.model_picker.model
+        self.status.busy = True
+        self._worker.submit(lambda: self._evaluate(model, request), self._show, self._failed)
+
+    def evaluate_full(self) -> None:
+        """Measure the current configuration on the full test set (10,000 images, effort "full")."""
+        self.refresh(*FULL)
+
+    def wait(self, timeout: float | None = 60) -> bool:
+        """Block until no evaluation is pending or running (for scripts and tests)."""
+        return self._worker.wait_idle(timeout)
+
+    @property
+    def history(self) -> list[Any]:
+        """Every measurement made or fetched in this session, oldest first."""
+        with self._memo_lock:
+            return list(self._memo.values())
+
+    @property
+    def worker(self) -> LatestWorker:
+        """The background worker (``runs`` and ``dropped`` count jobs)."""
+        return self._worker
+
+    def close(self) -> None:
+        self._worker.close()
+        super().close()
+
+    # ---------------------------------------------------------------- internals
+    @staticmethod
+    def _user_models(model: Any, name: str | None) -> tuple[dict[str, nn.Module], str]:
+        if isinstance(model, str):
+            return {}, model
+        if isinstance(model, nn.Module):
+            user = {name or "my model": model}
+        elif isinstance(model, Mapping):
+            user = dict(model)
+        else:
+            raise TypeError(f"model must be a zoo name, a torch.nn.Module or a dict of them; "
+                            f"got {type(model).__name__}")  # fmt: skip
+        if not user:
+            raise ValueError("model={} holds no model")
+        return user, next(iter(user))
+
+    def _model_key(self) -> str:
+        return f"{self.model_picker.value}#{id(self.model_picker.model)}"
+
+    def _layout(self) -> list[w.Widget]:
+        controls = w.VBox([
+            w.HTML("<b>Compress</b> (move right to compress more)"),
+            self.sparsity, self.bits, self.resolution, self.full_button,
+            w.HTML("<b>At deployment scale</b>"), self.scale,
+        ], layout={"width": "560px"})  # fmt: skip
+        scan = w.Accordion([self.sensitivity], titles=("Per-layer pruning sensitivity",),
+                           selected_index=None, layout={"width": "580px"})  # fmt: skip
+        row = {"flex_flow": "row wrap", "grid_gap": "8px 24px", "align_items": "flex-start"}
+        return [
+            w.HBox([self.model_picker, self.region], layout={"flex_flow": "row wrap"}),
+            self.status,
+            w.HBox([controls, self.metrics], layout=row),
+            w.HBox([self.pareto, scan], layout=row),
+        ]
+
+    def _evaluate(self, model: nn.Module, request: _Request) -> _Outcome:
+        started = time.perf_counter()
+        baseline = self._measure(model, request, Recipe())
+        measurement = baseline if request.recipe.is_identity else self._measure(model, request)
+        return _Outcome(request, baseline, measurement, time.perf_counter() - started)
+
+    def _measure(self, model: nn.Module, request: _Request, recipe: Recipe | None = None) -> Any:
+        recipe = request.recipe if recipe is None else recipe
+        key = request.key(recipe)
+        with self._memo_lock:
+            known = self._memo.get(key)
+        if known is not None:
+            return known
+        self.evaluations += 1
+        result = self._evaluator(model, recipe, split=request.split, country=request.country,
+                                 name=request.name, effort=request.effort, store=self._store)  # fmt: skip
+        with self._memo_lock:
+            self._memo[key] = result
+        return result
+
+    def _evaluated_like(self, request: _Request) -> list[Any]:
+        """Every measurement of this session for the same model, split, effort and country."""
+        with self._memo_lock:
+            return [m for key, m in self._memo.items()
+                    if key[0] == request.model_key and key[2:] == request.key()[2:]]  # fmt: skip
+
+    def _show(self, outcome: _Outcome) -> None:
+        base, current = outcome.baseline, outcome.measurement
+        live = (outcome.request.split, outcome.request.effort) == LIVE
+        self.metrics.show(current, base)
+        with self.scale.hold_trait_notifications():
+            self.scale.co2_g_per_1k = current.co2_g_per_1k
+            self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
+        if live:  # every configuration evaluated so far (a drag's skipped results too)
+            others = [m for m in self._evaluated_like(outcome.request) if m is not current]
+            self.pareto.add(*others, current)
+        where = "live split" if live else "full test set"
+        how = ("from cache" if outcome.seconds == 0 or getattr(current, "cached", False)
+               else f"measured in {outcome.seconds:.2f} s")  # fmt: skip
+        self.status.show_message(f"{current.label} · {where} · {how}")
+        self.status.busy = False
+        self.baseline, self.measurement = base, current
+        self.last_outcome = outcome
+
+    def _failed(self, exc: BaseException) -> None:
+        self.status.show_error(f"Could not evaluate “{self._describe()}”: {exc}")
+
+    def _describe(self) -> str:
+        try:
+            return self.recipe.describe()
+        except ValueError:
+            return "this configuration"
+
+    def _region_changed(self, change: dict) -> None:
+        with self._worker.deliver_lock:  # the plot is also updated from the worker thread
+            self.pareto.clear()
+        self.refresh()
+
+    def _model_changed(self, change: dict) -> None:
+        with self._worker.deliver_lock:
+            self.pareto.clear()
+        self.resolution.set_sizes(ResolutionSlider.sizes_for(self.model_picker.model))
+        self.sensitivity.model = lambda: self.model_picker.model
+        self.refresh()

@@ -1,0 +1,140 @@
+"""Every configuration tried, as cost vs accuracy, with the current one and the Pareto frontier.
+
+Example:
+    >>> from types import SimpleNamespace as NS
+    >>> plot = ParetoPlot()
+    >>> for i, (size, acc) in enumerate([(400_000, 0.91), (50_000, 0.90), (90_000, 0.85)]):
+    ...     plot.add(NS(recipe=str(i), label=f"config {i}", accuracy=acc, artifact_bytes=size,
+    ...                 latency_ms_p50=1.0, co2_g_per_1k=0.01))
+    >>> plot.data["front"].tolist()
+    [[50000.0, 90.0], [400000.0, 91.0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+import traitlets as t
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from .figure import FigureView
+from .pareto import pareto_front
+from .units import format_bytes, format_grams
+
+__all__ = ["AXES", "ParetoPlot"]
+
+# x-axis key → (button label, axis label, Measurement field)
+AXES = {
+    "size": ("size on disk", "size on disk (log scale)", "artifact_bytes"),
+    "latency": ("latency", "latency, batch 1 p50 (ms, log scale)", "latency_ms_p50"),
+    "co2": ("CO₂ per 1k", "CO₂-eq per 1,000 inferences (log scale)", "co2_g_per_1k"),
+}
+_TICKS = {"size": lambda v, _: format_bytes(int(round(v))).replace(".0 ", " "),
+          "latency": lambda v, _: f"{v:g}", "co2": lambda v, _: format_grams(v)}  # fmt: skip
+
+
+class ParetoPlot(w.VBox):
+    """Scatter of accuracy vs a chosen cost (log x); frontier line; current point highlighted.
+
+    ``x_axis`` is one of ``"size"``, ``"latency"``, ``"co2"``. Add measurements with
+    :meth:`add`; read what is drawn from :attr:`data`.
+    """
+
+    x_axis = t.Enum(tuple(AXES), default_value="size")
+    count = t.Int(0)  # configurations plotted
+
+    def __init__(self, x_axis: str = "size", figsize: tuple[float, float] = (5.6, 3.4)) -> None:
+        self._points: dict[str, Any] = {}  # recipe JSON → latest measurement of it
+        self._current: str | None = None
+        self.toggle = w.ToggleButtons(options=[(label, key) for key, (label, *_) in AXES.items()],
+                                      value=x_axis, style={"button_width": "96px"})  # fmt: skip
+        self.toggle.add_class("lab-pareto-axis")
+        self.view = FigureView(figsize)
+        ax = self.ax = self.view.figure.subplots()
+        self._scatter = ax.scatter([], [], s=28, color="#8da0cb", alpha=0.8, zorder=2,
+                                   label="configurations")  # fmt: skip
+        (self._front,) = ax.plot([], [], drawstyle="steps-post", color="#e5883e", lw=2, zorder=1,
+                                 label="Pareto frontier")  # fmt: skip
+        (self._highlight,) = ax.plot([], [], marker="*", ms=16, ls="none", color="#d62728",
+                                     markeredgecolor="black", zorder=3, label="current")  # fmt: skip
+        self._annotation = ax.annotate("", (0, 0), xytext=(9, 5), textcoords="offset points",
+                                       fontsize=8)  # fmt: skip
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
+        super().__init__([self.toggle, self.view.widget])
+        self.add_class("lab-pareto")
+        self.x_axis = x_axis
+        t.link((self, "x_axis"), (self.toggle, "value"))
+        self._redraw()
+
+    def add(self, *measurements: Any, current: bool = True) -> None:
+        """Plot ``measurements`` (each replacing an earlier one of the same recipe), redrawing once.
+
+        The last one is highlighted as the current configuration when ``current``.
+        """
+        for measurement in measurements:
+            self._points[measurement.recipe] = measurement
+        if current and measurements:
+            self._current = measurements[-1].recipe
+        self._redraw()
+
+    def clear(self) -> None:
+        """Forget every point (e.g. when the model or the region changes)."""
+        self._points.clear()
+        self._current = None
+        self._redraw()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """What is drawn: ``x``, ``y`` (%), ``labels``, ``front`` (k×2) and ``current`` ((x, y) or None)."""
+        offsets = np.asarray(self._scatter.get_offsets(), dtype=float).reshape(-1, 2)
+        front = np.asarray(self._front.get_xydata(), dtype=float).reshape(-1, 2)
+        hx, hy = self._highlight.get_data()
+        return {"x": offsets[:, 0], "y": offsets[:, 1], "labels": self._labels, "front": front,
+                "current": (float(hx[0]), float(hy[0])) if len(hx) else None}  # fmt: skip
+
+    @t.observe("x_axis")
+    def _axis_changed(self, change: dict) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        field = AXES[self.x_axis][2]
+        shown = [(m, getattr(m, field)) for m in self._points.values()]
+        shown = [(m, x) for m, x in shown if x is not None and x > 0]
+        xs = np.array([x for _, x in shown], dtype=float)
+        ys = np.array([100 * m.accuracy for m, _ in shown], dtype=float)
+        self._labels = [m.label for m, _ in shown]
+        self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
+        front = pareto_front(list(zip(xs, ys, strict=True)))
+        self._front.set_data(xs[front], ys[front])
+        current = [i for i, (m, _) in enumerate(shown) if m.recipe == self._current]
+        if current:
+            i = current[0]
+            self._highlight.set_data([xs[i]], [ys[i]])
+            self._annotation.xy = (xs[i], ys[i])
+            self._annotation.set_text(self._labels[i])
+        else:
+            self._highlight.set_data([], [])
+            self._annotation.set_text("")
+        self._rescale(xs, ys)
+        self.ax.set_xlabel(AXES[self.x_axis][1])
+        self.ax.xaxis.set_major_formatter(FuncFormatter(_TICKS[self.x_axis]))
+        self.ax.set_title(f"{len(xs)} configurations, {len(front)} on the frontier", fontsize=9)
+        self.count = len(xs)
+        self.view.redraw()
+
+    def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        if not len(xs):
+            self.ax.set_xlim(1, 10)
+            self.ax.set_ylim(0, 100)
+            return
+        self.ax.set_xlim(xs.min() / 1.6, xs.max() * 1.6)
+        low, high = ys.min(), ys.max()
+        pad = max(1.5, 0.12 * (high - low))
+        self.ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))

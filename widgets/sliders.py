@@ -1,0 +1,195 @@
+"""One slider per technique; each turns its position into a lab config (or None for "off").
+
+Moving any slider to the right compresses more. Every component exposes ``value``
+(and a second choice, e.g. ``structure``) as traitlets — observe them with
+``slider.observe(handler, names="value")`` — and a ``config`` property.
+
+Example:
+    >>> s = SparsitySlider()
+    >>> s.value = 0.8
+    >>> s.config
+    PruneConfig(sparsity=0.8, structure='unstructured', scope='global', per_layer={})
+    >>> s.value = 1.7  # clamped to the slider's range
+    >>> s.value, SparsitySlider().config is None
+    (0.95, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import ipywidgets as w
+import traitlets as t
+from torch import nn
+
+from lab import data
+from lab.techniques.configs import PruneConfig, QuantConfig, ResolutionConfig
+
+__all__ = ["BitWidthSlider", "ResolutionSlider", "SparsitySlider"]
+
+_STYLE = {"description_width": "88px"}
+_SLIDER_LAYOUT = {"width": "340px"}
+OFF_BITS = 32  # the "quantization off" position (fp32 weights)
+BIT_CHOICES = (OFF_BITS, 8, 7, 6, 5, 4, 3, 2, 1)
+SIZES = (28, 24, 21, 18, 14, 12, 10, 8, 7)
+
+
+class SparsitySlider(w.HBox):
+    """Fraction of weights (or output channels) pruned, 0 – ``max_sparsity`` in 5 % steps.
+
+    ``value`` is clamped into range and snapped to the step; ``structure`` is
+    ``"unstructured"`` (single weights) or ``"channel"`` (whole filters).
+    """
+
+    value = t.Float(0.0)
+    structure = t.Enum(("unstructured", "channel"), default_value="unstructured")
+
+    def __init__(self, value: float = 0.0, structure: str = "unstructured", *,
+                 max_sparsity: float = 0.95, step: float = 0.05) -> None:  # fmt: skip
+        self.max_sparsity, self.step = max_sparsity, step
+        self.slider = w.FloatSlider(
+            value=0.0, min=0.0, max=max_sparsity, step=step, readout_format=".0%",
+            description="Pruning", continuous_update=True, style=_STYLE, layout=_SLIDER_LAYOUT,
+            tooltip="Fraction of weights set to zero (unstructured) or of filters removed (channels)",
+        )  # fmt: skip
+        self.slider.add_class("lab-sparsity-slider")
+        self.toggle = w.ToggleButtons(
+            options=[("weights", "unstructured"), ("channels", "channel")], value=structure,
+            tooltips=["unstructured: single weights (smaller file, same latency)",
+                      "channel: whole filters (fewer FLOPs, really faster)"],
+            style={"button_width": "90px"},
+        )  # fmt: skip
+        super().__init__([self.slider, self.toggle])
+        self.add_class("lab-sparsity")
+        self.value, self.structure = value, structure
+        t.link((self, "value"), (self.slider, "value"))
+        t.link((self, "structure"), (self.toggle, "value"))
+
+    @t.validate("value")
+    def _clamp(self, proposal: dict) -> float:
+        value = float(proposal["value"])
+        if math.isnan(value):
+            raise t.TraitError("sparsity must be a number from 0 to "
+                               f"{self.max_sparsity:g} (fraction of weights removed); got NaN")  # fmt: skip
+        value = min(max(value, 0.0), self.max_sparsity)
+        return round(round(value / self.step) * self.step, 6)
+
+    @property
+    def config(self) -> PruneConfig | None:
+        """The :class:`~lab.techniques.configs.PruneConfig`, or None at 0 %."""
+        if self.value == 0:
+            return None
+        return PruneConfig(sparsity=self.value, structure=self.structure)
+
+
+class BitWidthSlider(w.HBox):
+    """Weight bit-width: off (fp32), 8 … 1 bits; one scale per channel or per tensor.
+
+    ``value`` is an int from 1 to 8, or 32 for "off"; any other value is rejected
+    with a :class:`traitlets.TraitError` naming the allowed ones.
+    """
+
+    value = t.Int(OFF_BITS)
+    granularity = t.Enum(("channel", "tensor"), default_value="channel")
+
+    def __init__(self, value: int = OFF_BITS, granularity: str = "channel") -> None:
+        options = [("off (fp32)" if b == OFF_BITS else f"{b} bit" + ("s" if b > 1 else ""), b)
+                   for b in BIT_CHOICES]  # fmt: skip
+        self.slider = w.SelectionSlider(
+            options=options, value=OFF_BITS, description="Quantization", continuous_update=True,
+            style=_STYLE, layout=_SLIDER_LAYOUT,
+            tooltip="Bits per stored weight (32 = quantization off)",
+        )  # fmt: skip
+        self.slider.add_class("lab-bits-slider")
+        self.toggle = w.ToggleButtons(
+            options=[("per channel", "channel"), ("per tensor", "tensor")], value=granularity,
+            tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
+            style={"button_width": "90px"},
+        )  # fmt: skip
+        super().__init__([self.slider, self.toggle])
+        self.add_class("lab-bits")
+        self.value, self.granularity = value, granularity
+        t.link((self, "value"), (self.slider, "value"))
+        t.link((self, "granularity"), (self.toggle, "value"))
+
+    @t.validate("value")
+    def _check(self, proposal: dict) -> int:
+        value = proposal["value"]
+        if value not in BIT_CHOICES:
+            raise t.TraitError(f"bit-width must be an integer from 1 to 8, or {OFF_BITS} for "
+                               f"off; got {value!r}")  # fmt: skip
+        return value
+
+    @property
+    def config(self) -> QuantConfig | None:
+        """The :class:`~lab.techniques.configs.QuantConfig`, or None when off."""
+        if self.value == OFF_BITS:
+            return None
+        return QuantConfig(bits=self.value, granularity=self.granularity)
+
+
+class ResolutionSlider(w.HBox):
+    """Input size in pixels, from the native 28 px down to the smallest supported size.
+
+    A ``value`` between supported sizes snaps to the nearest one.
+    """
+
+    value = t.Int(data.NATIVE_SIZE)
+
+    def __init__(self, value: int = data.NATIVE_SIZE, sizes: Sequence[int] = SIZES) -> None:
+        self.sizes = tuple(sorted(set(sizes), reverse=True))
+        self.slider = w.SelectionSlider(
+            options=self._options(), value=self.sizes[0], description="Resolution",
+            continuous_update=True, style=_STYLE, layout=_SLIDER_LAYOUT,
+            tooltip="Input pixels per side the network processes (area-downsampled)",
+        )  # fmt: skip
+        self.slider.add_class("lab-resolution-slider")
+        super().__init__([self.slider])
+        self.add_class("lab-resolution")
+        self.value = value
+        t.link((self, "value"), (self.slider, "value"))
+
+    def _options(self) -> list[tuple[str, int]]:
+        return [(f"{s} px", s) for s in self.sizes]
+
+    @t.validate("value")
+    def _snap(self, proposal: dict) -> int:
+        value = proposal["value"]
+        return min(self.sizes, key=lambda s: (abs(s - value), -s))
+
+    def set_sizes(self, sizes: Sequence[int]) -> None:
+        """Offer only ``sizes`` (e.g. those a new model runs at); keeps the nearest position."""
+        current = self.value
+        self.sizes = tuple(sorted(set(sizes), reverse=True))
+        with self.slider.hold_trait_notifications():
+            self.slider.options = self._options()
+            self.value = current  # re-validated: snaps to a supported size
+            self.slider.value = self.value
+
+    @staticmethod
+    def sizes_for(model: nn.Module, candidates: Sequence[int] = SIZES) -> tuple[int, ...]:
+        """The ``candidates`` (px) that ``model`` can run at; always includes the native size.
+
+        Example:
+            >>> from lab import zoo
+            >>> ResolutionSlider.sizes_for(zoo.build("cnn"))[:3]
+            (28, 24, 21)
+        """
+        from lab.techniques.resolution import check_runs_at
+
+        ok = [data.NATIVE_SIZE]
+        for size in candidates:
+            if size == data.NATIVE_SIZE:
+                continue
+            try:
+                check_runs_at(model, size)
+                ok.append(size)
+            except ValueError:
+                pass
+        return tuple(sorted(ok, reverse=True))
+
+    @property
+    def config(self) -> ResolutionConfig | None:
+        """The :class:`~lab.techniques.configs.ResolutionConfig`, or None at the native size."""
+        return None if self.value == data.NATIVE_SIZE else ResolutionConfig(self.value)
