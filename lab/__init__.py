@@ -35,7 +35,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .measure import evaluate  # noqa: F401
     from .techniques.apply import Compressed, apply  # noqa: F401
     from .techniques.configs import (  # noqa: F401
-        FinetuneConfig, PruneConfig, QuantConfig, Recipe, ResolutionConfig)
+        FinetuneConfig,
+        PruneConfig,
+        QuantConfig,
+        Recipe,
+        ResolutionConfig,
+    )
 
 
 def __getattr__(name: str):

@@ -247,3 +247,13 @@ def test_the_file_holds_no_pickle(tmp_path):
     path = tmp_path / "x.lab"
     artifact.save(quantize(_cnn(), QuantConfig(bits=4)), path)
     assert path.read_bytes()[:6] == b"EFFLAB" and b"\x80\x02" not in path.read_bytes()[:16]
+
+
+def test_bad_meta_and_int8_models_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="JSON"):
+        artifact.save(_cnn(), tmp_path / "m.lab", meta={"model": nn.ReLU()})
+    from lab.techniques.int8 import to_int8
+
+    fast = to_int8(_cnn().eval(), X)
+    with pytest.raises(ValueError, match="float models"):
+        artifact.save(fast, tmp_path / "int8.lab")

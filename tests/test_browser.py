@@ -5,7 +5,7 @@ opens it headless, waits for the measured baseline, moves the pruning and bit-wi
 sliders with the keyboard (focus the noUiSlider handle, press → 14 times: 70 %; → 5
 times: 4 bits), and checks that the accuracy and the size on disk shown change and that
 Voilà reports no error. Saves a screenshot
-to ``test-artifacts/dashboard.png`` and copies it to ``docs/dashboard.png``.
+to ``test-artifacts/dashboard.png`` (``docs/dashboard.png`` in the README is a copy of one).
 
 Needs ``/usr/bin/chromium`` (``make browser`` installs it); skipped without it.
 """
@@ -13,7 +13,6 @@ Needs ``/usr/bin/chromium`` (``make browser`` installs it); skipped without it.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -134,8 +133,6 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(voila_url):
             artifacts = ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)
             shot = artifacts / "dashboard.png"
-            page.screenshot(path=str(shot), full_page=True)
-            (ROOT / "docs").mkdir(exist_ok=True)
-            shutil.copyfile(shot, ROOT / "docs" / "dashboard.png")
+            page.screenshot(path=str(shot), full_page=True)  # README's docs/dashboard.png is a copy
         finally:
             browser.close()

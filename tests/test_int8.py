@@ -133,3 +133,13 @@ def test_trained_cnn_keeps_its_accuracy_in_int8(trained_cnn):
         fp32 = (trained_cnn(live.images).argmax(1) == live.labels).float().mean()
         int8 = (fast(live.images).argmax(1) == live.labels).float().mean()
     assert float(fp32 - int8) <= 0.01
+
+
+def test_stale_codes_are_not_used(cnn):
+    small = quantize(cnn, QuantConfig(bits=4))
+    with torch.no_grad():
+        small.classifier.weight.mul_(1.5)  # changed after quantizing: its codes no longer fit
+    fast = to_int8(small, CALIBRATION[:32])
+    assert fast.exact_code_layers == 3
+    with torch.no_grad():
+        assert _relative_error(fast(X), small(X)) < 0.05

@@ -106,7 +106,7 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
         weights_only = replace(recipe.quant, activations=False)
         if recipe.finetune is not None:
             current = quantization.quantization_aware_finetune(
-                current, weights_only, recipe.finetune, progress=progress)
+                current, weights_only, recipe.finetune, size=resolution, progress=progress)
         else:
             current = quantization.quantize(current, weights_only)
         bits = recipe.quant.bits

@@ -48,8 +48,9 @@ nets (PT2E + ``X86InductorQuantizer`` + ``torch.compile``) needs a C++ compiler,
 of compilation per input shape, and failed with dynamic batch sizes here
 (inductor stride assertion); torchao's eager ``Int8DynamicActivationInt8WeightConfig``
 only touches Linear layers (no speed-up for this conv net). Accuracy (zoo ``cnn``
-checkpoint, 10,000 test images, 512 training images for calibration): fp32 89.98 % →
-int8 89.78 %; 8-bit codes 89.93 → 89.81 %; 4-bit codes 88.72 → 88.64 %.
+checkpoint, 10,000 test images, 512 training images for calibration): fp32 92.86 % →
+int8 92.80 %; 8-bit codes 92.85 → 92.86 %; 4-bit codes 92.28 → 92.16 %. Converting takes
+~1–2.5 s (histogram observers calibrating on 512 images, on the busy machine).
 
 ``torch.ao.quantization`` is deprecated in favour of torchao; its warnings are silenced
 where it is called. :func:`to_int8` sets ``torch.backends.quantized.engine`` to
@@ -70,6 +71,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -84,7 +86,7 @@ QUANTIZABLE = (nn.Conv2d, nn.Linear)
 
 
 @contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """Silence torch.ao's deprecation and observer warnings (the API still works)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -149,7 +151,7 @@ class _Capture:
             for hook in hooks:
                 hook.remove()
 
-    def _hook(self, name: str):  # noqa: ANN202
+    def _hook(self, name: str) -> Callable[[nn.Module, tuple], None]:
         def record(module: nn.Module, args: tuple) -> None:
             if name not in self.inputs and args and isinstance(args[0], torch.Tensor):
                 self.inputs[name] = args[0]
@@ -199,6 +201,8 @@ def _inject_codes(original: nn.Module, name: str, prepared: nn.Module,
         weight = floats.get(layer_name)
         if codes is None or weight is None or not hasattr(layer, "set_weight_bias"):
             continue
+        if not torch.equal(codes.decode(), source.weight.detach()):
+            continue  # stale codes: the weight was changed after quantizing
         integers = _integer_weight(codes)
         qweight = None if integers is None else _exact_qweight(weight, integers)
         if qweight is not None:
