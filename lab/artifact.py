@@ -22,6 +22,8 @@ Each tensor takes the smallest of these encodings (ranked by their zstd-3 size):
   or per group the code of 0), with their positions as a bitmap of non-zeros or as
   Deep Compression's relative indices (gaps, one byte each, 255 = "skip 255"). Gaps win
   at high sparsity, the bitmap near 50 %; both end within ~3 % of the order-0 entropy.
+* ``store: float16`` — a float32 tensor whose values are all exact in float16 (``quantize``
+  rounds batch norm and biases so) is stored in 2 bytes a value, then encoded as above;
 * ``pooled`` — small float32 tensors (batch norm, biases) share one byte-shuffled part
   when that is smaller (~8 % on batch-norm statistics).
 
@@ -233,6 +235,10 @@ def _unshuffle(data: bytes, itemsize: int) -> bytes:
 
 def _float_candidates(tensor: torch.Tensor) -> list[tuple[dict, dict]]:
     flat = tensor.detach().cpu().contiguous().reshape(-1)
+    if flat.dtype == torch.float32 and flat.numel() and torch.equal(flat.half().float(), flat):
+        # exactly representable in float16 (e.g. batch norm rounded by quantize): 2 bytes a value
+        return [({**fields, "store": "float16"}, parts)
+                for fields, parts in _float_candidates(flat.half())]
     size = flat.element_size()
     layouts = [(False, lambda b: b)] + ([(True, lambda b: _shuffle(b, size))] if size > 1 else [])
     out = [({"encoding": "raw", "shuffle": sh}, {"data": f(_raw_bytes(flat))}) for sh, f in layouts]
@@ -442,6 +448,7 @@ def _pool(entries: list[tuple[dict, torch.Tensor, dict]]) -> tuple[tuple[int, by
     when that codes smaller than coding them one by one; marks them ``"pooled"``."""
     small = [(entry, tensor, coded) for entry, tensor, coded in entries
              if entry["encoding"] == "raw" and tensor.dtype == torch.float32
+             and entry.get("store") != "float16"
              and 0 < tensor.numel() <= POOL_MAX]  # fmt: skip
     if len(small) < 2:
         return None
@@ -485,6 +492,8 @@ def _parts(entry: dict, payload: bytes, offset: int) -> tuple[dict[str, bytes], 
 
 
 def _tensor(entry: dict, parts: dict[str, bytes]) -> torch.Tensor:
+    if entry.get("store") == "float16":  # a float32 tensor whose values are exact in float16
+        return _tensor({**entry, "dtype": "float16", "store": None}, parts).float()
     dtype, shape = getattr(torch, entry["dtype"]), entry["shape"]
     itemsize = torch.empty(0, dtype=dtype).element_size()
     data = _unshuffle(parts["data"], itemsize) if entry.get("shuffle") else parts["data"]

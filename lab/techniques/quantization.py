@@ -204,11 +204,28 @@ def quantizable_layers(model: nn.Module, config: QuantConfig) -> dict[str, nn.Mo
 
 
 def _quantize_in_place(model: nn.Module, config: QuantConfig) -> nn.Module:
-    for name, layer in quantizable_layers(model, config).items():
+    layers = quantizable_layers(model, config)
+    for name, layer in layers.items():
         bits = config.per_layer.get(name, config.bits)
         attach(layer, quantize_weight(layer.weight, bits, config.granularity, config.symmetric,
                                       config.method))  # fmt: skip
+    _round_to_float16(model, layers)
     return model
+
+
+def _round_to_float16(model: nn.Module, layers: dict[str, nn.Module]) -> None:
+    """Round the small float tensors — quantized layers' biases, batch-norm parameters and
+    statistics — to float16 values (kept as float32), so the artifact stores 2 bytes each."""
+    tensors = [layer.bias for layer in layers.values() if layer.bias is not None]
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            tensors += [t for t in (module.weight, module.bias, module.running_mean,
+                                    module.running_var) if t is not None]  # fmt: skip
+    with torch.no_grad():
+        for tensor in tensors:
+            rounded = tensor.detach().half().float()
+            if torch.isfinite(rounded).all():
+                tensor.copy_(rounded)
 
 
 def quantize(model: nn.Module, config: QuantConfig,
