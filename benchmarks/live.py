@@ -11,14 +11,25 @@ fresh temporary result store, and times until the panel shows the new configurat
 * ``cached_store``: the same configurations in a new dashboard on the same store
   (lab's SQLite store answers; as after a kernel restart);
 * ``drag``: a 20-step rapid drag (one change every 15 ms) over uncached positions —
-  time from the last change until the panel shows the final position, and how many
-  evaluations the drag cost;
-* ``breakdown``: where an uncached evaluation's time goes (median ms per phase of
-  ``lab.measure.evaluate``, timed by wrapping its helpers).
+  time from the last change until the panel shows the final position, how many
+  evaluations the drag started and how many of them were cancelled when superseded;
+* ``breakdown_median_ms``: where an uncached evaluation's time goes (median ms per phase
+  of ``lab.measure.evaluate``, timed by wrapping its helpers; "artifact save" counts only
+  the evaluations that really wrote a file, the others hit the in-process size cache);
+* ``accuracy_pass``: the compute floor of an uncached evaluation: FLOPs of the 2,000-image
+  pass, its median time and the rate this machine delivered;
+* ``targets``: each target with what was measured and ``target_met``.
 
-Targets (project): uncached p50 ≤ 120 ms and p95 ≤ 250 ms, cached ≤ 30 ms, final drag
-position ≤ 500 ms after the last change. Prints one JSON object; every figure is measured
-in this run on this machine.
+Targets (project): uncached p50 ≤ 120 ms and p95 ≤ 250 ms, cached ≤ 30 ms (p95), final
+drag position ≤ 500 ms after the last change. Prints one JSON object; every figure is
+measured in this run on this machine (other jobs may share it: see the load averages).
+
+Choices in ``lab.measure`` that this benchmark was used to make (cnn, live split,
+2 threads, interleaved in one process, load average 4–6 from other jobs on 2 cores):
+accuracy-pass batch 256 / 500 / 1000 / 2000 images took a median 952 / 724 / 608 / 612 ms
+(20 rounds), 1,392 / 1,078 / 926 / 874 ms (16 rounds, busier), 758 / 700 / 631 / 623 ms
+(12 rounds): batch 1000 (two ~872-image batches plus the timed 256-image one) was kept,
+2000 being no faster and only checkable for cancellation once.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import functools
 import json
 import os
 import platform
+import sys
 import tempfile
 import threading
 import time
@@ -109,15 +121,20 @@ def _move(dash: Dashboard, move: dict) -> None:
         dash.sparsity.structure = move["structure"]
 
 
+_APPLY_MODULE = sys.modules["lab.techniques.apply"]  # the module (the package exports the function)
+
+
 class PhaseTimer:
     """Wraps lab.measure's helpers to time each phase of an uncached evaluation."""
 
-    PHASES = {  # name shown → (module, attribute)
+    PHASES = {  # name shown → (module, attribute); missing ones (older lab) are skipped
         "fingerprint": (measure, "fingerprint"),
         "apply (prune/quantize a copy)": (measure, "apply"),
+        "  of which fp32 runtime prep (BN fold, channels_last)": (_APPLY_MODULE, "fast_fp32"),
         "accuracy pass + codecarbon task": (measure.energy, "measure_energy"),
         "accuracy pass alone": (measure, "_accuracy_pass"),
         "latency sampling": (measure, "measure_latency"),
+        "artifact + state_dict sizes (incl. cache hits)": (measure, "_sizes"),
         "artifact save (file size)": (measure.artifact, "save"),
         "fp32 state_dict size": (measure.artifact, "state_dict_bytes"),
         "parameter counts": (measure, "_parameter_counts"),
@@ -130,7 +147,9 @@ class PhaseTimer:
 
     def install(self) -> None:
         for name, (module, attr) in self.PHASES.items():
-            original = getattr(module, attr)
+            original = getattr(module, attr, None)
+            if original is None:
+                continue
             self._originals.append((module, attr, original))
             setattr(module, attr, self._timed(name, original))
 
@@ -151,8 +170,11 @@ class PhaseTimer:
         return wrapper
 
     def summary(self) -> dict:
-        return {name: round(1000 * float(np.median(values)), 1)
-                for name, values in self.seconds.items()}  # fmt: skip
+        return {name: round(1000 * float(np.median(self.seconds[name])), 1)
+                for name in [*self.PHASES, "result store write"] if self.seconds.get(name)}  # fmt: skip
+
+    def count(self, name: str) -> int:
+        return len(self.seconds.get(name, []))
 
 
 def _evaluation_seconds(results: list[float]) -> dict:
@@ -169,8 +191,9 @@ def main() -> None:
 
     results_store = store.ResultStore(Path(tempfile.mkdtemp()) / "live.sqlite")
     results: dict = {"model": args.model, "threads": torch.get_num_threads(),
-                     "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-                     "targets_ms": TARGETS_MS,
+                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(not set)"),
+                     "cpu_cores": os.cpu_count(), "torch": torch.__version__,
+                     "cpu": platform.processor() or platform.machine(),
                      "load_average_1min_at_start": round(os.getloadavg()[0], 2)}  # fmt: skip
 
     start = time.perf_counter()
@@ -194,6 +217,19 @@ def main() -> None:
     results["uncached"] = _stats(uncached)
     results["uncached_evaluate_call"] = _evaluation_seconds(evaluation_s[1:])  # minus the baseline
     results["breakdown_median_ms"] = timer.summary()
+    sizes = timer.count("artifact + state_dict sizes (incl. cache hits)")
+    results["artifact_size_cache"] = {"lookups": sizes,
+                                      "files_written": timer.count("artifact save (file size)")}  # fmt: skip
+    pass_ms = timer.summary().get("accuracy pass alone")
+    if pass_ms:
+        images = dash.measurement.n_images
+        gflop = results["flops_per_image"] * images / 1e9
+        results["accuracy_pass"] = {
+            "images": images, "gflop": round(gflop, 1), "median_ms": pass_ms,
+            "gflop_per_s": round(gflop / (pass_ms / 1000), 1),
+            "gflop_per_s_needed_for_uncached_p50_target": round(gflop / (TARGETS_MS["uncached_p50"] / 1000)),
+            "executes_as": dash.measurement.executes_as,
+        }  # fmt: skip
 
     # revisit positions seen before: in-session cache
     dash.sparsity.structure, dash.bits.value = "unstructured", 32
@@ -216,6 +252,7 @@ def main() -> None:
     fresh.wait()
     time.sleep(0.1)
     runs_before, dropped_before = fresh.worker.runs, fresh.worker.dropped
+    cancelled_before = getattr(fresh.worker, "cancelled", 0)
     positions = [round(0.05 * i, 2) for i in range(1, DRAG_STEPS)] + [0.9]
     for value in positions[:-1]:
         fresh.sparsity.value = value
@@ -227,16 +264,20 @@ def main() -> None:
     results["drag"] = {"steps": DRAG_STEPS, "interval_ms": 1000 * DRAG_INTERVAL_S,
                        "final_shown_after_ms": round(final, 1),
                        "evaluations": fresh.worker.runs - runs_before,
+                       "cancelled": getattr(fresh.worker, "cancelled", 0) - cancelled_before,
                        "dropped": fresh.worker.dropped - dropped_before}  # fmt: skip
     fresh.close()
 
-    results["meets_targets"] = {
-        "uncached_p50": results["uncached"]["p50_ms"] <= TARGETS_MS["uncached_p50"],
-        "uncached_p95": results["uncached"]["p95_ms"] <= TARGETS_MS["uncached_p95"],
-        "cached_session": results["cached_session"]["p95_ms"] <= TARGETS_MS["cached"],
-        "cached_store": results["cached_store"]["p95_ms"] <= TARGETS_MS["cached"],
-        "drag_final": results["drag"]["final_shown_after_ms"] <= TARGETS_MS["drag_final"],
+    measured = {
+        "uncached_p50": ("uncached_p50", results["uncached"]["p50_ms"]),
+        "uncached_p95": ("uncached_p95", results["uncached"]["p95_ms"]),
+        "cached_session_p95": ("cached", results["cached_session"]["p95_ms"]),
+        "cached_store_p95": ("cached", results["cached_store"]["p95_ms"]),
+        "drag_final": ("drag_final", results["drag"]["final_shown_after_ms"]),
     }  # fmt: skip
+    results["targets"] = {name: {"target_ms": TARGETS_MS[target], "measured_ms": value,
+                                 "target_met": value <= TARGETS_MS[target]}
+                          for name, (target, value) in measured.items()}  # fmt: skip
     results["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)  # other jobs share the CPU
     print(json.dumps(results, indent=2))
 

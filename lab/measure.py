@@ -8,12 +8,22 @@
   torch's own ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix
   products; FLOPs = 2 × MACs). Unstructured zeros are still executed, so they are counted.
 * **Latency**: batch-1 median and p95 after warm-up, and throughput at batch 256,
-  with the thread count stated.
+  with the thread count stated. What is timed is the model as it executes
+  (``Compressed.runtime``; for fp32 that is the stored model with batch norm folded and
+  channels_last convolutions, the same function: see :mod:`lab.techniques.apply`).
+  ``effort="full"`` times five batch-256 repeats for the throughput; ``"quick"`` times the
+  accuracy pass's last batch, which is exactly 256 images (no extra work).
 * **Energy and CO2** per 1,000 inferences from codecarbon (see :mod:`lab.energy`), with
   the provenance of the power figure; "unavailable: <reason>" when codecarbon fails.
 
 Every evaluation is persisted in :mod:`lab.store` and served from it when the same
-model (by content hash), recipe, split, country and effort come again.
+model (by content hash), recipe, split, country and effort come again. Artifact byte
+counts are also remembered in-process by the stored model's content (the baseline and a
+configuration revisited under another country or effort never pay ``artifact.save`` twice).
+
+An evaluation can be abandoned: pass ``cancel=threading.Event()`` and set it from another
+thread; :func:`evaluate` then raises :class:`Cancelled` at its next check (before each
+expensive step and between accuracy-pass batches) and stores nothing.
 
 Example:
     >>> from lab import zoo, measure
@@ -25,9 +35,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,7 +55,8 @@ from .store import ResultStore, default_store
 from .techniques.apply import Compressed, apply
 from .techniques.configs import Recipe
 
-__all__ = ["EFFORTS", "Measurement", "count_flops", "evaluate", "fingerprint", "measure_latency"]
+__all__ = ["EFFORTS", "Cancelled", "Measurement", "count_flops", "evaluate", "fingerprint",
+           "measure_latency"]
 
 EFFORTS = {
     # batch-1 timed runs, batch-256 timed repeats, whether to measure energy
@@ -50,7 +64,23 @@ EFFORTS = {
     "full": {"batch1_runs": 100, "throughput_repeats": 5, "energy": True},
 }
 THROUGHPUT_BATCH = 256
-MEASUREMENT_VERSION = 1  # bump when the meaning of a stored number changes
+# Accuracy-pass batch (the last 256 images are a batch of their own, timed for the quick
+# throughput). Timed for the cnn on the live split, 2 threads, interleaved: 256 / 500 /
+# 1000 / 2000 images per batch; 1000 was fastest or tied (see benchmarks/live.py's docs).
+ACCURACY_BATCH = 1000
+# 2: fp32 runtimes run with BN folded and channels_last (faster latency/throughput/energy,
+#    executes_as says so); quick throughput is timed on one batch of 256 images
+MEASUREMENT_VERSION = 2  # bump when the meaning of a stored number changes
+SIZE_CACHE_ENTRIES = 512  # in-process artifact byte counts remembered (LRU)
+
+
+class Cancelled(Exception):
+    """:func:`evaluate` was abandoned because its ``cancel`` event was set; nothing was stored."""
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("evaluation cancelled")
 
 
 @dataclass
@@ -72,7 +102,7 @@ class Measurement:
     macs: int
     latency_ms_p50: float  # batch 1
     latency_ms_p95: float
-    throughput_ips: float  # images / s at batch 256
+    throughput_ips: float  # images / s at batch 256 (quick: one timed batch; full: median of 5)
     threads: int
     energy_kwh_per_1k: float | None
     co2_g_per_1k: float | None
@@ -146,37 +176,111 @@ def _timed(fn, repeats: int) -> list[float]:
 
 @torch.no_grad()
 def measure_latency(model: nn.Module, size: int = data.NATIVE_SIZE, batch1_runs: int = 100,
-                    throughput_repeats: int = 5) -> tuple[float, float, float | None]:  # fmt: skip
+                    throughput_repeats: int = 5, *,
+                    cancel: threading.Event | None = None) -> tuple[float, float, float | None]:  # fmt: skip
     """Batch-1 median and p95 latency (ms) and batch-256 throughput (images/s) after warm-up.
 
     Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when ``throughput_repeats`` is 0.
+    Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
     """
     one = torch.randn(1, 1, size, size)
     for _ in range(3):
         model(one)
-    per_image = np.array(_timed(lambda: model(one), batch1_runs)) * 1e3
+
+    def run_one() -> None:
+        _check(cancel)  # outside the timed call (is_set() is ~50 ns anyway)
+        start = time.perf_counter()
+        model(one)
+        per_image.append(time.perf_counter() - start)
+
+    per_image: list[float] = []
+    for _ in range(batch1_runs):
+        run_one()
+    per_image_ms = np.array(per_image) * 1e3
     throughput = None
     if throughput_repeats:
+        _check(cancel)
         batch = torch.randn(THROUGHPUT_BATCH, 1, size, size)
         model(batch)
-        seconds = float(np.median(_timed(lambda: model(batch), throughput_repeats)))
-        throughput = THROUGHPUT_BATCH / seconds
-    return float(np.median(per_image)), float(np.percentile(per_image, 95)), throughput
+        times = []
+        for _ in range(throughput_repeats):
+            _check(cancel)
+            times += _timed(lambda: model(batch), 1)
+        throughput = THROUGHPUT_BATCH / float(np.median(times))
+    return float(np.median(per_image_ms)), float(np.percentile(per_image_ms, 95)), throughput
+
+
+def _pass_batches(n: int) -> list[tuple[int, int]]:
+    """(start, stop) of the accuracy pass's batches: near-equal batches of at most
+    ``ACCURACY_BATCH`` images, then a last batch of exactly ``THROUGHPUT_BATCH`` images."""
+    tail = THROUGHPUT_BATCH if n > THROUGHPUT_BATCH else 0
+    head = n - tail
+    count = math.ceil(head / ACCURACY_BATCH) if head else 0
+    edges = [round(i * head / count) for i in range(count + 1)] if count else [0]
+    batches = list(zip(edges[:-1], edges[1:], strict=True))
+    return batches + ([(head, n)] if tail else [])
 
 
 @torch.no_grad()
-def _accuracy_pass(model: nn.Module, split: data.Split) -> tuple[int, float]:
-    correct, start = 0, time.perf_counter()
-    for i in range(0, len(split), THROUGHPUT_BATCH):
-        logits = model(split.images[i : i + THROUGHPUT_BATCH])
-        correct += int((logits.argmax(1) == split.labels[i : i + THROUGHPUT_BATCH]).sum())
-    return correct, time.perf_counter() - start
+def _accuracy_pass(model: nn.Module, split: data.Split,
+                   cancel: threading.Event | None = None) -> tuple[int, float, float]:  # fmt: skip
+    """``(correct, seconds, images/s of the last batch)``; the last batch is 256 images
+    when the split has more, so its rate is a batch-256 throughput, timed after warm-up."""
+    correct, start, last_rate = 0, time.perf_counter(), 0.0
+    for lo, hi in _pass_batches(len(split)):
+        _check(cancel)
+        batch_start = time.perf_counter()
+        logits = model(split.images[lo:hi])
+        correct += int((logits.argmax(1) == split.labels[lo:hi]).sum())
+        last_rate = (hi - lo) / (time.perf_counter() - batch_start)
+    return correct, time.perf_counter() - start, last_rate
 
 
-def _sizes(model: nn.Module) -> tuple[int, int]:
+_SIZES: OrderedDict[str, tuple[int, int]] = OrderedDict()
+_SIZES_LOCK = threading.Lock()
+
+
+def _size_key(model: nn.Module) -> str:
+    """What :func:`lab.artifact.save` reads: the state_dict (:func:`fingerprint`), the
+    weight codes attached to layers (outside the state_dict) and the modules' shape attributes."""
+    from .techniques.codes import codes_of
+
+    digest = hashlib.sha256(f"{fingerprint(model)}|{type(model).__module__}.{type(model).__qualname__}"
+                            f"|format {artifact.FORMAT_VERSION}".encode())  # fmt: skip
+    for name, module in model.named_modules():
+        codes = codes_of(module)
+        attrs = {a: getattr(module, a) for a in artifact.SHAPE_ATTRIBUTES
+                 if isinstance(getattr(module, a, None), int)}  # fmt: skip
+        if codes is None and not attrs:
+            continue
+        digest.update(f"{name}|{sorted(attrs.items())}".encode())
+        if codes is not None:
+            for key, value in sorted(vars(codes).items()):
+                if isinstance(value, torch.Tensor):
+                    t = value.detach().cpu().contiguous()
+                    digest.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
+                    digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+                else:
+                    digest.update(f"{key}={value!r}".encode())
+    return digest.hexdigest()
+
+
+def _sizes(model: nn.Module, cancel: threading.Event | None = None) -> tuple[int, int]:
+    """(artifact file bytes, fp32 state_dict file bytes), remembered by the model's content."""
+    key = _size_key(model)
+    with _SIZES_LOCK:
+        if key in _SIZES:
+            _SIZES.move_to_end(key)
+            return _SIZES[key]
+    _check(cancel)
     with tempfile.TemporaryDirectory() as tmp:
         artifact_bytes = artifact.save(model, Path(tmp) / "model.lab")
-    return artifact_bytes, artifact.state_dict_bytes(model)
+    sizes = artifact_bytes, artifact.state_dict_bytes(model)
+    with _SIZES_LOCK:
+        _SIZES[key] = sizes
+        while len(_SIZES) > SIZE_CACHE_ENTRIES:
+            _SIZES.popitem(last=False)
+    return sizes
 
 
 def _parameter_counts(model: nn.Module) -> tuple[int, int]:
@@ -194,6 +298,7 @@ def evaluate(
     effort: str = "full",
     store: ResultStore | None = None,
     use_cache: bool = True,
+    cancel: threading.Event | None = None,
 ) -> Measurement:
     """Measure ``model`` (optionally after applying ``recipe`` to a copy of it) on ``split``.
 
@@ -207,6 +312,8 @@ def evaluate(
         effort: ``quick`` (for live sliders) or ``full`` (more latency samples).
         store: where results persist (default: :func:`lab.store.default_store`).
         use_cache: return a stored result for the same inputs instead of re-measuring.
+        cancel: when this event is set (from another thread), the evaluation stops at its
+            next check and raises :class:`Cancelled`; nothing is stored.
     """
     started = time.perf_counter()
     if split not in ("live", "val", "test"):
@@ -233,20 +340,24 @@ def evaluate(
             result.cached, result.seconds = True, time.perf_counter() - started
             return result
 
+    _check(cancel)
     compressed = model if isinstance(model, Compressed) else apply(model, recipe, progress=False)
     stored, runtime = compressed.model.eval(), compressed.runtime.eval()
     size = compressed.resolution
     chunk = data.load_split(split)
     settings = EFFORTS[effort]
 
-    correct_and_time: list[tuple[int, float]] = []
-    reading = energy.measure_energy(lambda: correct_and_time.append(_accuracy_pass(runtime, chunk)))
-    correct, pass_seconds = correct_and_time[0]
+    _check(cancel)
+    passes: list[tuple[int, float, float]] = []
+    reading = energy.measure_energy(lambda: passes.append(_accuracy_pass(runtime, chunk, cancel)))
+    correct, _, last_batch_rate = passes[0]
+    _check(cancel)
     p50, p95, throughput = measure_latency(runtime, data.NATIVE_SIZE, settings["batch1_runs"],
-                                           settings["throughput_repeats"])  # fmt: skip
-    if throughput is None:  # quick: the accuracy pass ran at batch 256 already
-        throughput = len(chunk) / pass_seconds
-    artifact_bytes, state_dict_bytes = _sizes(stored)
+                                           settings["throughput_repeats"], cancel=cancel)  # fmt: skip
+    if throughput is None:  # quick: the accuracy pass's last batch was 256 images, timed alone
+        throughput = last_batch_rate
+    artifact_bytes, state_dict_bytes = _sizes(stored, cancel)
+    _check(cancel)
     parameters, nonzero = _parameter_counts(stored)
     flops = count_flops(stored, size)
     kwh_per_1k = None if reading.kwh is None else reading.kwh / len(chunk) * 1000
@@ -265,6 +376,7 @@ def evaluate(
         notes=list(compressed.notes), model_hash=key.split("|")[0], effort=effort,
     )  # fmt: skip
     result.seconds = time.perf_counter() - started
+    _check(cancel)  # last chance: a cancelled evaluation stores nothing
     store.put(key, asdict(result), model_name=name, recipe=recipe.to_json(), split=split)
     result.seconds = time.perf_counter() - started  # including the write
     return result

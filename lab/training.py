@@ -82,6 +82,15 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def one_cycle_lr(progress: float, max_lr: float, warmup: float = 0.15, div: float = 25.0,
+                 final_div: float = 1e4) -> float:
+    """Learning rate of a one-cycle schedule (linear warm-up, cosine decay) at ``progress`` ∈ [0, 1]."""
+    if progress < warmup:
+        return max_lr / div + (max_lr - max_lr / div) * progress / warmup
+    phase = (progress - warmup) / (1 - warmup)
+    return max_lr / final_div + (max_lr - max_lr / final_div) * (1 + math.cos(math.pi * phase)) / 2
+
+
 def augment_batch(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torch.Tensor:
     """Random integer shifts of up to ±``shift`` px (background padding) and horizontal flips, per image."""
     n, _, h, w = x.shape
@@ -164,6 +173,11 @@ def fit(
         optimizer.step()
         schedule.step()
         step += 1
+        if config.max_seconds is not None:  # time-bound: anneal by elapsed time if that runs out first
+            by_time = (time.perf_counter() - start) / config.max_seconds
+            if by_time > step / total:
+                for group in optimizer.param_groups:
+                    group["lr"] = one_cycle_lr(min(by_time, 1.0), config.lr)
         if after_step is not None:
             after_step(model, step, total)
         value = float(loss.detach())

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
@@ -137,3 +138,71 @@ def test_cli_zoo_json_lists_every_model():
     out = subprocess.run([sys.executable, "-m", "lab", "zoo", "--json"], capture_output=True,
                          text=True, check=True)  # fmt: skip
     assert [row["name"] for row in json.loads(out.stdout)] == ["cnn", "teacher", "mobile", "mlp"]
+
+
+# ------------------------------------------------------------------ cancellation
+
+
+def test_a_set_cancel_event_raises_cancelled_and_stores_nothing(tiny_model, tmp_path):
+    results = store.ResultStore(tmp_path / "cancel.sqlite")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(measure.Cancelled):
+        measure.evaluate(tiny_model, effort="quick", store=results, cancel=cancel)
+    assert len(results) == 0
+    assert not measure.evaluate(tiny_model, effort="quick", store=results,
+                                cancel=threading.Event()).cached  # an unset event: runs  # fmt: skip
+    assert len(results) == 1
+
+
+class _CancelsAfter(torch.nn.Module):
+    """Wraps a model; sets ``event`` once it has been called on ``calls`` batches of > 1 image."""
+
+    def __init__(self, model, event, calls=1):
+        super().__init__()
+        self.model, self.event, self.calls, self.batches = model, event, calls, 0
+
+    def forward(self, x):
+        if len(x) > 1:
+            self.batches += 1
+            if self.batches >= self.calls:
+                self.event.set()
+        return self.model(x)
+
+
+def test_cancel_during_the_accuracy_pass_stops_between_batches(tiny_model, tmp_path):
+    from lab import data
+    from lab.techniques import apply
+
+    results = store.ResultStore(tmp_path / "cancel.sqlite")
+    cancel = threading.Event()
+    compressed = apply(tiny_model)
+    compressed.runtime = _CancelsAfter(compressed.runtime, cancel)
+    with pytest.raises(measure.Cancelled):
+        measure.evaluate(compressed, effort="quick", store=results, cancel=cancel)
+    assert compressed.runtime.batches == 1 < len(measure._pass_batches(len(data.load_split("live"))))
+    assert len(results) == 0
+
+
+def test_accuracy_pass_batches_cover_the_split_and_end_on_256_images():
+    for n in (2_000, 10_000, 257, 256, 100):
+        batches = measure._pass_batches(n)
+        assert [lo for lo, _ in batches] == [0] + [hi for _, hi in batches[:-1]]
+        assert batches[-1][1] == n
+        assert max(hi - lo for lo, hi in batches) <= max(measure.ACCURACY_BATCH, measure.THROUGHPUT_BATCH)
+        if n > measure.THROUGHPUT_BATCH:
+            assert batches[-1][1] - batches[-1][0] == measure.THROUGHPUT_BATCH
+
+
+def test_artifact_bytes_are_computed_once_per_stored_model(tiny_model, monkeypatch):
+    saves = []
+    original = artifact.save
+    monkeypatch.setattr(artifact, "save", lambda *a, **k: saves.append(1) or original(*a, **k))
+    measure._SIZES.clear()
+    first = measure.evaluate(tiny_model, effort="quick", country="FRA")
+    again = measure.evaluate(tiny_model, effort="quick", country="USA")  # a new evaluation
+    assert not again.cached and len(saves) == 1
+    assert again.artifact_bytes == first.artifact_bytes
+    assert again.state_dict_bytes == first.state_dict_bytes
+    quant = measure.evaluate(tiny_model, Recipe(quant=QuantConfig(bits=4)), effort="quick")
+    assert len(saves) == 2 and quant.artifact_bytes < first.artifact_bytes

@@ -45,7 +45,8 @@ def test_recipe_round_trips_through_json():
                                       skip=("classifier",)),
                     resolution=ResolutionConfig(14), finetune=FinetuneConfig(max_seconds=5))  # fmt: skip
     assert Recipe.from_json(recipe.to_json()) == recipe
-    assert recipe.describe() == "14 px · prune 90% unstructured · 3-bit kmeans · fine-tuned"
+    assert recipe.describe() == ("14 px · prune 90% unstructured · 3-bit kmeans (mixed: features.0.0 "
+                                 "8-bit) · fine-tuned")
     with pytest.raises(ValueError, match="allowed: prune, quant, resolution, finetune"):
         Recipe.from_dict({"distill": {}})
 
@@ -77,8 +78,9 @@ def test_resolution_really_processes_fewer_pixels():
     model = zoo.build("cnn").eval()
     small = apply(model, Recipe(resolution=ResolutionConfig(14)))
     assert measure.count_flops(small.model, small.resolution) < measure.count_flops(model) / 3
-    seen = []
-    handle = small.model.features[0].register_forward_pre_hook(lambda m, a: seen.append(a[0].shape))
+    seen = []  # what the first convolution that executes (in the runtime) receives
+    first_conv = next(m for m in small.runtime.modules() if isinstance(m, nn.Conv2d))
+    handle = first_conv.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape))
     small(torch.zeros(1, 1, 28, 28))
     handle.remove()
     assert seen == [torch.Size([1, 1, 14, 14])]
@@ -103,3 +105,83 @@ def test_model_without_prunable_layers_is_rejected_and_untouched():
     model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     with pytest.raises(ValueError, match="Conv2d"):
         apply(model, Recipe(prune=PruneConfig(0.5)))
+
+
+# ------------------------------------------------------------------ the fp32 runtime
+
+
+def test_fp32_runtime_folds_batch_norm_and_keeps_the_stored_model(trained_cnn):
+    """Same model, faster: logits within 1e-5, identical classes on the live split."""
+    from lab import data
+
+    out = apply(trained_cnn, Recipe())
+    assert out.executes_as == "fp32 (BN folded, channels_last)"
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in out.runtime.modules())  # folded
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in out.model.modules()) == 3  # stored: unfused
+    assert measure.fingerprint(out.model) == measure.fingerprint(trained_cnn)
+    assert measure.count_flops(out.model) == measure.count_flops(trained_cnn)
+    live = data.load_split("live")
+    with torch.no_grad():
+        stored, fast = out.model(live.images), out.runtime(live.images)
+    assert (fast - stored).abs().max() < 1e-5
+    assert torch.allclose(fast, stored, atol=1e-4)
+    assert torch.equal(fast.argmax(1), stored.argmax(1))
+
+
+def test_fp32_runtime_after_quantization_says_what_it_does(trained_cnn):
+    out = apply(
+        trained_cnn, Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4)), progress=False
+    )
+    assert out.executes_as == "fp32 (4-bit weights dequantized, BN folded, channels_last)"
+    x = torch.randn(16, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(out.runtime(x), out.model(x), atol=1e-4)
+
+
+class _Untraceable(nn.Module):
+    """Data-dependent control flow: torch.fx cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.head = nn.Linear(4, 10)
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        if x.sum() > 0:
+            x = x.relu()
+        return self.head(x.mean((2, 3)))
+
+
+class _ViewsItsInput(nn.Module):
+    """``view`` needs a contiguous NCHW tensor: channels_last would break it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(1, 2, 3, padding=1), nn.Linear(2 * 28 * 28, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.head(x.view(x.size(0), -1))
+
+
+def test_fp32_runtime_falls_back_when_a_model_cannot_be_transformed():
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 28, 28)
+    untraceable = _Untraceable().eval()
+    out = apply(untraceable)
+    assert "BN folded" not in out.executes_as  # not traceable: BN runs as it is
+    with torch.no_grad():
+        assert torch.allclose(out(x), untraceable(x), atol=1e-5)
+    views = _ViewsItsInput().eval()
+    out = apply(views)
+    assert out.executes_as == "fp32"  # channels_last fails the probe: runs unchanged
+    with torch.no_grad():
+        assert torch.equal(out(x), views(x))
+
+
+def test_int8_runtime_is_not_touched_by_the_fp32_fast_path():
+    out = apply(zoo.build("cnn").eval(), Recipe(quant=QuantConfig(bits=8, activations=True)),
+                progress=False)  # fmt: skip
+    assert out.executes_as.startswith("int8")
+    assert "BN folded" not in out.executes_as and "channels_last" not in out.executes_as

@@ -318,6 +318,75 @@ def test_burst_of_changes_evaluates_far_fewer_and_ends_on_the_last(dashboard):
     assert dash.worker.dropped >= 7
 
 
+class CancellableEvaluator(FakeEvaluator):
+    """Slow (``delay`` s, in 5 ms steps) but gives up when its ``cancel`` event is set, like lab's."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay=0.0)
+        self.slow = delay
+        self.cancelled: list[Recipe] = []
+        self.finished: list[Recipe] = []
+
+    def __call__(self, model, recipe, *, cancel=None, **kwargs):
+        from lab.measure import Cancelled
+
+        with self.lock:
+            self.calls.append(recipe)
+            self.kwargs.append(kwargs)
+        deadline = time.monotonic() + (self.slow if not recipe.is_identity else 0.0)
+        while time.monotonic() < deadline:
+            if cancel is not None and cancel.is_set():
+                with self.lock:
+                    self.cancelled.append(recipe)
+                raise Cancelled("evaluation cancelled")
+            time.sleep(0.005)
+        with self.lock:
+            self.finished.append(recipe)
+        return fake_measurement(recipe, **kwargs)
+
+
+def test_superseded_evaluation_is_cancelled_and_the_last_value_starts_at_once(dashboard):
+    evaluator = CancellableEvaluator(delay=3.0)  # each non-baseline evaluation: 3 s unless cancelled
+    dash = dashboard(evaluator, debounce=0.05)
+    dash.sparsity.value = 0.05  # starts at once (after a quiet period)
+    deadline = time.monotonic() + 5
+    while len(evaluator.non_baseline) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert evaluator.non_baseline == [Recipe(prune=PruneConfig(0.05))]  # running now
+    for step in range(2, 11):  # then a burst: 0.10 ... 0.50
+        dash.sparsity.value = 0.05 * step
+        time.sleep(0.005)
+    last_change = time.monotonic()
+    assert dash.wait(20)
+    finished_after = time.monotonic() - last_change
+    assert evaluator.cancelled[0] == Recipe(prune=PruneConfig(0.05))  # the stale one gave up
+    assert evaluator.finished[-1] == Recipe(prune=PruneConfig(0.5))
+    assert Recipe(prune=PruneConfig(0.05)) not in evaluator.finished
+    assert dash.measurement.label == "prune 50% unstructured" and dash.error == ""
+    assert dash.worker.cancelled >= 1
+    # the last value needed its own 3 s, not also the rest of the stale 3 s
+    assert finished_after < 3.0 + 2.0, finished_after
+    assert len(evaluator.non_baseline) <= 3
+
+
+def test_worker_sets_the_cancel_event_of_superseded_work_only():
+    worker = LatestWorker(debounce=0.0)
+    started, events, shown = threading.Event(), [threading.Event() for _ in range(2)], []
+
+    def slow(event):
+        started.set()
+        assert event.wait(5)  # returns as soon as it is cancelled
+        return "stale"
+
+    worker.submit(lambda: slow(events[0]), shown.append, cancel=events[0])
+    assert started.wait(5)
+    worker.submit(lambda: "fresh", shown.append, cancel=events[1])
+    assert worker.wait_idle(5)
+    worker.close()
+    assert events[0].is_set() and not events[1].is_set()
+    assert shown == ["fresh"] and worker.cancelled == 1
+
+
 def test_revisited_configurations_are_shown_without_evaluating(dashboard):
     evaluator = FakeEvaluator()
     dash = dashboard(evaluator)

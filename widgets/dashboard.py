@@ -8,7 +8,9 @@ One line in a notebook (or a Voilà page)::
 
 How it stays live: every change builds a :class:`~lab.techniques.configs.Recipe` on the
 widget thread and hands the evaluation to one background :class:`~widgets.worker.LatestWorker`
-(debounced; a fast drag evaluates the latest position only; stale results are dropped).
+(debounced; a fast drag evaluates the latest position only; stale results are dropped,
+and an evaluation still running when a newer position arrives is cancelled at its next
+check, so the newest position starts evaluating at once).
 Results already seen in this session are shown at once; the others come from lab's
 result store or are measured (``split="live"``, ``effort="quick"``). "Evaluate on full
 test set" measures the current configuration on all 10,000 test images (``effort="full"``).
@@ -33,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -89,6 +92,15 @@ def _default_evaluator(model: nn.Module, recipe: Recipe, **kwargs: Any) -> Any:
     return evaluate(model, recipe, **kwargs)
 
 
+def _accepts_cancel(evaluator: Callable[..., Any]) -> bool:
+    """Whether ``evaluator`` takes a ``cancel`` keyword (named, or through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(evaluator).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "cancel" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 class Dashboard(w.VBox):
     """Sliders for pruning, quantization and resolution around one model, with live metrics.
 
@@ -98,6 +110,8 @@ class Dashboard(w.VBox):
         name: the label of your module (default ``"my model"``).
         country: ISO alpha-3 code of the grid pricing the energy in CO₂.
         evaluator: replaces :func:`lab.measure.evaluate` (same signature), e.g. in tests.
+            If it takes ``cancel`` (or ``**kwargs``) it gets a ``threading.Event`` that is set
+            when a newer request supersedes the evaluation.
         store: lab :class:`~lab.store.ResultStore` for the results (default: lab's default store).
         debounce: seconds a burst of changes must be quiet before its last one is evaluated.
 
@@ -116,6 +130,7 @@ class Dashboard(w.VBox):
                  evaluator: Callable[..., Any] | None = None, *, store: Any = None,
                  debounce: float = 0.05) -> None:  # fmt: skip
         self._evaluator = evaluator or _default_evaluator
+        self._cancellable = _accepts_cancel(self._evaluator)
         self._store = store
         self._memo: dict[tuple, Any] = {}  # _Request.key() → measurement, this session
         self._memo_lock = threading.Lock()
@@ -177,7 +192,9 @@ class Dashboard(w.VBox):
             return
         model = self.model_picker.model
         self.status.busy = True
-        self._worker.submit(lambda: self._evaluate(model, request), self._show, self._failed)
+        cancel = threading.Event()
+        self._worker.submit(lambda: self._evaluate(model, request, cancel), self._show, self._failed,
+                            cancel=cancel)  # fmt: skip
 
     def evaluate_full(self) -> None:
         """Measure the current configuration on the full test set (10,000 images, effort "full")."""
@@ -237,13 +254,16 @@ class Dashboard(w.VBox):
             w.HBox([self.pareto, scan], layout=row),
         ]
 
-    def _evaluate(self, model: nn.Module, request: _Request) -> _Outcome:
+    def _evaluate(self, model: nn.Module, request: _Request,
+                  cancel: threading.Event | None = None) -> _Outcome:  # fmt: skip
         started = time.perf_counter()
-        baseline = self._measure(model, request, Recipe())
-        measurement = baseline if request.recipe.is_identity else self._measure(model, request)
+        baseline = self._measure(model, request, Recipe(), cancel)
+        measurement = (baseline if request.recipe.is_identity
+                       else self._measure(model, request, cancel=cancel))  # fmt: skip
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
 
-    def _measure(self, model: nn.Module, request: _Request, recipe: Recipe | None = None) -> Any:
+    def _measure(self, model: nn.Module, request: _Request, recipe: Recipe | None = None,
+                 cancel: threading.Event | None = None) -> Any:  # fmt: skip
         recipe = request.recipe if recipe is None else recipe
         key = request.key(recipe)
         with self._memo_lock:
@@ -251,8 +271,10 @@ class Dashboard(w.VBox):
         if known is not None:
             return known
         self.evaluations += 1
+        extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
         result = self._evaluator(model, recipe, split=request.split, country=request.country,
-                                 name=request.name, effort=request.effort, store=self._store)  # fmt: skip
+                                 name=request.name, effort=request.effort, store=self._store,
+                                 **extra)  # fmt: skip
         with self._memo_lock:
             self._memo[key] = result
         return result
@@ -282,6 +304,11 @@ class Dashboard(w.VBox):
         self.last_outcome = outcome
 
     def _failed(self, exc: BaseException) -> None:
+        from lab.measure import Cancelled
+
+        if isinstance(exc, Cancelled):  # stopped on purpose (e.g. on close): not an error
+            self.status.busy = False
+            return
         self.status.show_error(f"Could not evaluate “{self._describe()}”: {exc}")
 
     def _describe(self) -> str:

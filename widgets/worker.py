@@ -6,7 +6,11 @@ stale work. :class:`LatestWorker` keeps a single pending slot instead:
 * a request arriving after a quiet period starts at once (no debounce delay for a click);
 * requests arriving in a burst replace each other; the survivor runs once the burst has
   been quiet for ``debounce`` seconds;
-* a result whose request has been superseded meanwhile is dropped, never delivered.
+* a result whose request has been superseded meanwhile is dropped, never delivered;
+* a job submitted with a ``cancel`` event gets it set as soon as a newer request arrives
+  (or :meth:`LatestWorker.invalidate` is called), so cooperative work such as
+  ``lab.measure.evaluate(..., cancel=event)`` stops early and the newest request starts
+  without waiting for stale work to finish.
 
 Example:
     >>> worker = LatestWorker(debounce=0.01)
@@ -38,6 +42,7 @@ class _Job:
     on_result: Callable[[Any], None]
     on_error: Callable[[BaseException], None] | None
     ready_at: float
+    cancel: threading.Event | None = None
 
 
 class LatestWorker:
@@ -52,9 +57,11 @@ class LatestWorker:
         self.debounce = debounce
         self.runs = 0  # jobs executed
         self.dropped = 0  # results discarded because a newer request came in
+        self.cancelled = 0  # running jobs told to stop (their cancel event set) by a newer request
         self.deliver_lock = threading.RLock()
         self._cond = threading.Condition()
         self._pending: _Job | None = None
+        self._active: _Job | None = None  # the job running now
         self._generation = 0
         self._last_submit = float("-inf")
         self._running = False
@@ -75,8 +82,13 @@ class LatestWorker:
             return self._generation
 
     def submit(self, fn: Callable[[], Any], on_result: Callable[[Any], None],
-               on_error: Callable[[BaseException], None] | None = None) -> int:  # fmt: skip
-        """Queue ``fn`` as the newest request, replacing any pending one; returns its generation."""
+               on_error: Callable[[BaseException], None] | None = None, *,
+               cancel: threading.Event | None = None) -> int:  # fmt: skip
+        """Queue ``fn`` as the newest request, replacing any pending one; returns its generation.
+
+        ``cancel`` (optional) is set once this request is superseded while it runs (``fn``
+        is expected to check it and give up); the worker never interrupts ``fn`` itself.
+        """
         now = time.monotonic()
         with self._cond:
             if self._closed:
@@ -86,7 +98,9 @@ class LatestWorker:
             ready_at = now if quiet else now + self.debounce
             if self._pending is not None:
                 self.dropped += 1
-            self._pending = _Job(self._generation, fn, on_result, on_error, ready_at)
+                self._cancel(self._pending)
+            self._cancel(self._active)
+            self._pending = _Job(self._generation, fn, on_result, on_error, ready_at, cancel)
             self._last_submit = now
             self._cond.notify_all()
             return self._generation
@@ -95,8 +109,17 @@ class LatestWorker:
         """Forget the pending request and drop the running one's result (something newer was shown)."""
         with self._cond:
             self._generation += 1
+            self._cancel(self._pending)
+            self._cancel(self._active)
             self._pending = None
             self._cond.notify_all()
+
+    def _cancel(self, job: _Job | None) -> None:
+        """Set ``job``'s cancel event (caller holds ``_cond``)."""
+        if job is not None and job.cancel is not None and not job.cancel.is_set():
+            job.cancel.set()
+            if job is self._active:
+                self.cancelled += 1
 
     def is_current(self, generation: int) -> bool:
         with self._cond:
@@ -117,6 +140,8 @@ class LatestWorker:
         """Drop pending work and stop the thread, waiting up to ``timeout`` s for a running job."""
         with self._cond:
             self._closed = True
+            self._cancel(self._pending)
+            self._cancel(self._active)
             self._pending = None
             self._cond.notify_all()
         if threading.current_thread() is not self._thread:
@@ -135,6 +160,7 @@ class LatestWorker:
                     self._cond.wait(delay)
                     continue
                 job, self._pending, self._running = self._pending, None, True
+                self._active = job
                 return job
 
     def _loop(self) -> None:
@@ -152,7 +178,7 @@ class LatestWorker:
                         self._deliver(job, outcome, failed)
             finally:
                 with self._cond:
-                    self._running = False
+                    self._running, self._active = False, None
                     self._cond.notify_all()
 
     @staticmethod

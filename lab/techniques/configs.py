@@ -178,6 +178,8 @@ class Recipe:
             bits.append(f"prune {self.prune.sparsity:.0%} {self.prune.structure}")
         if self.quant is not None:
             label = f"{self.quant.bits}-bit {self.quant.method if self.quant.method == 'kmeans' else self.quant.granularity}"
+            if self.quant.per_layer:
+                label += f" (mixed: {', '.join(f'{k} {v}-bit' for k, v in self.quant.per_layer.items())})"
             bits.append(label + (" +int8 act" if self.quant.activations else ""))
         if self.finetune is not None:
             bits.append("fine-tuned")

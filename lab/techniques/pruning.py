@@ -380,8 +380,10 @@ class _Replay:
     def __init__(self, model: nn.Module, split: str, size: int, batch_size: int = 1000) -> None:
         self.model, self.split, self.size = model, split, size
         chunk = data.load_split(split, size)
-        images = chunk.images.contiguous(memory_format=torch.channels_last)  # faster pooling
-        self.batches = [(images[i : i + batch_size], chunk.labels[i : i + batch_size])
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        images = chunk.images.to(device).contiguous(memory_format=torch.channels_last)  # faster
+        labels = chunk.labels.to(device)
+        self.batches = [(images[i : i + batch_size], labels[i : i + batch_size])
                         for i in range(0, len(chunk), batch_size)]  # fmt: skip
         self.count = len(chunk)
         try:
@@ -525,7 +527,7 @@ def sensitivity_scan(model: nn.Module, sparsities: Iterable[float] = (0.0, 0.25,
 
     replay = _Replay(dense, split, size)
     top = max(sparsities, default=0.0)
-    replay.prepare([variant(name, top) for name in names] if top > 0 else [])
+    replay.prepare(variant(name, top) for name in names if top > 0)  # one probe at a time
     rows = []
     with tqdm(total=len(names) * len(sparsities), desc="sensitivity scan", unit="run",
               disable=not progress, leave=False) as bar:  # fmt: skip
