@@ -11,8 +11,8 @@
   with the thread count stated. What is timed is the model as it executes
   (``Compressed.runtime``; for fp32 that is the stored model with batch norm folded and
   channels_last convolutions, the same function: see :mod:`lab.techniques.apply`).
-  ``effort="full"`` times five batch-256 repeats for the throughput; ``"quick"`` times the
-  accuracy pass's last batch, which is exactly 256 images (no extra work).
+  ``effort="full"`` times five batch-256 repeats for the throughput; ``"quick"`` uses the
+  accuracy pass's batches of exactly 256 images (no extra work).
 * **Energy and CO2** per 1,000 inferences from codecarbon (see :mod:`lab.energy`), with
   the provenance of the power figure; "unavailable: <reason>" when codecarbon fails.
 
@@ -64,12 +64,15 @@ EFFORTS = {
     "full": {"batch1_runs": 100, "throughput_repeats": 5, "energy": True},
 }
 THROUGHPUT_BATCH = 256
-# Accuracy-pass batch (the last 256 images are a batch of their own, timed for the quick
-# throughput). Timed for the cnn on the live split, 2 threads, interleaved: 256 / 500 /
-# 1000 / 2000 images per batch; 1000 was fastest or tied (see benchmarks/live.py's docs).
-ACCURACY_BATCH = 1000
+# Images per accuracy-pass batch. Timed for the cnn (BN folded, channels_last) on the live
+# split, 2 threads, interleaved, on 2 cores shared with other jobs: at load ~3, 64 / 128 /
+# 256 / 500 / 1000 / 2000 took 587 / 493 / 481 / 562 / 602 / 652 ms (median of 10), and in
+# benchmarks/live.py 256 beat 1000 (pass 313–329 vs 518–601 ms); only when both cores
+# were oversubscribed (load 5–6) did fewer, larger batches win (2-thread barrier stalls).
+# 256 also keeps the quick throughput a batch-256 figure and cancellation checks ~40 ms apart.
+ACCURACY_BATCH = 256
 # 2: fp32 runtimes run with BN folded and channels_last (faster latency/throughput/energy,
-#    executes_as says so); quick throughput is timed on one batch of 256 images
+#    executes_as says so); quick throughput timed on the pass's batches of exactly 256 images
 MEASUREMENT_VERSION = 2  # bump when the meaning of a stored number changes
 SIZE_CACHE_ENTRIES = 512  # in-process artifact byte counts remembered (LRU)
 
@@ -102,7 +105,7 @@ class Measurement:
     macs: int
     latency_ms_p50: float  # batch 1
     latency_ms_p95: float
-    throughput_ips: float  # images / s at batch 256 (quick: one timed batch; full: median of 5)
+    throughput_ips: float  # images / s at batch 256 (quick: the accuracy pass; full: median of 5)
     threads: int
     energy_kwh_per_1k: float | None
     co2_g_per_1k: float | None
@@ -211,8 +214,12 @@ def measure_latency(model: nn.Module, size: int = data.NATIVE_SIZE, batch1_runs:
 
 
 def _pass_batches(n: int) -> list[tuple[int, int]]:
-    """(start, stop) of the accuracy pass's batches: near-equal batches of at most
-    ``ACCURACY_BATCH`` images, then a last batch of exactly ``THROUGHPUT_BATCH`` images."""
+    """(start, stop) of the accuracy pass's batches. With ``ACCURACY_BATCH`` = 256: batches
+    of 256 (and a smaller remainder); otherwise near-equal batches of at most
+    ``ACCURACY_BATCH`` images, then one of exactly ``THROUGHPUT_BATCH`` (256) images, so
+    the quick effort always has batch-256 timings."""
+    if ACCURACY_BATCH == THROUGHPUT_BATCH:
+        return [(lo, min(lo + THROUGHPUT_BATCH, n)) for lo in range(0, n, THROUGHPUT_BATCH)]
     tail = THROUGHPUT_BATCH if n > THROUGHPUT_BATCH else 0
     head = n - tail
     count = math.ceil(head / ACCURACY_BATCH) if head else 0
@@ -224,16 +231,19 @@ def _pass_batches(n: int) -> list[tuple[int, int]]:
 @torch.no_grad()
 def _accuracy_pass(model: nn.Module, split: data.Split,
                    cancel: threading.Event | None = None) -> tuple[int, float, float]:  # fmt: skip
-    """``(correct, seconds, images/s of the last batch)``; the last batch is 256 images
-    when the split has more, so its rate is a batch-256 throughput, timed after warm-up."""
-    correct, start, last_rate = 0, time.perf_counter(), 0.0
+    """``(correct, seconds, images/s at batch 256)``: the rate over the pass's batches of
+    exactly 256 images (over the whole pass if it has none: a split of ≤ 256 images)."""
+    correct, start = 0, time.perf_counter()
+    full_images, full_seconds = 0, 0.0
     for lo, hi in _pass_batches(len(split)):
         _check(cancel)
         batch_start = time.perf_counter()
         logits = model(split.images[lo:hi])
         correct += int((logits.argmax(1) == split.labels[lo:hi]).sum())
-        last_rate = (hi - lo) / (time.perf_counter() - batch_start)
-    return correct, time.perf_counter() - start, last_rate
+        if hi - lo == THROUGHPUT_BATCH:
+            full_images, full_seconds = full_images + hi - lo, full_seconds + time.perf_counter() - batch_start
+    seconds = time.perf_counter() - start
+    return correct, seconds, (full_images / full_seconds if full_images else len(split) / seconds)
 
 
 _SIZES: OrderedDict[str, tuple[int, int]] = OrderedDict()
@@ -350,12 +360,12 @@ def evaluate(
     _check(cancel)
     passes: list[tuple[int, float, float]] = []
     reading = energy.measure_energy(lambda: passes.append(_accuracy_pass(runtime, chunk, cancel)))
-    correct, _, last_batch_rate = passes[0]
+    correct, _, pass_throughput = passes[0]
     _check(cancel)
     p50, p95, throughput = measure_latency(runtime, data.NATIVE_SIZE, settings["batch1_runs"],
                                            settings["throughput_repeats"], cancel=cancel)  # fmt: skip
-    if throughput is None:  # quick: the accuracy pass's last batch was 256 images, timed alone
-        throughput = last_batch_rate
+    if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
+        throughput = pass_throughput
     artifact_bytes, state_dict_bytes = _sizes(stored, cancel)
     _check(cancel)
     parameters, nonzero = _parameter_counts(stored)
