@@ -46,9 +46,11 @@ app: setup
 jupyter: setup
 	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
 
+# Notebooks measure afresh into a throw-away store (never yesterday's cached numbers).
 test: setup browser
-	$(VENV)/bin/pytest tests notebooks --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg \
-	  --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+	@mkdir -p .lab-cache && rm -f .lab-cache/test-results.sqlite*
+	LAB_STORE=.lab-cache/test-results.sqlite $(VENV)/bin/pytest tests notebooks --nbval-lax \
+	  --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lab widgets tests benchmarks
