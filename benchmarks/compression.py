@@ -119,13 +119,14 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0,
                         help="fine-tuning seconds per stage (prune fine-tune, then QAT)")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-size", action="store_true")
     parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
     parser.add_argument("--store", default=":memory:", help="result store (default: none kept)")
     args = parser.parse_args()
     store = ResultStore(args.store)
     started = time.perf_counter()
     out: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "split": "test"}
-    for name in args.models:
+    for name in [] if args.skip_size else args.models:
         out[name] = size_curve(name, args.budget, store)
     if not args.skip_speed:
         out["speed_cnn"] = speed("cnn", args.budget, store)
