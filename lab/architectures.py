@@ -27,7 +27,23 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int = 1, groups: int = 1) -> nn.
     )
 
 
-class SmallCNN(nn.Module):
+class PooledClassifier(nn.Module):
+    """Base of the conv nets: ``self.features``, then adaptive pooling, dropout and a linear layer."""
+
+    features: nn.Sequential
+
+    def add_head(self, channels: int, num_classes: int, dropout: float, head_grid: int) -> None:
+        # adaptive pooling to a fixed grid: any input size works, a smaller one costs less
+        self.pool = nn.AdaptiveAvgPool2d(head_grid)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(channels * head_grid**2, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
+
+class SmallCNN(PooledClassifier):
     """Plain VGG-style CNN: stages of 3×3 conv-BN-ReLU, 2×2 max-pool between stages, global pooling."""
 
     def __init__(self, widths: tuple[tuple[int, ...], ...] = ((32,), (64,), (128,)),
@@ -42,14 +58,7 @@ class SmallCNN(nn.Module):
                 layers.append(conv_bn_relu(c_in, width))
                 c_in = width
         self.features = nn.Sequential(*layers)
-        # adaptive pooling to a fixed grid: any input size works, a smaller one costs less
-        self.pool = nn.AdaptiveAvgPool2d(head_grid)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c_in * head_grid**2, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.features(x)).flatten(1)
-        return self.classifier(self.dropout(x))
+        self.add_head(c_in, num_classes, dropout, head_grid)
 
 
 class DepthwiseSeparable(nn.Sequential):
@@ -64,7 +73,7 @@ class DepthwiseSeparable(nn.Sequential):
         )
 
 
-class MobileNetLike(nn.Module):
+class MobileNetLike(PooledClassifier):
     """MobileNetV1-style network for 1×28×28 inputs: a stem conv, then depthwise-separable blocks."""
 
     def __init__(self, blocks: tuple[tuple[int, int], ...] = (
@@ -78,13 +87,7 @@ class MobileNetLike(nn.Module):
             layers.append(DepthwiseSeparable(c_in, width, stride))
             c_in = width
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(head_grid)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(c_in * head_grid**2, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.features(x)).flatten(1)
-        return self.classifier(self.dropout(x))
+        self.add_head(c_in, num_classes, dropout, head_grid)
 
 
 class LeNet300100(nn.Module):
