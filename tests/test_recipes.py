@@ -66,6 +66,14 @@ def test_apply_never_modifies_its_input():
     assert isinstance(out.runtime, AtResolution)
 
 
+def test_fine_tuning_with_zero_sparsity_never_trains_the_input():
+    model = zoo.build("mlp").eval()
+    before = measure.fingerprint(model)
+    apply(model, Recipe(prune=PruneConfig(0.0), quant=QuantConfig(bits=4),
+                        finetune=FinetuneConfig(epochs=0.01, max_seconds=1)), progress=False)  # fmt: skip
+    assert measure.fingerprint(model) == before
+
+
 def test_identity_recipe_is_a_copy_with_same_outputs():
     model = zoo.build("mlp").eval()
     out = apply(model)

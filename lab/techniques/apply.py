@@ -94,7 +94,7 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
                          "(no sparse kernels): latency and FLOPs unchanged")  # fmt: skip
         else:
             notes.append("channel pruning removed filters: FLOPs and latency really drop")
-        if recipe.finetune is not None and recipe.quant is None:
+        if recipe.finetune is not None:  # before quantizing (then QAT gets the same budget)
             pruning.finetune_pruned(current, recipe.finetune, recipe.prune, sizes=(resolution,),
                                     progress=progress)  # fmt: skip
     elif recipe.finetune is not None and recipe.quant is None:
@@ -111,11 +111,6 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
     if recipe.quant is not None:
         from . import quantization
 
-        if recipe.prune is not None and recipe.finetune is not None:
-            from . import pruning
-
-            pruning.finetune_pruned(current, recipe.finetune, recipe.prune, sizes=(resolution,),
-                                    progress=progress)  # fmt: skip
         weights_only = replace(recipe.quant, activations=False)
         if recipe.finetune is not None:
             current = quantization.quantization_aware_finetune(
