@@ -146,17 +146,22 @@ class Measurement:
                 f"{self.throughput_ips:,.0f} img/s, CO2/1k {co2} @ {self.country})")  # fmt: skip
 
 
+def _hash_value(digest, name: str, value: object) -> None:
+    """Feed ``name`` and a tensor's shape, dtype and bytes (or another value's repr) to ``digest``."""
+    digest.update(name.encode())
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        digest.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    else:
+        digest.update(repr(value).encode())
+
+
 def fingerprint(model: nn.Module) -> str:
     """SHA-256 (16 hex) of a model's class, parameter/buffer names, shapes and values."""
     digest = hashlib.sha256(type(model).__name__.encode())
     for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        if isinstance(tensor, torch.Tensor):
-            t = tensor.detach().cpu().contiguous()
-            digest.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        else:
-            digest.update(repr(tensor).encode())
+        _hash_value(digest, name, tensor)
     return digest.hexdigest()[:16]
 
 
@@ -266,12 +271,7 @@ def _size_key(model: nn.Module) -> str:
         digest.update(f"{name}|{sorted(attrs.items())}".encode())
         if codes is not None:
             for key, value in sorted(vars(codes).items()):
-                if isinstance(value, torch.Tensor):
-                    t = value.detach().cpu().contiguous()
-                    digest.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
-                    digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-                else:
-                    digest.update(f"{key}={value!r}".encode())
+                _hash_value(digest, key, value)
     return digest.hexdigest()
 
 
