@@ -95,9 +95,10 @@ class Split:
 
 def cache_dir() -> Path:
     """Directory where the lab keeps decompressed data and its result store."""
-    root = os.environ.get("LAB_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    base = Path(root) if root else Path.home() / ".cache"
-    path = base / "efficiency-lab" if not os.environ.get("LAB_CACHE_DIR") else base
+    if os.environ.get("LAB_CACHE_DIR"):
+        path = Path(os.environ["LAB_CACHE_DIR"])
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "efficiency-lab"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -125,12 +126,13 @@ def _copy_verified(source_dir: Path, raw_dir: Path) -> bool:
     raw_dir.mkdir(parents=True, exist_ok=True)
     for stem, path in found.items():
         target = raw_dir / stem
-        if not (target.is_file() and _sha256(target) == RAW_SHA256[stem]):
-            tmp = target.with_suffix(".tmp")
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            tmp.replace(target)
+        if target.is_file() and _sha256(target) == RAW_SHA256[stem]:
+            continue  # already there and verified
+        tmp = target.with_suffix(".tmp")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(target)
         actual = _sha256(target)
         if actual != RAW_SHA256[stem]:
             target.unlink()

@@ -155,14 +155,14 @@ def measure_energy(workload: Callable[[], object]) -> EnergyReading:
     except Exception as exc:
         workload()
         return EnergyReading(None, None, f"unavailable: {type(exc).__name__}: {exc}")
+    reason = "no task data"
     try:
         workload()
     finally:
         try:
             result = tracker.stop_task()
         except Exception as exc:
-            result, error = None, exc
+            result, reason = None, f"{type(exc).__name__}: {exc}"
     if result is None:
-        reason = f"{type(error).__name__}: {error}" if "error" in locals() else "no task data"
         return EnergyReading(None, None, f"unavailable: {reason}")
     return EnergyReading(float(result.energy_consumed), float(result.duration), _TRACKER.provenance)
