@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FinetuneConfig", "PruneConfig", "QuantConfig", "Recipe", "ResolutionConfig", "Compressed",
-    "apply", "artifact", "data", "energy", "evaluate", "measure", "store", "training", "zoo",
+    "apply", "artifact", "data", "energy", "evaluate", "measure", "pareto", "store", "training",
+    "zoo",
 ]  # fmt: skip
 
 _LAZY = {

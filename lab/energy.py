@@ -26,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["EnergyReading", "carbon_intensity", "countries", "measure_energy", "validate_country"]
+__all__ = ["EnergyReading", "carbon_intensity", "countries", "kg_per_year", "measure_energy",
+           "validate_country"]
 
 DEFAULT_COUNTRY = "FRA"
+DAYS_PER_YEAR = 365
 _MODES = {"intel_rapl": "RAPL", "cpu_load": "CPU-load estimate", "tdp": "TDP", "constant": "constant",
           "apple_powermetrics": "powermetrics", "amd_rapl": "RAPL"}  # fmt: skip
 
@@ -78,6 +80,18 @@ def validate_country(country: str) -> str:
             f"e.g. {examples} ({len(_energy_mix())} available: lab.energy.countries())"
         )
     return code
+
+
+def kg_per_year(per_day: float, co2_g_per_1k: float | None) -> float | None:
+    """kg CO2-eq per year for ``per_day`` inferences at ``co2_g_per_1k`` grams per 1,000.
+
+    Example:
+        >>> kg_per_year(1000, 1.0)  # 1 g a day
+        0.365
+    """
+    if co2_g_per_1k is None:
+        return None
+    return per_day / 1000 * co2_g_per_1k * DAYS_PER_YEAR / 1000
 
 
 @lru_cache(maxsize=256)

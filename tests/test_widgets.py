@@ -15,6 +15,7 @@ import pytest
 import torch
 import traitlets
 
+from lab.pareto import dominates
 from lab.techniques.configs import PruneConfig, QuantConfig, Recipe, ResolutionConfig
 from widgets import (
     BitWidthSlider,
@@ -30,7 +31,6 @@ from widgets import (
     SparsitySlider,
     pareto_front,
 )  # fmt: skip
-from widgets.pareto import dominates
 
 INTENSITY = {"FRA": 56.0, "DEU": 380.0, "USA": 369.0}
 

@@ -8,10 +8,11 @@ Example (in a notebook)::
 ``widgets`` imports ``lab``; ``lab`` never imports ``widgets``.
 """
 
+from lab.pareto import pareto_front
+
 from .dashboard import Dashboard
 from .figure import FigureView
 from .metrics import MetricsPanel
-from .pareto import pareto_front
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
 from .scale import DeploymentScale

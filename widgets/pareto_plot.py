@@ -19,8 +19,9 @@ import numpy as np
 import traitlets as t
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from lab.pareto import pareto_front
+
 from .figure import FigureView
-from .pareto import pareto_front
 from .units import format_bytes, format_grams
 
 __all__ = ["AXES", "ParetoPlot"]

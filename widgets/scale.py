@@ -12,24 +12,11 @@ from __future__ import annotations
 import ipywidgets as w
 import traitlets as t
 
+from lab.energy import kg_per_year
+
 from .units import format_grams
 
-__all__ = ["DeploymentScale", "kg_per_year"]
-
-DAYS_PER_YEAR = 365
-
-
-def kg_per_year(per_day: float, co2_g_per_1k: float | None) -> float | None:
-    """kg CO2-eq per year for ``per_day`` inferences at ``co2_g_per_1k`` grams per 1,000.
-
-    Example:
-        >>> kg_per_year(1000, 1.0)  # 1 g a day
-        0.365
-    """
-    if co2_g_per_1k is None:
-        return None
-    return per_day / 1000 * co2_g_per_1k * DAYS_PER_YEAR / 1000
-
+__all__ = ["DeploymentScale"]
 
 class DeploymentScale(w.VBox):
     """Inferences per day (log slider, 100 – 10 billion) → kg CO2-eq per year.

@@ -1,5 +1,7 @@
 """The non-dominated (Pareto) frontier of cost/quality points — a pure function.
 
+Used by the widgets' live Pareto plot, and by anyone comparing measurements in code.
+
 Example:
     >>> pareto_front([(1, 0.80), (2, 0.90), (3, 0.85), (4, 0.95)])
     [0, 1, 3]
