@@ -276,3 +276,17 @@ def test_scan_of_a_model_that_is_a_single_layer():
     direct = training.accuracy(prune(model, PruneConfig(0.9)), "live")
     assert df.accuracy.iloc[-1] == pytest.approx(direct, abs=1e-3)
     assert len(df) == 2 and df.accuracy.between(0, 1).all()
+
+
+def test_lowest_matches_a_stable_argsort_with_ties():
+    """The linear-time selection removes exactly what the first `count` of a stable argsort would."""
+    from lab.techniques.pruning import _lowest
+
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        n = int(torch.randint(1, 300, (1,), generator=generator))
+        values = torch.randint(0, 6, (n,), generator=generator).float()  # many ties
+        count = int(torch.randint(0, n + 1, (1,), generator=generator))
+        expected = torch.zeros(n, dtype=torch.bool)
+        expected[torch.argsort(values, stable=True)[:count]] = True
+        assert torch.equal(_lowest(values, count), expected)

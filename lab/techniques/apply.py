@@ -1,7 +1,8 @@
 """One verb: ``apply(model, recipe)`` returns a new, compressed model; the input is never modified.
 
 Order: resolution → prune → fine-tune (masks kept, at the target resolution) →
-quantize (QAT when fine-tuning) → optional real int8 execution.
+quantize (QAT when fine-tuning) → optional real int8 execution. Fine-tuning distills
+from a teacher when ``FinetuneConfig.teacher`` names one (``"original"``: the input model).
 
 The result is a :class:`Compressed`: the stored model (what :mod:`lab.artifact` writes,
 FLOPs are counted on it), what actually executes, and plain notes on what the
@@ -30,6 +31,7 @@ from torch import nn
 
 from .. import data
 from .configs import Recipe, ResolutionConfig
+from .distillation import finetune_loss
 from .resolution import AtResolution, check_runs_at
 from .runtime import fast_fp32
 
@@ -78,6 +80,7 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
                      f"{resolution**2 / data.NATIVE_SIZE**2:.0%} of the pixels")  # fmt: skip
 
     current = model
+    loss_fn = finetune_loss(recipe.finetune, model)  # distillation when a teacher is named
     if recipe.prune is not None and recipe.prune.sparsity > 0:
         from . import pruning
 
@@ -95,14 +98,12 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
             notes.append("channel pruning removed filters: FLOPs and latency really drop")
         if recipe.finetune is not None:  # before quantizing (then QAT gets the same budget)
             pruning.finetune_pruned(current, recipe.finetune, recipe.prune, sizes=(resolution,),
-                                    progress=progress)  # fmt: skip
+                                    loss_fn=loss_fn, progress=progress)  # fmt: skip
     elif recipe.finetune is not None and recipe.quant is None:
-        from ..training import TrainConfig, fit
+        from ..training import fit
 
         current = copy.deepcopy(current)
-        ft = recipe.finetune
-        fit(current, TrainConfig(epochs=ft.epochs, max_seconds=ft.max_seconds, lr=ft.lr,
-                                 sizes=(resolution,)), progress=progress)  # fmt: skip
+        fit(current, recipe.finetune.train_config((resolution,)), loss_fn=loss_fn, progress=progress)
 
     executes_as = "fp32"
     runtime: nn.Module | None = None
@@ -113,7 +114,8 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
         weights_only = replace(recipe.quant, activations=False)
         if recipe.finetune is not None:
             current = quantization.quantization_aware_finetune(
-                current, weights_only, recipe.finetune, size=resolution, progress=progress)
+                current, weights_only, recipe.finetune, size=resolution, loss_fn=loss_fn,
+                progress=progress)
         else:
             current = quantization.quantize(current, weights_only)
         bits = recipe.quant.bits

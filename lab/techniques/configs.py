@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 from .. import data
+from ..training import TrainConfig
 
 __all__ = ["FinetuneConfig", "PruneConfig", "QuantConfig", "Recipe", "ResolutionConfig"]
 
@@ -100,12 +101,20 @@ class ResolutionConfig:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Short, time-bounded fine-tuning after pruning/quantization (QAT when quantizing)."""
+    """Short, time-bounded fine-tuning after pruning/quantization (QAT when quantizing).
+
+    ``teacher`` turns on knowledge distillation (:mod:`lab.techniques.distillation`):
+    ``"original"`` (the model before compression) or a zoo model's name.
+    """
 
     epochs: float = 1.0  # passes over the training split
     max_seconds: float | None = 60.0  # wall-clock bound
     lr: float = 0.01
     gradual_steps: int = 1  # >1: reach the target sparsity in this many pruning steps
+    augment: bool = False  # random flips (the zoo's training augmentation) while fine-tuning
+    teacher: str | None = None  # None (labels only), "original" or a zoo name
+    temperature: float = 4.0  # softens the teacher's and student's outputs (distillation)
+    distill_weight: float = 0.9  # share of the soft-target loss; the rest is cross-entropy
 
     def __post_init__(self) -> None:
         if self.epochs <= 0:
@@ -116,6 +125,21 @@ class FinetuneConfig:
             raise ValueError(f"lr must be > 0; got {self.lr!r}")
         if not isinstance(self.gradual_steps, int) or self.gradual_steps < 1:
             raise ValueError(f"gradual_steps must be an integer ≥ 1; got {self.gradual_steps!r}")
+        if self.teacher is not None:
+            from .. import zoo
+
+            _check_choice("teacher", self.teacher, (None, "original", *zoo.names()))
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0; got {self.temperature!r}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be in [0, 1]; got {self.distill_weight!r}")
+
+    def train_config(self, sizes: tuple[int, ...] = (data.NATIVE_SIZE,),
+                     max_batches: int | None = None) -> TrainConfig:  # fmt: skip
+        """The :class:`~lab.training.TrainConfig` of this fine-tuning at input ``sizes``."""
+        return TrainConfig(epochs=self.epochs, max_seconds=self.max_seconds, lr=self.lr,
+                           augment=self.augment, shift=0, sizes=tuple(sizes),
+                           max_batches=max_batches)  # fmt: skip
 
 
 _PARTS = {"prune": PruneConfig, "quant": QuantConfig, "resolution": ResolutionConfig,
@@ -182,5 +206,6 @@ class Recipe:
                 label += f" (mixed: {', '.join(f'{k} {v}-bit' for k, v in self.quant.per_layer.items())})"
             bits.append(label + (" +int8 act" if self.quant.activations else ""))
         if self.finetune is not None:
-            bits.append("fine-tuned")
+            teacher = self.finetune.teacher
+            bits.append("fine-tuned" + (f" (distilled from {teacher})" if teacher else ""))
         return " · ".join(bits) or "baseline"

@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,7 @@ from torch import fx, nn
 from tqdm.auto import tqdm
 
 from .. import data
-from ..training import TrainConfig, TrainReport, accuracy, fit
+from ..training import TrainReport, accuracy, fit
 from .configs import FinetuneConfig, PruneConfig
 
 if TYPE_CHECKING:
@@ -130,6 +130,19 @@ def _allocation(names: Iterable[str], config: PruneConfig) -> list[tuple[list[st
     return pools + [([name], config.sparsity) for name in rest]
 
 
+def _lowest(values: torch.Tensor, count: int) -> torch.Tensor:
+    """Bool mask of the ``count`` smallest ``values``, ties taken in index order — the first
+    ``count`` of a stable argsort, found in linear time with ``torch.kthvalue``."""
+    chosen = torch.zeros_like(values, dtype=torch.bool)
+    if count <= 0:
+        return chosen
+    threshold = torch.kthvalue(values, count).values
+    chosen = values < threshold
+    ties = torch.nonzero(values == threshold).flatten()
+    chosen[ties[: count - int(chosen.sum())]] = True
+    return chosen
+
+
 def _keep_masks(layers: dict[str, nn.Module], config: PruneConfig) -> dict[str, torch.Tensor]:
     """Bool masks (``True`` = kept) removing exactly ``round(fraction * n)`` weights per pool."""
     scores = {}
@@ -142,8 +155,7 @@ def _keep_masks(layers: dict[str, nn.Module], config: PruneConfig) -> dict[str, 
     keep = {}
     for names, fraction in _allocation(layers, config):
         flat = torch.cat([scores[name].flatten() for name in names])
-        kept = torch.ones_like(flat, dtype=torch.bool)
-        kept[torch.argsort(flat, stable=True)[: round(fraction * flat.numel())]] = False
+        kept = ~_lowest(flat, round(fraction * flat.numel()))
         sizes = [scores[name].numel() for name in names]
         for name, part in zip(names, kept.split(sizes), strict=True):
             keep[name] = part.view_as(scores[name])
@@ -291,7 +303,7 @@ def prune(model: nn.Module, config: PruneConfig, example_input: torch.Tensor | N
 
 def finetune_pruned(model: nn.Module, finetune: FinetuneConfig, target: PruneConfig | None = None,
                     *, max_batches: int | None = None, sizes: tuple[int, ...] = (data.NATIVE_SIZE,),
-                    progress: bool = True) -> TrainReport:  # fmt: skip
+                    loss_fn: Callable | None = None, progress: bool = True) -> TrainReport:  # fmt: skip
     """Fine-tune ``model`` in place for a short, time-bounded run; pruned weights stay zero.
 
     Masks (``weight_mask``) are re-applied after every optimizer step. With an
@@ -307,6 +319,7 @@ def finetune_pruned(model: nn.Module, finetune: FinetuneConfig, target: PruneCon
         target: the sparsity to reach; ``None`` keeps the existing masks only.
         max_batches: stop after this many steps (smoke tests).
         sizes: training input sizes (the resolution the model will run at).
+        loss_fn: ``loss_fn(model, x, y)`` instead of cross-entropy (e.g. distillation).
         progress: show a progress bar.
 
     Example:
@@ -318,8 +331,7 @@ def finetune_pruned(model: nn.Module, finetune: FinetuneConfig, target: PruneCon
     """
     if not isinstance(finetune, FinetuneConfig):
         raise ValueError(f"finetune must be a FinetuneConfig, got {type(finetune).__name__}")
-    train = TrainConfig(epochs=finetune.epochs, max_seconds=finetune.max_seconds, lr=finetune.lr,
-                        max_batches=max_batches, sizes=tuple(sizes))  # fmt: skip
+    train = finetune.train_config(tuple(sizes), max_batches)
     steps = 0
     if target is not None:
         target = _validated(model, target)
@@ -337,7 +349,7 @@ def finetune_pruned(model: nn.Module, finetune: FinetuneConfig, target: PruneCon
             schedule.prune_due(m, progress=step / total)
         apply_masks(m)
 
-    report = fit(model, train, after_step=after_step, progress=progress)
+    report = fit(model, train, loss_fn=loss_fn, after_step=after_step, progress=progress)
     if schedule is not None:  # time ran out before the ramp ended: still reach the target
         schedule.prune_due(model, progress=1.0)
     return report

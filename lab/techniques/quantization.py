@@ -43,13 +43,14 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
 from ..data import NATIVE_SIZE
-from ..training import TrainConfig, TrainReport, fit
+from ..training import TrainReport, fit
 from .codes import WeightCodes, attach, codes_of, detach_codes
 from .configs import FinetuneConfig, QuantConfig
 
@@ -298,6 +299,7 @@ class _SharedWeights(nn.Module):
 
 def quantization_aware_finetune(model: nn.Module, config: QuantConfig,
                                 finetune: FinetuneConfig | None = None, *, size: int = NATIVE_SIZE,
+                                loss_fn: Callable | None = None,
                                 progress: bool = True) -> nn.Module:  # fmt: skip
     """Quantization-aware fine-tuning of a copy of ``model``; returns it quantized, codes attached.
 
@@ -305,8 +307,8 @@ def quantization_aware_finetune(model: nn.Module, config: QuantConfig,
     float weights. K-means: the codes stay fixed and the shared values (codebooks) are trained,
     as in Deep Compression. Pruned (exactly zero) weights stay zero. Training runs at ``size``
     px (the resolution the model will see) and is bounded by ``finetune.epochs`` and
-    ``finetune.max_seconds``; the :class:`~lab.training.TrainReport` is left on the result as
-    ``result.finetune_report``.
+    ``finetune.max_seconds``, with ``loss_fn(model, x, y)`` when given (e.g. distillation);
+    the :class:`~lab.training.TrainReport` is left on the result as ``result.finetune_report``.
 
     Example:
         >>> from lab import zoo
@@ -332,9 +334,8 @@ def quantization_aware_finetune(model: nn.Module, config: QuantConfig,
             parametrization = _FakeQuant(mask, bits, config.granularity, config.symmetric)
         detach_codes(layer)
         parametrize.register_parametrization(layer, "weight", parametrization, unsafe=True)
-    train = TrainConfig(epochs=finetune.epochs, lr=finetune.lr, max_seconds=finetune.max_seconds,
-                        sizes=(size,))  # fmt: skip
-    report: TrainReport = fit(result, train, progress=progress)
+    train = finetune.train_config((size,))
+    report: TrainReport = fit(result, train, loss_fn=loss_fn, progress=progress)
     result.cpu()
     for name, layer in layers.items():
         bits = config.per_layer.get(name, config.bits)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import data
-from ..training import TrainConfig, TrainReport, fit
+from ..training import TrainReport, fit
 from .configs import FinetuneConfig, ResolutionConfig
 
 __all__ = ["AtResolution", "adapt", "at_resolution", "check_runs_at"]
@@ -73,6 +73,5 @@ def adapt(model: nn.Module, size: int, finetune: FinetuneConfig | None = None,
     ResolutionConfig(size)
     check_runs_at(model, size)
     adapted = copy.deepcopy(model)
-    report = fit(adapted, TrainConfig(epochs=finetune.epochs, max_seconds=finetune.max_seconds,
-                                      lr=finetune.lr, sizes=(size,)), progress=progress)  # fmt: skip
+    report = fit(adapted, finetune.train_config((size,)), progress=progress)
     return adapted.cpu().eval(), report
