@@ -52,8 +52,9 @@ artifact, 95 % sparse + 4-bit                  7,622     56.0×    needs FT
 =========================================  =========  ========  ============
 
 At high compression the batch-norm parameters and biases (float16 after quantization:
-~900 values for the cnn) and the per-channel scales dominate what is left: folding batch norm into the convolutions
-before quantizing is the next big saving, not a better entropy coder.
+~900 values for the cnn) and the per-channel scales dominate what is left: folding batch
+norm into the convolutions before quantizing is the next big saving, not a better entropy
+coder.
 
 Example:
     >>> import tempfile, torch

@@ -104,6 +104,8 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
 
         current = copy.deepcopy(current)
         fit(current, recipe.finetune.train_config((resolution,)), loss_fn=loss_fn, progress=progress)
+    if recipe.finetune is not None and current is not model:
+        current.cpu()  # trained on CUDA when present; the lab measures and stores on the CPU
 
     executes_as = "fp32"
     runtime: nn.Module | None = None

@@ -1,8 +1,10 @@
 """Knowledge distillation (Hinton et al. 2015, arXiv:1503.02531) as a fine-tuning loss.
 
-A compressed student recovers more when it learns from a teacher's softened outputs than
+A compressed student can recover more when it learns from a teacher's softened outputs than
 from the labels alone: the teacher's "dark knowledge" (which wrong classes are almost
-right) is a richer signal. The loss is
+right) is a richer signal. It is not free (every step also runs the teacher) and not
+guaranteed: in the lab's recipe search on the zoo ``cnn`` (``benchmarks/recipe_search.py``,
+README) it did not beat plain labels. The loss is
 
     weight · T² · KL(softmax(teacher / T) ‖ softmax(student / T)) + (1 − weight) · CE(student, y)
 
@@ -56,7 +58,8 @@ def distillation_loss(teacher: nn.Module, temperature: float = 4.0, weight: floa
                       label_smoothing: float = 0.0) -> LossFn:  # fmt: skip
     """``loss(student, x, y)``: Hinton's soft-target loss mixed with cross-entropy on the labels.
 
-    The teacher runs in eval mode without gradients, on the student's device and inputs.
+    The teacher runs in eval mode without gradients, on the student's device and on the
+    student's inputs (at a reduced resolution too, when the recipe lowers it).
     """
     teacher.eval()
 
