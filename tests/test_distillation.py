@@ -71,3 +71,17 @@ def test_distilled_fine_tuning_leaves_the_input_model_untouched(tiny_model):
     assert measure.fingerprint(out.model) != before
     weights = [m.weight for m in out.model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     assert sum(int((w == 0).sum()) for w in weights) == round(0.5 * sum(w.numel() for w in weights))
+
+
+def test_adapting_to_a_resolution_distills_when_a_teacher_is_named(tiny_model, monkeypatch):
+    """resolution.adapt honours FinetuneConfig.teacher like apply does (never silently dropped)."""
+    from lab.techniques import resolution
+
+    seen = []
+    monkeypatch.setattr(resolution, "fit", lambda model, config, loss_fn=None, progress=True:
+                        seen.append(loss_fn))  # fmt: skip
+    before = measure.fingerprint(tiny_model)
+    resolution.adapt(tiny_model, 14, FinetuneConfig(teacher="original"), progress=False)
+    resolution.adapt(tiny_model, 14, FinetuneConfig(), progress=False)
+    assert callable(seen[0]) and seen[1] is None
+    assert measure.fingerprint(tiny_model) == before

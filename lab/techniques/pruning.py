@@ -133,9 +133,8 @@ def _allocation(names: Iterable[str], config: PruneConfig) -> list[tuple[list[st
 def _lowest(values: torch.Tensor, count: int) -> torch.Tensor:
     """Bool mask of the ``count`` smallest ``values``, ties taken in index order — the first
     ``count`` of a stable argsort, found in linear time with ``torch.kthvalue``."""
-    chosen = torch.zeros_like(values, dtype=torch.bool)
     if count <= 0:
-        return chosen
+        return torch.zeros_like(values, dtype=torch.bool)
     threshold = torch.kthvalue(values, count).values
     chosen = values < threshold
     ties = torch.nonzero(values == threshold).flatten()

@@ -24,6 +24,7 @@ from torch import nn
 from .. import data
 from ..training import TrainReport, fit
 from .configs import FinetuneConfig, ResolutionConfig
+from .distillation import finetune_loss
 
 __all__ = ["AtResolution", "adapt", "at_resolution", "check_runs_at"]
 
@@ -73,5 +74,6 @@ def adapt(model: nn.Module, size: int, finetune: FinetuneConfig | None = None,
     ResolutionConfig(size)
     check_runs_at(model, size)
     adapted = copy.deepcopy(model)
-    report = fit(adapted, finetune.train_config((size,)), progress=progress)
+    report = fit(adapted, finetune.train_config((size,)), loss_fn=finetune_loss(finetune, model),
+                 progress=progress)
     return adapted.cpu().eval(), report
