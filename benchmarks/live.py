@@ -84,9 +84,12 @@ class PanelClock:
 
 def _stats(ms: list[float]) -> dict:
     values = np.array(ms)
-    return {"n": len(ms), "p50_ms": round(float(np.median(values)), 1),
-            "p95_ms": round(float(np.percentile(values, 95)), 1),
-            "max_ms": round(float(values.max()), 1)}  # fmt: skip
+    return {
+        "n": len(ms),
+        "p50_ms": round(float(np.median(values)), 1),
+        "p95_ms": round(float(np.percentile(values, 95)), 1),
+        "max_ms": round(float(values.max()), 1),
+    }
 
 
 def _label(dash: Dashboard) -> str:
@@ -168,8 +171,11 @@ class PhaseTimer:
         return wrapper
 
     def summary(self) -> dict:
-        return {name: round(1000 * float(np.median(self.seconds[name])), 1)
-                for name in [*self.PHASES, "result store write"] if self.seconds.get(name)}  # fmt: skip
+        return {
+            name: round(1000 * float(np.median(self.seconds[name])), 1)
+            for name in [*self.PHASES, "result store write"]
+            if self.seconds.get(name)
+        }
 
     def count(self, name: str) -> int:
         return len(self.seconds.get(name, []))
@@ -180,7 +186,9 @@ def _evaluation_seconds(results: list[float]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
@@ -188,11 +196,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     results_store = store.ResultStore(Path(tempfile.mkdtemp()) / "live.sqlite")
-    results: dict = {"model": args.model, "threads": torch.get_num_threads(),
-                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(not set)"),
-                     "cpu_cores": os.cpu_count(), "torch": torch.__version__,
-                     "cpu": platform.processor() or platform.machine(),
-                     "load_average_1min_at_start": round(os.getloadavg()[0], 2)}  # fmt: skip
+    results: dict = {
+        "model": args.model,
+        "threads": torch.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(not set)"),
+        "cpu_cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+    }
 
     start = time.perf_counter()
     dash = Dashboard(model=args.model, store=results_store)
@@ -216,32 +228,41 @@ def main() -> None:
     results["uncached_evaluate_call"] = _evaluation_seconds(evaluation_s[1:])  # minus the baseline
     results["breakdown_median_ms"] = timer.summary()
     sizes = timer.count("artifact + state_dict sizes (incl. cache hits)")
-    results["artifact_size_cache"] = {"lookups": sizes,
-                                      "files_written": timer.count("artifact save (file size)")}  # fmt: skip
+    results["artifact_size_cache"] = {
+        "lookups": sizes,
+        "files_written": timer.count("artifact save (file size)"),
+    }
     pass_ms = timer.summary().get("accuracy pass alone")
     if pass_ms:
         images = dash.measurement.n_images
         gflop = results["flops_per_image"] * images / 1e9
         results["accuracy_pass"] = {
-            "images": images, "gflop": round(gflop, 1), "median_ms": pass_ms,
+            "images": images,
+            "gflop": round(gflop, 1),
+            "median_ms": pass_ms,
             "gflop_per_s": round(gflop / (pass_ms / 1000), 1),
-            "gflop_per_s_needed_for_uncached_p50_target": round(gflop / (TARGETS_MS["uncached_p50"] / 1000)),
+            "gflop_per_s_needed_for_uncached_p50_target": round(
+                gflop / (TARGETS_MS["uncached_p50"] / 1000)
+            ),
             "executes_as": dash.measurement.executes_as,
-        }  # fmt: skip
+        }
 
     # revisit positions seen before: in-session cache
     dash.sparsity.structure, dash.bits.value = "unstructured", 32
     dash.wait()
     revisit = [{"sparsity": round(0.05 * i, 2)} for i in range(1, 13)]
-    results["cached_session"] = _stats([_change(dash, clock, lambda m=m: _move(dash, m)) for m in revisit])
+    results["cached_session"] = _stats(
+        [_change(dash, clock, lambda m=m: _move(dash, m)) for m in revisit]
+    )
 
     # a new dashboard on the same store: lab's SQLite store answers
     dash.close()
     fresh = Dashboard(model=args.model, store=results_store)
     fresh_clock = PanelClock(fresh)
     fresh.wait(300)
-    results["cached_store"] = _stats([_change(fresh, fresh_clock, lambda m=m: _move(fresh, m))
-                                      for m in revisit])  # fmt: skip
+    results["cached_store"] = _stats(
+        [_change(fresh, fresh_clock, lambda m=m: _move(fresh, m)) for m in revisit]
+    )
 
     # a rapid drag over uncached positions (6-bit weights: none evaluated yet): 0 → 95 %,
     # then settle back on 90 %: 20 changes, one every 15 ms
@@ -259,11 +280,14 @@ def main() -> None:
     fresh.sparsity.value = positions[-1]
     final = 1000 * fresh_clock.wait_for(_label(fresh), last)
     fresh.wait()
-    results["drag"] = {"steps": DRAG_STEPS, "interval_ms": 1000 * DRAG_INTERVAL_S,
-                       "final_shown_after_ms": round(final, 1),
-                       "evaluations": fresh.worker.runs - runs_before,
-                       "cancelled": getattr(fresh.worker, "cancelled", 0) - cancelled_before,
-                       "dropped": fresh.worker.dropped - dropped_before}  # fmt: skip
+    results["drag"] = {
+        "steps": DRAG_STEPS,
+        "interval_ms": 1000 * DRAG_INTERVAL_S,
+        "final_shown_after_ms": round(final, 1),
+        "evaluations": fresh.worker.runs - runs_before,
+        "cancelled": getattr(fresh.worker, "cancelled", 0) - cancelled_before,
+        "dropped": fresh.worker.dropped - dropped_before,
+    }
     fresh.close()
 
     measured = {
@@ -272,10 +296,15 @@ def main() -> None:
         "cached_session_p95": ("cached", results["cached_session"]["p95_ms"]),
         "cached_store_p95": ("cached", results["cached_store"]["p95_ms"]),
         "drag_final": ("drag_final", results["drag"]["final_shown_after_ms"]),
-    }  # fmt: skip
-    results["targets"] = {name: {"target_ms": TARGETS_MS[target], "measured_ms": value,
-                                 "target_met": value <= TARGETS_MS[target]}
-                          for name, (target, value) in measured.items()}  # fmt: skip
+    }
+    results["targets"] = {
+        name: {
+            "target_ms": TARGETS_MS[target],
+            "measured_ms": value,
+            "target_met": value <= TARGETS_MS[target],
+        }
+        for name, (target, value) in measured.items()
+    }
     results["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)  # other jobs share the CPU
     print(json.dumps(results, indent=2))
 

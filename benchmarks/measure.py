@@ -38,9 +38,11 @@ def main() -> None:
 
     model = zoo.load(args.model)
     results: dict = {
-        "model": args.model, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "model": args.model,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
-    }  # fmt: skip
+    }
     tmp_store = store.ResultStore(Path(tempfile.mkdtemp()) / "bench.sqlite")
     start = time.perf_counter()
     energy._TRACKER.get()
@@ -50,7 +52,9 @@ def main() -> None:
         data.load_split(split)
         for effort in ("quick", "full"):
             start = time.perf_counter()
-            m = measure.evaluate(model, split=split, effort=effort, store=tmp_store, use_cache=False)
+            m = measure.evaluate(
+                model, split=split, effort=effort, store=tmp_store, use_cache=False
+            )
             results[f"evaluate_{split}_{effort}_s"] = round(time.perf_counter() - start, 3)
             results[f"accuracy_{split}"] = m.accuracy
         start = time.perf_counter()
@@ -63,17 +67,21 @@ def main() -> None:
     overhead = {
         "accuracy_pass_live": _seconds(lambda: measure._accuracy_pass(runtime, live)),
         "accuracy_pass_live_with_codecarbon_task": _seconds(
-            lambda: energy.measure_energy(lambda: measure._accuracy_pass(runtime, live))),
+            lambda: energy.measure_energy(lambda: measure._accuracy_pass(runtime, live))
+        ),
         "artifact_save": _seconds(lambda: artifact.save(model, Path(tempfile.mkdtemp()) / "m.lab")),
         "state_dict_save": _seconds(lambda: artifact.state_dict_bytes(model)),
         "flops_count": _seconds(lambda: measure.count_flops(model)),
         "fingerprint": _seconds(lambda: measure.fingerprint(model)),
         "latency_quick": _seconds(lambda: measure.measure_latency(runtime, 28, 15, 0), 3),
         "latency_full": _seconds(lambda: measure.measure_latency(runtime, 28, 100, 5), 3),
-    }  # fmt: skip
+    }
     results["overhead_ms"] = {k: round(v * 1e3, 2) for k, v in overhead.items()}
     results["codecarbon_task_overhead_ms"] = round(
-        (overhead["accuracy_pass_live_with_codecarbon_task"] - overhead["accuracy_pass_live"]) * 1e3, 2)
+        (overhead["accuracy_pass_live_with_codecarbon_task"] - overhead["accuracy_pass_live"])
+        * 1e3,
+        2,
+    )
     results["energy_source"] = energy._TRACKER.provenance
     print(json.dumps(results, indent=2))
 

@@ -15,10 +15,23 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 __all__ = [
-    "FinetuneConfig", "PruneConfig", "QuantConfig", "Recipe", "ResolutionConfig", "Compressed",
-    "apply", "artifact", "data", "energy", "evaluate", "measure", "pareto", "store", "training",
+    "FinetuneConfig",
+    "PruneConfig",
+    "QuantConfig",
+    "Recipe",
+    "ResolutionConfig",
+    "Compressed",
+    "apply",
+    "artifact",
+    "data",
+    "energy",
+    "evaluate",
+    "measure",
+    "pareto",
+    "store",
+    "training",
     "zoo",
-]  # fmt: skip
+]
 
 _LAZY = {
     "evaluate": ("lab.measure", "evaluate"),

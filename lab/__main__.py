@@ -1,9 +1,9 @@
 """Command line for scripts and CI.
 
-    python -m lab data                      # find + verify Fashion-MNIST, print the splits
-    python -m lab zoo [--json]              # the model zoo and its model cards
-    python -m lab evaluate --model cnn --split test --country FRA --json [--recipe JSON]
-    python -m lab train cnn                 # reproduce a checkpoint and its card
+python -m lab data                      # find + verify Fashion-MNIST, print the splits
+python -m lab zoo [--json]              # the model zoo and its model cards
+python -m lab evaluate --model cnn --split test --country FRA --json [--recipe JSON]
+python -m lab train cnn                 # reproduce a checkpoint and its card
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     print(f"{'model':<9}{'params':>10}{'val':>8}{'test':>8}  description")
     for meta in rows:
         acc = meta.get("accuracy", {})
-        print(f"{meta['name']:<9}{meta.get('parameters', 0):>10,}{acc.get('val', float('nan')):>8.2%}"
-              f"{acc.get('test', float('nan')):>8.2%}  {meta.get('description', meta.get('error'))}")
+        print(
+            f"{meta['name']:<9}{meta.get('parameters', 0):>10,}{acc.get('val', float('nan')):>8.2%}"
+            f"{acc.get('test', float('nan')):>8.2%}  {meta.get('description', meta.get('error'))}"
+        )
     return 0
 
 
@@ -50,9 +52,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     recipe = Recipe.from_json(args.recipe) if args.recipe else None
     model = zoo.load(args.model)
-    result = measure.evaluate(model, recipe, split=args.split, country=args.country,
-                              name=args.model, effort=args.effort,
-                              use_cache=not args.no_cache)  # fmt: skip
+    result = measure.evaluate(
+        model,
+        recipe,
+        split=args.split,
+        country=args.country,
+        name=args.model,
+        effort=args.effort,
+        use_cache=not args.no_cache,
+    )
     print(result.to_json() if args.json else repr(result))
     return 0
 

@@ -46,8 +46,13 @@ class PooledClassifier(nn.Module):
 class SmallCNN(PooledClassifier):
     """Plain VGG-style CNN: stages of 3×3 conv-BN-ReLU, 2×2 max-pool between stages, global pooling."""
 
-    def __init__(self, widths: tuple[tuple[int, ...], ...] = ((32,), (64,), (128,)),
-                 num_classes: int = 10, dropout: float = 0.2, head_grid: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        widths: tuple[tuple[int, ...], ...] = ((32,), (64,), (128,)),
+        num_classes: int = 10,
+        dropout: float = 0.2,
+        head_grid: int = 1,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 1
@@ -76,10 +81,14 @@ class DepthwiseSeparable(nn.Sequential):
 class MobileNetLike(PooledClassifier):
     """MobileNetV1-style network for 1×28×28 inputs: a stem conv, then depthwise-separable blocks."""
 
-    def __init__(self, blocks: tuple[tuple[int, int], ...] = (
-                 (64, 2), (96, 1), (128, 2), (128, 1), (192, 1)),
-                 stem: int = 32, num_classes: int = 10, dropout: float = 0.2,
-                 head_grid: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        blocks: tuple[tuple[int, int], ...] = ((64, 2), (96, 1), (128, 2), (128, 1), (192, 1)),
+        stem: int = 32,
+        num_classes: int = 10,
+        dropout: float = 0.2,
+        head_grid: int = 1,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [conv_bn_relu(1, stem)]
         c_in = stem

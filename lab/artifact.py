@@ -92,7 +92,9 @@ __all__ = ["FORMAT_VERSION", "load", "save", "state_dict_bytes"]
 
 FORMAT_VERSION = 1
 MAGIC = b"EFFLAB"
-PREFIX = struct.Struct("<6sBBIII")  # magic, version, header codec, coded/raw length, crc32 of the rest
+PREFIX = struct.Struct(
+    "<6sBBIII"
+)  # magic, version, header codec, coded/raw length, crc32 of the rest
 CODECS = ("stored", "zstd", "lzma", "zstd + header dictionary")
 POOL_MAX = 4096  # float32 tensors up to this many values may share one pooled part
 LZMA_MAX = 64 * 1024  # larger parts skip lzma (slow, and never smaller than zstd-19 here)
@@ -101,45 +103,60 @@ LZMA_MAX = 64 * 1024  # larger parts skip lzma (slow, and never smaller than zst
 # for 19 and came within 1.5% of its size (smaller on the 30%-pruned 295 KB part): saving
 # a file is on the live dashboard's path, so large parts use 15.
 STRONG_ZSTD = (19, 15)
-SHAPE_ATTRIBUTES = ("in_channels", "out_channels", "groups", "in_features", "out_features",
-                    "num_features")  # fmt: skip
+SHAPE_ATTRIBUTES = (
+    "in_channels",
+    "out_channels",
+    "groups",
+    "in_features",
+    "out_features",
+    "num_features",
+)
 GAP_SKIP = 255  # relative-index byte meaning "255 positions without an entry"
 # Typical header text that primes zstd for the JSON header (~400 B saved on a zoo cnn).
 # Files depend on it: never change it within a format version.
-HEADER_DICTIONARY = zstandard.ZstdCompressionDict((
-    b'{"format":1,"zoo":"cnn","meta":{},"modules":{"features.0.0":{"in_channels":1,'
-    b'"out_channels":32,"groups":1},"features.0.1":{"num_features":32},"classifier":'
-    b'{"in_features":128,"out_features":10}},"tensors":[{"name":"features.0.0.weight",'
-    b'"dtype":"float32","shape":[32,1,3,3],"parts":{"data":[0,144,144],"scale":[0,64,64],'
-    b'"zero_point":[2,14,32]},"encoding":"codes","packing":"bits","bits":4,"groups":32,'
-    b'"params":{"scale":"float16","zero_point":"uint8"}},{"name":"features.0.1.weight",'
-    b'"dtype":"float32","shape":[32],"parts":{"data":[0,128,128]},"encoding":"raw"},'
-    b'{"name":"features.0.1.bias","dtype":"float32","shape":[64],"parts":{"data":[1,233,256]},'
-    b'"encoding":"raw","shuffle":true},{"name":"features.0.1.running_mean",'
-    b'{"name":"features.0.1.running_var",{"name":"features.0.1.num_batches_tracked",'
-    b'"dtype":"int64","shape":[],"parts":{"data":[0,8,8]},"encoding":"raw"},'
-    b'"parts":{"data":[1,2348,2937],"where":[1,2144,2304],"fill":[2,14,64],"scale":[0,128,128],'
-    b'"zero_point":[2,14,64]},"encoding":"sparse_codes","positions":"gaps","packing":"bits",'
-    b'"nnz":5874,"bits":4,"groups":64,"params":{"scale":"float16","zero_point":"uint8"}},'
-    b'"positions":"bitmap","packing":"bytes","encoding":"sparse","codebook":"float32",'
-    b'"params":{"codebook":"float16"}},"nnz":{"name":"fc1.weight","fc2.bias","fc3.weight"'
-    b'"params":{"scale":"float32","zero_point":"float32"}},"mobile","teacher","mlp","model.'
-    b'.parametrizations.weight.original","out_channels":128,"groups":1}'
-), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+HEADER_DICTIONARY = zstandard.ZstdCompressionDict(
+    (
+        b'{"format":1,"zoo":"cnn","meta":{},"modules":{"features.0.0":{"in_channels":1,'
+        b'"out_channels":32,"groups":1},"features.0.1":{"num_features":32},"classifier":'
+        b'{"in_features":128,"out_features":10}},"tensors":[{"name":"features.0.0.weight",'
+        b'"dtype":"float32","shape":[32,1,3,3],"parts":{"data":[0,144,144],"scale":[0,64,64],'
+        b'"zero_point":[2,14,32]},"encoding":"codes","packing":"bits","bits":4,"groups":32,'
+        b'"params":{"scale":"float16","zero_point":"uint8"}},{"name":"features.0.1.weight",'
+        b'"dtype":"float32","shape":[32],"parts":{"data":[0,128,128]},"encoding":"raw"},'
+        b'{"name":"features.0.1.bias","dtype":"float32","shape":[64],"parts":{"data":[1,233,256]},'
+        b'"encoding":"raw","shuffle":true},{"name":"features.0.1.running_mean",'
+        b'{"name":"features.0.1.running_var",{"name":"features.0.1.num_batches_tracked",'
+        b'"dtype":"int64","shape":[],"parts":{"data":[0,8,8]},"encoding":"raw"},'
+        b'"parts":{"data":[1,2348,2937],"where":[1,2144,2304],"fill":[2,14,64],"scale":[0,128,128],'
+        b'"zero_point":[2,14,64]},"encoding":"sparse_codes","positions":"gaps","packing":"bits",'
+        b'"nnz":5874,"bits":4,"groups":64,"params":{"scale":"float16","zero_point":"uint8"}},'
+        b'"positions":"bitmap","packing":"bytes","encoding":"sparse","codebook":"float32",'
+        b'"params":{"codebook":"float16"}},"nnz":{"name":"fc1.weight","fc2.bias","fc3.weight"'
+        b'"params":{"scale":"float32","zero_point":"float32"}},"mobile","teacher","mlp","model.'
+        b'.parametrizations.weight.original","out_channels":128,"groups":1}'
+    ),
+    dict_type=zstandard.DICT_TYPE_RAWCONTENT,
+)
 
 
 # ---------------------------------------------------------------- entropy coding
 
 
 def _zstd(data: bytes, level: int) -> bytes:
-    return zstandard.ZstdCompressor(level=level, write_content_size=False,
-                                    write_checksum=False).compress(data)  # fmt: skip
+    return zstandard.ZstdCompressor(
+        level=level, write_content_size=False, write_checksum=False
+    ).compress(data)
 
 
 def _lzma(data: bytes) -> bytes:
     dict_size = min(max(len(data), 4096), 1 << 20)  # a 64 MiB preset-9 window costs ~50 ms a call
-    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=[
-        {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}])  # fmt: skip
+    return lzma.compress(
+        data,
+        format=lzma.FORMAT_RAW,
+        filters=[
+            {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}
+        ],
+    )
 
 
 def _entropy_code(data: bytes) -> tuple[int, bytes]:
@@ -154,10 +171,19 @@ def _entropy_code(data: bytes) -> tuple[int, bytes]:
 
 def _header_code(text: bytes) -> tuple[int, bytes]:
     """(codec, bytes) for the JSON header: zstd primed with typical header text (codec 3) usually wins."""
-    primed = min((zstandard.ZstdCompressor(level=level, dict_data=HEADER_DICTIONARY,
-                                           write_content_size=False, write_checksum=False,
-                                           write_dict_id=False).compress(text)
-                  for level in (3, 19)), key=len)  # fmt: skip
+    primed = min(
+        (
+            zstandard.ZstdCompressor(
+                level=level,
+                dict_data=HEADER_DICTIONARY,
+                write_content_size=False,
+                write_checksum=False,
+                write_dict_id=False,
+            ).compress(text)
+            for level in (3, 19)
+        ),
+        key=len,
+    )
     return min([(3, primed), _entropy_code(text)], key=lambda option: len(option[1]))
 
 
@@ -246,8 +272,10 @@ def _float_candidates(tensor: torch.Tensor) -> list[tuple[dict, dict]]:
     flat = tensor.detach().cpu().contiguous().reshape(-1)
     if flat.dtype == torch.float32 and flat.numel() and torch.equal(flat.half().float(), flat):
         # exactly representable in float16 (e.g. batch norm rounded by quantize): 2 bytes a value
-        return [({**fields, "store": "float16"}, parts)
-                for fields, parts in _float_candidates(flat.half())]
+        return [
+            ({**fields, "store": "float16"}, parts)
+            for fields, parts in _float_candidates(flat.half())
+        ]
     size = flat.element_size()
     layouts = [(False, lambda b: b)] + ([(True, lambda b: _shuffle(b, size))] if size > 1 else [])
     out = [({"encoding": "raw", "shuffle": sh}, {"data": f(_raw_bytes(flat))}) for sh, f in layouts]
@@ -258,8 +286,17 @@ def _float_candidates(tensor: torch.Tensor) -> list[tuple[dict, dict]]:
             values = _raw_bytes(flat[torch.from_numpy(mask)])
             for name, where in _positions(mask).items():
                 for sh, f in layouts:
-                    out.append(({"encoding": "sparse", "positions": name, "shuffle": sh,
-                                 "nnz": int(mask.sum())}, {"data": f(values), "where": where}))
+                    out.append(
+                        (
+                            {
+                                "encoding": "sparse",
+                                "positions": name,
+                                "shuffle": sh,
+                                "nnz": int(mask.sum()),
+                            },
+                            {"data": f(values), "where": where},
+                        )
+                    )
     return out
 
 
@@ -277,12 +314,17 @@ def _code_candidates(codes: WeightCodes) -> list[tuple[dict, dict]]:
     params = {"scale": codes.scale, "zero_point": codes.zero_point, "codebook": codes.codebook}
     stored = {k: _narrow(v) for k, v in params.items() if v is not None}
     params = {k: data for k, (_, data) in stored.items()}
-    info = {"bits": codes.bits, "groups": codes.groups,
-            "params": {k: dtype for k, (dtype, _) in stored.items()}}  # fmt: skip
+    info = {
+        "bits": codes.bits,
+        "groups": codes.groups,
+        "params": {k: dtype for k, (dtype, _) in stored.items()},
+    }
     grouped = codes.codes.cpu().reshape(codes.groups, -1)
     values = grouped.reshape(-1).numpy()
-    out = [({"encoding": "codes", "packing": packing, **info}, {"data": data, **params})
-           for packing, data in (("bits", _pack(values, codes.bits)), ("bytes", values.tobytes()))]
+    out = [
+        ({"encoding": "codes", "packing": packing, **info}, {"data": data, **params})
+        for packing, data in (("bits", _pack(values, codes.bits)), ("bytes", values.tobytes()))
+    ]
     counts = torch.zeros(codes.groups, 256, dtype=torch.int64)
     counts.scatter_add_(1, grouped.long(), torch.ones_like(grouped, dtype=torch.int64))
     fill = counts.argmax(1).to(torch.uint8)  # most common code per group (the zero's code)
@@ -291,10 +333,19 @@ def _code_candidates(codes: WeightCodes) -> list[tuple[dict, dict]]:
         kept = values[mask]
         for name, where in _positions(mask).items():
             for packing, data in (("bits", _pack(kept, codes.bits)), ("bytes", kept.tobytes())):
-                entry = {"encoding": "sparse_codes", "positions": name, "packing": packing,
-                         "nnz": int(mask.sum()), **info}  # fmt: skip
-                out.append((entry, {"data": data, "where": where, "fill": fill.numpy().tobytes(),
-                                    **params}))  # fmt: skip
+                entry = {
+                    "encoding": "sparse_codes",
+                    "positions": name,
+                    "packing": packing,
+                    "nnz": int(mask.sum()),
+                    **info,
+                }
+                out.append(
+                    (
+                        entry,
+                        {"data": data, "where": where, "fill": fill.numpy().tobytes(), **params},
+                    )
+                )
     return out
 
 
@@ -314,14 +365,21 @@ def _decode_codes(entry: dict, parts: dict[str, bytes], shape: list[int]) -> Wei
         full = np.repeat(fill, count // groups)
         full[mask] = values
         values = full
-    floats = {k: _from_bytes(parts[k], getattr(torch, dtype), [-1]).float()
-              for k, dtype in entry["params"].items()}  # fmt: skip
+    floats = {
+        k: _from_bytes(parts[k], getattr(torch, dtype), [-1]).float()
+        for k, dtype in entry["params"].items()
+    }
     codebook = floats.get("codebook")
     if codebook is not None:
         codebook = codebook.reshape(groups, 2**bits)
     codes = torch.from_numpy(values.astype(np.uint8).reshape(shape).copy())
-    return WeightCodes(bits, codes, scale=floats.get("scale"),
-                       zero_point=floats.get("zero_point"), codebook=codebook)  # fmt: skip
+    return WeightCodes(
+        bits,
+        codes,
+        scale=floats.get("scale"),
+        zero_point=floats.get("zero_point"),
+        codebook=codebook,
+    )
 
 
 def _where(entry: dict, buffer: bytes, count: int) -> np.ndarray:
@@ -350,8 +408,9 @@ def _build(name: str) -> nn.Module:
 def _zoo_signatures() -> dict[str, tuple[type, frozenset[str]]]:
     from . import zoo
 
-    return {name: (type(m), frozenset(m.state_dict())) for name in zoo.names()
-            for m in [_build(name)]}  # fmt: skip
+    return {
+        name: (type(m), frozenset(m.state_dict())) for name in zoo.names() for m in [_build(name)]
+    }
 
 
 def _zoo_name(model: nn.Module) -> str | None:
@@ -363,7 +422,11 @@ def _zoo_name(model: nn.Module) -> str | None:
 def _shape_attributes(model: nn.Module) -> dict[str, dict[str, int]]:
     out = {}
     for name, module in model.named_modules():
-        attrs = {a: getattr(module, a) for a in SHAPE_ATTRIBUTES if isinstance(getattr(module, a, None), int)}
+        attrs = {
+            a: getattr(module, a)
+            for a in SHAPE_ATTRIBUTES
+            if isinstance(getattr(module, a, None), int)
+        }
         if attrs:
             out[name] = attrs
     return out
@@ -394,8 +457,9 @@ def _resize(model: nn.Module, shapes: dict[str, list[int]], attributes: dict[str
 # ---------------------------------------------------------------- public API
 
 
-def save(model: nn.Module, path: str | os.PathLike, *, meta: dict | None = None,
-         zoo: str | None = None) -> int:  # fmt: skip
+def save(
+    model: nn.Module, path: str | os.PathLike, *, meta: dict | None = None, zoo: str | None = None
+) -> int:
     """Write ``model`` to ``path`` in the lab's format; return the file's size in bytes.
 
     Args:
@@ -413,8 +477,10 @@ def save(model: nn.Module, path: str | os.PathLike, *, meta: dict | None = None,
     """
     state = model.state_dict()
     if any(not isinstance(t, torch.Tensor) or t.is_quantized for t in state.values()):
-        raise ValueError("save() stores float models (with or without WeightCodes); "
-                         "convert an int8 runtime model back to its float source first")  # fmt: skip
+        raise ValueError(
+            "save() stores float models (with or without WeightCodes); "
+            "convert an int8 runtime model back to its float source first"
+        )
     entries, blobs = [], []
     for key, tensor in state.items():
         _, module, attr = _owner(model, key)
@@ -425,14 +491,28 @@ def save(model: nn.Module, path: str | os.PathLike, *, meta: dict | None = None,
         fields, parts = min(candidates, key=lambda c: _cost(c[1]))
         coded = {part: (raw, *_entropy_code(raw)) for part, raw in parts.items()}
         fields = {k: v for k, v in fields.items() if v is not False}
-        entries.append(({"name": key, "dtype": str(tensor.dtype).removeprefix("torch."),
-                         "shape": list(tensor.shape), **fields}, tensor, coded))  # fmt: skip
+        entries.append(
+            (
+                {
+                    "name": key,
+                    "dtype": str(tensor.dtype).removeprefix("torch."),
+                    "shape": list(tensor.shape),
+                    **fields,
+                },
+                tensor,
+                coded,
+            )
+        )
     try:
         json.dumps(meta or {})
     except TypeError as exc:
         raise ValueError(f"meta must be JSON-serialisable: {exc}") from exc
-    header = {"format": FORMAT_VERSION, "zoo": zoo if zoo is not None else _zoo_name(model),
-              "meta": meta or {}, "modules": _shape_attributes(model)}  # fmt: skip
+    header = {
+        "format": FORMAT_VERSION,
+        "zoo": zoo if zoo is not None else _zoo_name(model),
+        "meta": meta or {},
+        "modules": _shape_attributes(model),
+    }
     pooled = _pool(entries)
     if pooled is not None:
         (codec, data), size = pooled
@@ -440,8 +520,10 @@ def save(model: nn.Module, path: str | os.PathLike, *, meta: dict | None = None,
         blobs.append(data)
     for entry, _, coded in entries:
         if entry["encoding"] != "pooled":
-            entry["parts"] = {part: [codec, len(data), len(raw)]  # parts follow each other
-                              for part, (raw, codec, data) in coded.items()}  # fmt: skip
+            entry["parts"] = {
+                part: [codec, len(data), len(raw)]  # parts follow each other
+                for part, (raw, codec, data) in coded.items()
+            }
             blobs += [data for _, _, data in coded.values()]
     header["tensors"] = [entry for entry, _, _ in entries]
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -455,10 +537,14 @@ def save(model: nn.Module, path: str | os.PathLike, *, meta: dict | None = None,
 def _pool(entries: list[tuple[dict, torch.Tensor, dict]]) -> tuple[tuple[int, bytes], int] | None:
     """Move small raw float32 tensors (batch norm, biases) into one shared, byte-shuffled part
     when that codes smaller than coding them one by one; marks them ``"pooled"``."""
-    small = [(entry, tensor, coded) for entry, tensor, coded in entries
-             if entry["encoding"] == "raw" and tensor.dtype == torch.float32
-             and entry.get("store") != "float16"
-             and 0 < tensor.numel() <= POOL_MAX]  # fmt: skip
+    small = [
+        (entry, tensor, coded)
+        for entry, tensor, coded in entries
+        if entry["encoding"] == "raw"
+        and tensor.dtype == torch.float32
+        and entry.get("store") != "float16"
+        and 0 < tensor.numel() <= POOL_MAX
+    ]
     if len(small) < 2:
         return None
     raw = b"".join(_raw_bytes(tensor) for _, tensor, _ in small)
@@ -480,7 +566,9 @@ def _read(path: Path) -> tuple[dict, bytes]:
     if magic != MAGIC:
         raise ValueError("not an Efficiency Lab artifact (bad magic bytes)")
     if version != FORMAT_VERSION:
-        raise ValueError(f"format version {version} is not supported (this lab reads {FORMAT_VERSION})")
+        raise ValueError(
+            f"format version {version} is not supported (this lab reads {FORMAT_VERSION})"
+        )
     body = data[PREFIX.size :]
     if zlib.crc32(body) != crc:
         raise ValueError("checksum mismatch: the file is truncated or corrupt")
@@ -544,8 +632,9 @@ def load(path: str | os.PathLike, template: nn.Module | None = None) -> nn.Modul
         for entry in header["tensors"]:
             if entry["encoding"] == "pooled":
                 count = int(np.prod(entry["shape"]))
-                state[entry["name"]] = _from_bytes(pool[cursor : cursor + 4 * count],
-                                                   torch.float32, entry["shape"])  # fmt: skip
+                state[entry["name"]] = _from_bytes(
+                    pool[cursor : cursor + 4 * count], torch.float32, entry["shape"]
+                )
                 cursor += 4 * count
                 continue
             parts, offset = _parts(entry, payload, offset)
@@ -561,8 +650,17 @@ def load(path: str | os.PathLike, template: nn.Module | None = None) -> nn.Modul
             attach(_owner(model, key)[1], weight_codes)
     except ValueError as exc:
         raise ValueError(f"{path}: cannot load artifact: {exc}") from exc
-    except (RuntimeError, KeyError, TypeError, IndexError, AttributeError, struct.error,
-            lzma.LZMAError, zstandard.ZstdError, json.JSONDecodeError) as exc:  # fmt: skip
+    except (
+        RuntimeError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        struct.error,
+        lzma.LZMAError,
+        zstandard.ZstdError,
+        json.JSONDecodeError,
+    ) as exc:
         raise ValueError(f"{path}: corrupt or incompatible artifact: {exc}") from exc
     model.lab_meta = header.get("meta", {})
     return model.eval()

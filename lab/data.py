@@ -53,9 +53,17 @@ __all__ = [
 ]
 
 CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 NATIVE_SIZE = 28
 SPLITS = ("train", "val", "test", "live")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics

@@ -26,13 +26,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["EnergyReading", "carbon_intensity", "countries", "kg_per_year", "measure_energy",
-           "validate_country"]
+__all__ = [
+    "EnergyReading",
+    "carbon_intensity",
+    "countries",
+    "kg_per_year",
+    "measure_energy",
+    "validate_country",
+]
 
 DEFAULT_COUNTRY = "FRA"
 DAYS_PER_YEAR = 365
-_MODES = {"intel_rapl": "RAPL", "cpu_load": "CPU-load estimate", "tdp": "TDP", "constant": "constant",
-          "apple_powermetrics": "powermetrics", "amd_rapl": "RAPL"}  # fmt: skip
+_MODES = {
+    "intel_rapl": "RAPL",
+    "cpu_load": "CPU-load estimate",
+    "tdp": "TDP",
+    "constant": "constant",
+    "apple_powermetrics": "powermetrics",
+    "amd_rapl": "RAPL",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,9 @@ class EnergyReading:
 
     kwh: float | None
     seconds: float | None
-    provenance: str  # e.g. "CPU-load estimate (AMD EPYC, TDP 8 W) + modelled RAM" or "unavailable: …"
+    provenance: (
+        str  # e.g. "CPU-load estimate (AMD EPYC, TDP 8 W) + modelled RAM" or "unavailable: …"
+    )
 
     @property
     def available(self) -> bool:
@@ -103,7 +117,9 @@ def carbon_intensity(country: str) -> float:
     from codecarbon.input import DataSource
 
     code = validate_country(country)
-    kg = Emissions(DataSource()).get_country_emissions(Energy.from_energy(kWh=1.0), GeoMetadata(code))
+    kg = Emissions(DataSource()).get_country_emissions(
+        Energy.from_energy(kWh=1.0), GeoMetadata(code)
+    )
     return kg * 1000.0
 
 
@@ -133,9 +149,13 @@ class _Tracker:
             logging.getLogger("codecarbon").setLevel(logging.ERROR)  # after import: it sets its own
 
             tracker = OfflineEmissionsTracker(
-                country_iso_code=DEFAULT_COUNTRY, output_methods=[], log_level="error",
-                allow_multiple_runs=True, tracking_mode="process", measure_power_secs=60,
-            )  # fmt: skip
+                country_iso_code=DEFAULT_COUNTRY,
+                output_methods=[],
+                log_level="error",
+                allow_multiple_runs=True,
+                tracking_mode="process",
+                measure_power_secs=60,
+            )
             tracker.start()
             cpu = next((h for h in tracker._hardware if type(h).__name__ == "CPU"), None)
             if cpu is None:

@@ -55,8 +55,15 @@ from .store import ResultStore, default_store
 from .techniques.apply import Compressed, apply
 from .techniques.configs import Recipe
 
-__all__ = ["EFFORTS", "Cancelled", "Measurement", "count_flops", "evaluate", "fingerprint",
-           "measure_latency"]
+__all__ = [
+    "EFFORTS",
+    "Cancelled",
+    "Measurement",
+    "count_flops",
+    "evaluate",
+    "fingerprint",
+    "measure_latency",
+]
 
 EFFORTS = {
     # batch-1 timed runs, batch-256 timed repeats, whether to measure energy
@@ -140,10 +147,12 @@ class Measurement:
 
     def __repr__(self) -> str:
         co2 = "n/a" if self.co2_g_per_1k is None else f"{self.co2_g_per_1k * 1000:.2f} mg"
-        return (f"Measurement({self.name} [{self.label}] on {self.split}: acc {self.accuracy:.2%}, "
-                f"{self.artifact_bytes:,} B on disk ({self.compression_ratio:.1f}x), "
-                f"{self.macs / 1e6:.2f} M MACs, {self.latency_ms_p50:.2f} ms p50, "
-                f"{self.throughput_ips:,.0f} img/s, CO2/1k {co2} @ {self.country})")  # fmt: skip
+        return (
+            f"Measurement({self.name} [{self.label}] on {self.split}: acc {self.accuracy:.2%}, "
+            f"{self.artifact_bytes:,} B on disk ({self.compression_ratio:.1f}x), "
+            f"{self.macs / 1e6:.2f} M MACs, {self.latency_ms_p50:.2f} ms p50, "
+            f"{self.throughput_ips:,.0f} img/s, CO2/1k {co2} @ {self.country})"
+        )
 
 
 def _hash_value(digest, name: str, value: object) -> None:
@@ -183,9 +192,14 @@ def _timed(fn, repeats: int) -> list[float]:
 
 
 @torch.no_grad()
-def measure_latency(model: nn.Module, size: int = data.NATIVE_SIZE, batch1_runs: int = 100,
-                    throughput_repeats: int = 5, *,
-                    cancel: threading.Event | None = None) -> tuple[float, float, float | None]:  # fmt: skip
+def measure_latency(
+    model: nn.Module,
+    size: int = data.NATIVE_SIZE,
+    batch1_runs: int = 100,
+    throughput_repeats: int = 5,
+    *,
+    cancel: threading.Event | None = None,
+) -> tuple[float, float, float | None]:
     """Batch-1 median and p95 latency (ms) and batch-256 throughput (images/s) after warm-up.
 
     Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when ``throughput_repeats`` is 0.
@@ -234,8 +248,9 @@ def _pass_batches(n: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def _accuracy_pass(model: nn.Module, split: data.Split,
-                   cancel: threading.Event | None = None) -> tuple[int, float, float]:  # fmt: skip
+def _accuracy_pass(
+    model: nn.Module, split: data.Split, cancel: threading.Event | None = None
+) -> tuple[int, float, float]:
     """``(correct, seconds, images/s at batch 256)``: the rate over the pass's batches of
     exactly 256 images (over the whole pass if it has none: a split of ≤ 256 images)."""
     correct, start = 0, time.perf_counter()
@@ -246,7 +261,10 @@ def _accuracy_pass(model: nn.Module, split: data.Split,
         logits = model(split.images[lo:hi])
         correct += int((logits.argmax(1) == split.labels[lo:hi]).sum())
         if hi - lo == THROUGHPUT_BATCH:
-            full_images, full_seconds = full_images + hi - lo, full_seconds + time.perf_counter() - batch_start
+            full_images, full_seconds = (
+                full_images + hi - lo,
+                full_seconds + time.perf_counter() - batch_start,
+            )
     seconds = time.perf_counter() - start
     return correct, seconds, (full_images / full_seconds if full_images else len(split) / seconds)
 
@@ -260,12 +278,17 @@ def _size_key(model: nn.Module) -> str:
     weight codes attached to layers (outside the state_dict) and the modules' shape attributes."""
     from .techniques.codes import codes_of
 
-    digest = hashlib.sha256(f"{fingerprint(model)}|{type(model).__module__}.{type(model).__qualname__}"
-                            f"|format {artifact.FORMAT_VERSION}".encode())  # fmt: skip
+    digest = hashlib.sha256(
+        f"{fingerprint(model)}|{type(model).__module__}.{type(model).__qualname__}"
+        f"|format {artifact.FORMAT_VERSION}".encode()
+    )
     for name, module in model.named_modules():
         codes = codes_of(module)
-        attrs = {a: getattr(module, a) for a in artifact.SHAPE_ATTRIBUTES
-                 if isinstance(getattr(module, a, None), int)}  # fmt: skip
+        attrs = {
+            a: getattr(module, a)
+            for a in artifact.SHAPE_ATTRIBUTES
+            if isinstance(getattr(module, a, None), int)
+        }
         if codes is None and not attrs:
             continue
         digest.update(f"{name}|{sorted(attrs.items())}".encode())
@@ -332,7 +355,9 @@ def evaluate(
         raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
     country = energy.validate_country(country)
     if not isinstance(model, (nn.Module, Compressed)):
-        raise TypeError(f"evaluate() needs a torch.nn.Module or Compressed, got {type(model).__name__}")
+        raise TypeError(
+            f"evaluate() needs a torch.nn.Module or Compressed, got {type(model).__name__}"
+        )
     if isinstance(model, Compressed):
         if recipe is not None and recipe != model.recipe:
             raise ValueError("a Compressed model already has its recipe; pass recipe=None")
@@ -340,8 +365,17 @@ def evaluate(
     recipe = recipe or Recipe()
     base = model.model if isinstance(model, Compressed) else model
     name = name or type(base).__name__
-    key = "|".join([fingerprint(base), recipe.to_json(), split, country, effort,
-                    str(torch.get_num_threads()), f"v{MEASUREMENT_VERSION}"])  # fmt: skip
+    key = "|".join(
+        [
+            fingerprint(base),
+            recipe.to_json(),
+            split,
+            country,
+            effort,
+            str(torch.get_num_threads()),
+            f"v{MEASUREMENT_VERSION}",
+        ]
+    )
     store = store if store is not None else default_store()
     if use_cache:
         hit = store.get(key)
@@ -362,8 +396,13 @@ def evaluate(
     reading = energy.measure_energy(lambda: passes.append(_accuracy_pass(runtime, chunk, cancel)))
     correct, _, pass_throughput = passes[0]
     _check(cancel)
-    p50, p95, throughput = measure_latency(runtime, data.NATIVE_SIZE, settings["batch1_runs"],
-                                           settings["throughput_repeats"], cancel=cancel)  # fmt: skip
+    p50, p95, throughput = measure_latency(
+        runtime,
+        data.NATIVE_SIZE,
+        settings["batch1_runs"],
+        settings["throughput_repeats"],
+        cancel=cancel,
+    )
     if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
         throughput = pass_throughput
     artifact_bytes, state_dict_bytes = _sizes(stored, cancel)
@@ -373,18 +412,33 @@ def evaluate(
     kwh_per_1k = None if reading.kwh is None else reading.kwh / len(chunk) * 1000
     intensity = energy.carbon_intensity(country)
     result = Measurement(
-        name=name, recipe=recipe.to_json(), label=recipe.describe(), split=split,
-        n_images=len(chunk), accuracy=correct / len(chunk),
-        artifact_bytes=artifact_bytes, state_dict_bytes=state_dict_bytes,
-        parameters=parameters, nonzero_parameters=nonzero, resolution=size,
-        flops=flops, macs=flops // 2, latency_ms_p50=p50, latency_ms_p95=p95,
-        throughput_ips=throughput, threads=torch.get_num_threads(),
+        name=name,
+        recipe=recipe.to_json(),
+        label=recipe.describe(),
+        split=split,
+        n_images=len(chunk),
+        accuracy=correct / len(chunk),
+        artifact_bytes=artifact_bytes,
+        state_dict_bytes=state_dict_bytes,
+        parameters=parameters,
+        nonzero_parameters=nonzero,
+        resolution=size,
+        flops=flops,
+        macs=flops // 2,
+        latency_ms_p50=p50,
+        latency_ms_p95=p95,
+        throughput_ips=throughput,
+        threads=torch.get_num_threads(),
         energy_kwh_per_1k=kwh_per_1k,
         co2_g_per_1k=None if kwh_per_1k is None else kwh_per_1k * intensity,
-        country=country, carbon_intensity_g_per_kwh=intensity,
-        energy_source=reading.provenance, executes_as=compressed.executes_as,
-        notes=list(compressed.notes), model_hash=key.split("|")[0], effort=effort,
-    )  # fmt: skip
+        country=country,
+        carbon_intensity_g_per_kwh=intensity,
+        energy_source=reading.provenance,
+        executes_as=compressed.executes_as,
+        notes=list(compressed.notes),
+        model_hash=key.split("|")[0],
+        effort=effort,
+    )
     result.seconds = time.perf_counter() - started
     _check(cancel)  # last chance: a cancelled evaluation stores nothing
     store.put(key, asdict(result), model_name=name, recipe=recipe.to_json(), split=split)

@@ -82,8 +82,9 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def one_cycle_lr(progress: float, max_lr: float, warmup: float = 0.15, div: float = 25.0,
-                 final_div: float = 1e4) -> float:
+def one_cycle_lr(
+    progress: float, max_lr: float, warmup: float = 0.15, div: float = 25.0, final_div: float = 1e4
+) -> float:
     """Learning rate of a one-cycle schedule (linear warm-up, cosine decay) at ``progress`` ∈ [0, 1]."""
     if progress < warmup:
         return max_lr / div + (max_lr - max_lr / div) * progress / warmup
@@ -98,8 +99,8 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -
     padded = F.pad(x, (pad, pad, pad, pad), value=float(x.min()))
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # n×h
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # n×w
+    rows = dy[:, None] + torch.arange(h, device=x.device)[None, :]  # n×h
+    cols = dx[:, None] + torch.arange(w, device=x.device)[None, :]  # n×w
     flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
     cols = torch.where(flip[:, None], cols.flip(1), cols)
     batch_idx = torch.arange(n, device=x.device)[:, None, None]
@@ -141,19 +142,27 @@ def fit(
 
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True,
-                                weight_decay=config.weight_decay)  # fmt: skip
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=0.15)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=total, pct_start=0.15
+    )
     generator = torch.Generator().manual_seed(config.seed)
     if loss_fn is None:
+
         def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(m(x), y, label_smoothing=config.label_smoothing)
 
     report = TrainReport(device=str(device))
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=f"training on {device.type}", unit="step", disable=not progress,
-               leave=False)  # fmt: skip
+    bar = tqdm(
+        total=total,
+        desc=f"training on {device.type}",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
     step = 0
     order = torch.randperm(len(labels), generator=generator)
     cursor = 0
@@ -173,7 +182,9 @@ def fit(
         optimizer.step()
         schedule.step()
         step += 1
-        if config.max_seconds is not None:  # time-bound: anneal by elapsed time if that runs out first
+        if (
+            config.max_seconds is not None
+        ):  # time-bound: anneal by elapsed time if that runs out first
             by_time = (time.perf_counter() - start) / config.max_seconds
             if by_time > step / total:
                 for group in optimizer.param_groups:
@@ -196,11 +207,19 @@ def fit(
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, split: str = "val", size: int = data.NATIVE_SIZE,
-             batch_size: int = 1000, device: torch.device | str | None = None) -> float:  # fmt: skip
+def accuracy(
+    model: nn.Module,
+    split: str = "val",
+    size: int = data.NATIVE_SIZE,
+    batch_size: int = 1000,
+    device: torch.device | str | None = None,
+) -> float:
     """Top-1 accuracy (0–1) of ``model`` on a named split at ``size`` px."""
-    device = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))  # fmt: skip
+    device = (
+        torch.device(device)
+        if device is not None
+        else next((p.device for p in model.parameters()), torch.device("cpu"))
+    )
     chunk = data.load_split(split, size)
     was_training = model.training
     model.eval()

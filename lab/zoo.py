@@ -27,8 +27,18 @@ from torch import nn
 from . import architectures, data
 from .training import TrainConfig, accuracy, fit
 
-__all__ = ["CHECKPOINT_DIR", "CheckpointError", "ModelSpec", "build", "card", "load", "names",
-           "parameter_count", "spec", "train_and_save"]  # fmt: skip
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CheckpointError",
+    "ModelSpec",
+    "build",
+    "card",
+    "load",
+    "names",
+    "parameter_count",
+    "spec",
+    "train_and_save",
+]
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 
@@ -50,21 +60,32 @@ class ModelSpec:
 _SPECS = {
     s.name: s
     for s in [
-        ModelSpec("cnn", "default lab model: 3-stage CNN (32-64-128), 3x3 adaptive pooling",
-                  lambda: architectures.SmallCNN(((32,), (64,), (128,)), dropout=0.1, head_grid=3),
-                  TrainConfig(epochs=15, lr=0.05, weight_decay=3e-4, augment=True, shift=0)),
-        ModelSpec("teacher", "deeper, 3x costlier CNN (32 | 64-64 | 128-128), 3x3 adaptive pooling",
-                  lambda: architectures.SmallCNN(((32,), (64, 64), (128, 128)), dropout=0.3,
-                                                 head_grid=3),
-                  TrainConfig(epochs=15, lr=0.05, augment=True, shift=1)),
-        ModelSpec("mobile", "MobileNetV1-style depthwise-separable CNN",
-                  lambda: architectures.MobileNetLike(head_grid=2),  # stride-2 first block: CPU-friendly
-                  TrainConfig(epochs=12, lr=0.05, weight_decay=2e-4, augment=True)),
-        ModelSpec("mlp", "LeNet-300-100 fully connected (Deep Compression's MNIST baseline)",
-                  lambda: architectures.LeNet300100(),
-                  TrainConfig(epochs=20, lr=0.02, weight_decay=1e-4)),
+        ModelSpec(
+            "cnn",
+            "default lab model: 3-stage CNN (32-64-128), 3x3 adaptive pooling",
+            lambda: architectures.SmallCNN(((32,), (64,), (128,)), dropout=0.1, head_grid=3),
+            TrainConfig(epochs=15, lr=0.05, weight_decay=3e-4, augment=True, shift=0),
+        ),
+        ModelSpec(
+            "teacher",
+            "deeper, 3x costlier CNN (32 | 64-64 | 128-128), 3x3 adaptive pooling",
+            lambda: architectures.SmallCNN(((32,), (64, 64), (128, 128)), dropout=0.3, head_grid=3),
+            TrainConfig(epochs=15, lr=0.05, augment=True, shift=1),
+        ),
+        ModelSpec(
+            "mobile",
+            "MobileNetV1-style depthwise-separable CNN",
+            lambda: architectures.MobileNetLike(head_grid=2),  # stride-2 first block: CPU-friendly
+            TrainConfig(epochs=12, lr=0.05, weight_decay=2e-4, augment=True),
+        ),
+        ModelSpec(
+            "mlp",
+            "LeNet-300-100 fully connected (Deep Compression's MNIST baseline)",
+            lambda: architectures.LeNet300100(),
+            TrainConfig(epochs=20, lr=0.02, weight_decay=1e-4),
+        ),
     ]
-}  # fmt: skip
+}
 
 
 def names() -> list[str]:
@@ -121,7 +142,9 @@ def load(name: str, directory: Path | None = None) -> nn.Module:
     weights_path, _ = _paths(name, directory)
     meta = card(name, directory)
     if not weights_path.is_file():
-        raise CheckpointError(f"checkpoint {weights_path} is missing; run: python -m lab train {name}")
+        raise CheckpointError(
+            f"checkpoint {weights_path} is missing; run: python -m lab train {name}"
+        )
     digest = _sha256(weights_path)
     if digest != meta["sha256"]:
         raise CheckpointError(
@@ -138,8 +161,12 @@ def load(name: str, directory: Path | None = None) -> nn.Module:
     return model.eval()
 
 
-def train_and_save(name: str, directory: Path | None = None, config: TrainConfig | None = None,
-                   progress: bool = True) -> dict:  # fmt: skip
+def train_and_save(
+    name: str,
+    directory: Path | None = None,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+) -> dict:
     """Train zoo model ``name`` with its recipe, write ``NAME.pt`` and ``NAME.json``; return the card."""
     recipe = config or spec(name).train
     model = build(name)

@@ -29,7 +29,9 @@ def _sparsify(model: nn.Module, fraction: float) -> nn.Module:
     return model
 
 
-def _round_trip(model: nn.Module, tmp_path, template: nn.Module | None = None) -> tuple[nn.Module, int]:
+def _round_trip(
+    model: nn.Module, tmp_path, template: nn.Module | None = None
+) -> tuple[nn.Module, int]:
     model.eval()
     path = tmp_path / "model.lab"
     size = artifact.save(model, path)
@@ -59,18 +61,21 @@ def _cnn() -> nn.Module:
 CASES = {
     "plain": lambda: _cnn(),
     "8-bit channel": lambda: quantize(_cnn(), QuantConfig(bits=8)),
-    "4-bit tensor affine": lambda: quantize(_cnn(), QuantConfig(bits=4, granularity="tensor",
-                                                               symmetric=False)),  # fmt: skip
+    "4-bit tensor affine": lambda: quantize(
+        _cnn(), QuantConfig(bits=4, granularity="tensor", symmetric=False)
+    ),
     "1-bit sign": lambda: quantize(_cnn(), QuantConfig(bits=1)),
     "90% sparse": lambda: _sparsify(_cnn(), 0.9),
     "90% sparse + 4-bit": lambda: quantize(_sparsify(_cnn(), 0.9), QuantConfig(bits=4)),
-    "kmeans 4-bit": lambda: quantize(_cnn(), QuantConfig(bits=4, method="kmeans",
-                                                        granularity="tensor")),  # fmt: skip
-    "sparse kmeans 3-bit channel": lambda: quantize(_sparsify(_cnn(), 0.7),
-                                                    QuantConfig(bits=3, method="kmeans",
-                                                                granularity="channel")),
-    "mixed precision + skip": lambda: quantize(_cnn(), QuantConfig(
-        bits=2, per_layer={"features.0.0": 8}, skip=("classifier",))),
+    "kmeans 4-bit": lambda: quantize(
+        _cnn(), QuantConfig(bits=4, method="kmeans", granularity="tensor")
+    ),
+    "sparse kmeans 3-bit channel": lambda: quantize(
+        _sparsify(_cnn(), 0.7), QuantConfig(bits=3, method="kmeans", granularity="channel")
+    ),
+    "mixed precision + skip": lambda: quantize(
+        _cnn(), QuantConfig(bits=2, per_layer={"features.0.0": 8}, skip=("classifier",))
+    ),
 }
 
 
@@ -85,7 +90,10 @@ def test_buffers_round_trip_and_meta_is_kept(tmp_path):
     artifact.save(model, path, meta={"recipe": "none", "accuracy": 0.9})
     loaded = artifact.load(path)
     for key, value in model.state_dict().items():
-        assert torch.equal(loaded.state_dict()[key], value) and loaded.state_dict()[key].dtype == value.dtype
+        assert (
+            torch.equal(loaded.state_dict()[key], value)
+            and loaded.state_dict()[key].dtype == value.dtype
+        )
     assert int(loaded.features[0][1].num_batches_tracked) == 1234
     assert loaded.lab_meta == {"recipe": "none", "accuracy": 0.9}
     assert not loaded.training
@@ -108,8 +116,10 @@ def test_sparse_positions_pick_the_smaller_of_bitmap_and_relative_indices():
         mask = rng.random(20_000) < density
         encodings = artifact._positions(mask)
         assert np.array_equal(artifact._ungaps(encodings["gaps"], mask.size), mask)
-        assert np.array_equal(np.unpackbits(np.frombuffer(encodings["bitmap"], np.uint8))[:mask.size]
-                              .astype(bool), mask)  # fmt: skip
+        assert np.array_equal(
+            np.unpackbits(np.frombuffer(encodings["bitmap"], np.uint8))[: mask.size].astype(bool),
+            mask,
+        )
     sparse = quantize(_sparsify(_cnn(), 0.9), QuantConfig(bits=4))
     codes = codes_of(sparse.features[4][0])
     chosen, _ = min(artifact._code_candidates(codes), key=lambda c: artifact._cost(c[1]))

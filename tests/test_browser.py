@@ -27,10 +27,18 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 STARTUP_SECONDS = 90  # voila + kernel + torch import + the first (baseline) evaluation
-SHOWS_NUMBER = "() => (document.querySelector('.lab-metric-accuracy')?.textContent || '').includes('%')"
+SHOWS_NUMBER = (
+    "() => (document.querySelector('.lab-metric-accuracy')?.textContent || '').includes('%')"
+)
 
 
 def _free_port() -> int:
@@ -65,10 +73,20 @@ def voila_url(tmp_path_factory):
     env = {**os.environ, "LAB_STORE": str(tmp / "results.sqlite"), "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [str(voila), "notebooks/app.ipynb", f"--port={port}", "--no-browser",
-             "--Voila.ip=127.0.0.1", "--show_tracebacks=False"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                str(voila),
+                "notebooks/app.ipynb",
+                f"--port={port}",
+                "--no-browser",
+                "--Voila.ip=127.0.0.1",
+                "--show_tracebacks=False",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}/"
         _wait_http(url, process, log, timeout=60)
@@ -107,7 +125,9 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(voila_url):
             try:
                 page.wait_for_function(SHOWS_NUMBER, timeout=STARTUP_SECONDS * 1000)
             except Exception:
-                status = page.inner_text(".lab-status") if page.query_selector(".lab-status") else ""
+                status = (
+                    page.inner_text(".lab-status") if page.query_selector(".lab-status") else ""
+                )
                 pytest.fail(f"the dashboard showed no baseline numbers; status: {status!r}")
             accuracy, size = _text(page, ".lab-metric-accuracy"), _text(page, ".lab-metric-size")
 
@@ -121,8 +141,11 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(voila_url):
                 "() => document.querySelector('.lab-metric-label').textContent"
                 ".includes('prune 70% unstructured · 4-bit channel')",
                 timeout=60_000,
-            )  # fmt: skip
-            new_accuracy, new_size = _text(page, ".lab-metric-accuracy"), _text(page, ".lab-metric-size")
+            )
+            new_accuracy, new_size = (
+                _text(page, ".lab-metric-accuracy"),
+                _text(page, ".lab-metric-size"),
+            )
             assert new_size != size, "the size on disk did not change"
             assert new_accuracy != accuracy, "the accuracy did not change"
             assert "smaller" in _text(page, ".lab-change-size")

@@ -60,7 +60,9 @@ def test_empty_data_dir_falls_through_and_error_names_sources(tmp_path, monkeypa
     with pytest.raises(data.DataNotFoundError) as err:
         data.find_raw_dir(download=False)
     message = str(err.value)
-    assert "LAB_DATA_DIR" in message and "dataset-fashion-mnist" in message and "download" in message
+    assert (
+        "LAB_DATA_DIR" in message and "dataset-fashion-mnist" in message and "download" in message
+    )
 
 
 def test_corrupt_file_is_rejected(tmp_path, monkeypatch):

@@ -14,18 +14,23 @@ from lab.techniques.configs import FinetuneConfig, PruneConfig, QuantConfig, Rec
 from lab.techniques.distillation import distillation_loss, finetune_loss, resolve_teacher
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"teacher": "bogus"}, "teacher must be one of None, 'original', 'cnn'"),
-    ({"teacher": "teacher", "temperature": 0.0}, "temperature must be > 0"),
-    ({"teacher": "teacher", "distill_weight": 1.5}, r"distill_weight must be in \[0, 1\]"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"teacher": "bogus"}, "teacher must be one of None, 'original', 'cnn'"),
+        ({"teacher": "teacher", "temperature": 0.0}, "temperature must be > 0"),
+        ({"teacher": "teacher", "distill_weight": 1.5}, r"distill_weight must be in \[0, 1\]"),
+    ],
+)
 def test_bad_distillation_settings_name_what_is_allowed(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FinetuneConfig(**kwargs)
 
 
 def test_a_recipe_with_a_teacher_round_trips_through_json():
-    recipe = Recipe(prune=PruneConfig(0.9), finetune=FinetuneConfig(teacher="original", augment=True))
+    recipe = Recipe(
+        prune=PruneConfig(0.9), finetune=FinetuneConfig(teacher="original", augment=True)
+    )
     assert Recipe.from_json(recipe.to_json()) == recipe
     assert recipe.describe().endswith("fine-tuned (distilled from original)")
 
@@ -64,12 +69,17 @@ def test_resolve_teacher_copies_the_original_and_freezes_it(tiny_model):
 
 def test_distilled_fine_tuning_leaves_the_input_model_untouched(tiny_model):
     before = measure.fingerprint(tiny_model)
-    recipe = Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4),
-                    finetune=FinetuneConfig(epochs=0.005, max_seconds=5, teacher="original"))  # fmt: skip
+    recipe = Recipe(
+        prune=PruneConfig(0.5),
+        quant=QuantConfig(bits=4),
+        finetune=FinetuneConfig(epochs=0.005, max_seconds=5, teacher="original"),
+    )
     out = apply(tiny_model, recipe, progress=False)
     assert measure.fingerprint(tiny_model) == before
     assert measure.fingerprint(out.model) != before
-    weights = [m.weight for m in out.model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    weights = [
+        m.weight for m in out.model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+    ]
     assert sum(int((w == 0).sum()) for w in weights) == round(0.5 * sum(w.numel() for w in weights))
 
 
@@ -78,8 +88,9 @@ def test_adapting_to_a_resolution_distills_when_a_teacher_is_named(tiny_model, m
     from lab.techniques import resolution
 
     seen = []
-    monkeypatch.setattr(resolution, "fit", lambda model, config, loss_fn=None, progress=True:
-                        seen.append(loss_fn))  # fmt: skip
+    monkeypatch.setattr(
+        resolution, "fit", lambda model, config, loss_fn=None, progress=True: seen.append(loss_fn)
+    )
     before = measure.fingerprint(tiny_model)
     resolution.adapt(tiny_model, 14, FinetuneConfig(teacher="original"), progress=False)
     resolution.adapt(tiny_model, 14, FinetuneConfig(), progress=False)

@@ -33,10 +33,14 @@ def cnn_int8(cnn) -> nn.Module:
 
 def test_int8_cnn_runs_int8_kernels_close_to_fp32(cnn, cnn_int8):
     assert cnn_int8.executes_as.startswith("int8 (FX graph")
-    assert cnn_int8.int8_layer_count == sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in cnn.modules())
+    assert cnn_int8.int8_layer_count == sum(
+        isinstance(m, (nn.Conv2d, nn.Linear)) for m in cnn.modules()
+    )
     with torch.no_grad():
         assert _relative_error(cnn_int8(X), cnn(X)) < 0.05
-    assert any(p.is_quantized for p in cnn_int8.state_dict().values() if isinstance(p, torch.Tensor))
+    assert any(
+        p.is_quantized for p in cnn_int8.state_dict().values() if isinstance(p, torch.Tensor)
+    )
 
 
 def test_input_model_is_untouched(cnn):

@@ -24,9 +24,23 @@ def test_flops_of_a_hand_checked_model(tiny_model):
 def test_evaluate_reports_everything(tiny_model):
     result = measure.evaluate(tiny_model, split="live", effort="quick", name="tiny")
     row = result.to_row()
-    for key in ("accuracy", "artifact_bytes", "state_dict_bytes", "parameters", "nonzero_parameters",
-                "flops", "macs", "latency_ms_p50", "latency_ms_p95", "throughput_ips", "threads",
-                "energy_kwh_per_1k", "co2_g_per_1k", "energy_source", "country"):  # fmt: skip
+    for key in (
+        "accuracy",
+        "artifact_bytes",
+        "state_dict_bytes",
+        "parameters",
+        "nonzero_parameters",
+        "flops",
+        "macs",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "throughput_ips",
+        "threads",
+        "energy_kwh_per_1k",
+        "co2_g_per_1k",
+        "energy_source",
+        "country",
+    ):
         assert key in row
     assert 0.0 <= result.accuracy <= 1.0 and result.n_images == 2_000
     assert result.parameters == sum(p.numel() for p in tiny_model.parameters())
@@ -67,7 +81,9 @@ def test_results_persist_across_a_restart(tiny_model, tmp_path):
     path = tmp_path / "persist.sqlite"
     first = measure.evaluate(tiny_model, effort="quick", store=store.ResultStore(path))
     assert not first.cached
-    again = measure.evaluate(tiny_model, effort="quick", store=store.ResultStore(path))  # new process-like
+    again = measure.evaluate(
+        tiny_model, effort="quick", store=store.ResultStore(path)
+    )  # new process-like
     assert again.cached and again.accuracy == first.accuracy
     frame = store.ResultStore(path).to_frame()
     assert len(frame) == 1 and frame.loc[0, "accuracy"] == first.accuracy
@@ -88,7 +104,11 @@ def test_co2_is_energy_times_the_countrys_intensity(tiny_model):
     if fra.energy_kwh_per_1k is None:
         pytest.skip(fra.energy_source)
     assert fra.co2_g_per_1k == pytest.approx(fra.energy_kwh_per_1k * energy.carbon_intensity("FRA"))
-    assert energy.carbon_intensity("IND") > energy.carbon_intensity("USA") > energy.carbon_intensity("FRA")
+    assert (
+        energy.carbon_intensity("IND")
+        > energy.carbon_intensity("USA")
+        > energy.carbon_intensity("FRA")
+    )
 
 
 def test_bad_input_gets_clear_errors(tiny_model):
@@ -121,22 +141,44 @@ def test_codecarbon_failure_leaves_everything_else_working(tiny_model, monkeypat
 @pytest.mark.slow
 def test_cli_evaluate_prints_one_json_object(trained_cnn, tmp_path):
     env = {**os.environ, "LAB_STORE": str(tmp_path / "cli.sqlite")}
-    out = subprocess.run([sys.executable, "-m", "lab", "evaluate", "--model", "cnn", "--split", "live",
-                          "--country", "USA", "--effort", "quick", "--json"],
-                         capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "evaluate",
+            "--model",
+            "cnn",
+            "--split",
+            "live",
+            "--country",
+            "USA",
+            "--effort",
+            "quick",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     payload = json.loads(out.stdout)
     assert payload["country"] == "USA" and payload["split"] == "live" and payload["accuracy"] > 0.85
 
 
 def test_cli_rejects_bad_input_with_a_message(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lab", "evaluate", "--model", "resnet"],
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "lab", "evaluate", "--model", "resnet"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "the zoo has: cnn" in out.stderr
 
 
 def test_cli_zoo_json_lists_every_model():
-    out = subprocess.run([sys.executable, "-m", "lab", "zoo", "--json"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "lab", "zoo", "--json"], capture_output=True, text=True, check=True
+    )
     assert [row["name"] for row in json.loads(out.stdout)] == ["cnn", "teacher", "mobile", "mlp"]
 
 
@@ -150,8 +192,9 @@ def test_a_set_cancel_event_raises_cancelled_and_stores_nothing(tiny_model, tmp_
     with pytest.raises(measure.Cancelled):
         measure.evaluate(tiny_model, effort="quick", store=results, cancel=cancel)
     assert len(results) == 0
-    assert not measure.evaluate(tiny_model, effort="quick", store=results,
-                                cancel=threading.Event()).cached  # an unset event: runs  # fmt: skip
+    assert not measure.evaluate(
+        tiny_model, effort="quick", store=results, cancel=threading.Event()
+    ).cached  # an unset event: runs
     assert len(results) == 1
 
 
@@ -180,7 +223,9 @@ def test_cancel_during_the_accuracy_pass_stops_between_batches(tiny_model, tmp_p
     compressed.runtime = _CancelsAfter(compressed.runtime, cancel)
     with pytest.raises(measure.Cancelled):
         measure.evaluate(compressed, effort="quick", store=results, cancel=cancel)
-    assert compressed.runtime.batches == 1 < len(measure._pass_batches(len(data.load_split("live"))))
+    assert (
+        compressed.runtime.batches == 1 < len(measure._pass_batches(len(data.load_split("live"))))
+    )
     assert len(results) == 0
 
 
@@ -191,7 +236,9 @@ def test_accuracy_pass_batches_cover_the_split_and_include_256_images(accuracy_b
         batches = measure._pass_batches(n)
         assert [lo for lo, _ in batches] == [0] + [hi for _, hi in batches[:-1]]
         assert batches[-1][1] == n
-        assert max(hi - lo for lo, hi in batches) <= max(measure.ACCURACY_BATCH, measure.THROUGHPUT_BATCH)
+        assert max(hi - lo for lo, hi in batches) <= max(
+            measure.ACCURACY_BATCH, measure.THROUGHPUT_BATCH
+        )
         if n >= measure.THROUGHPUT_BATCH:  # the quick throughput is timed on batches of 256
             assert any(hi - lo == measure.THROUGHPUT_BATCH for lo, hi in batches)
 

@@ -70,7 +70,9 @@ def test_ties_still_give_the_exact_count(tiny_model):
 
 
 def test_per_layer_overrides_and_the_rest_pooled():
-    pruned = prune(zoo.build("cnn"), PruneConfig(0.6, per_layer={"features.0.0": 0.1, "classifier": 0.0}))
+    pruned = prune(
+        zoo.build("cnn"), PruneConfig(0.6, per_layer={"features.0.0": 0.1, "classifier": 0.0})
+    )
     layers = prunable_layers(pruned)
     assert zeros(layers["features.0.0"]) == round(0.1 * layers["features.0.0"].weight.numel())
     assert zeros(layers["classifier"]) == 0
@@ -115,9 +117,16 @@ def test_channel_pruning_removes_channels_and_flops(name, flop_ratio):
 
 def test_lenet_channel_pruning_traced_at_a_lower_resolution():
     model = zoo.build("mlp")
-    pruned = prune(model, PruneConfig(0.5, structure="channel", scope="layer"),
-                   example_input=torch.zeros(1, 1, 14, 14))  # fmt: skip
-    assert (pruned.fc1.out_features, pruned.fc2.in_features, pruned.fc2.out_features) == (150, 150, 50)
+    pruned = prune(
+        model,
+        PruneConfig(0.5, structure="channel", scope="layer"),
+        example_input=torch.zeros(1, 1, 14, 14),
+    )
+    assert (pruned.fc1.out_features, pruned.fc2.in_features, pruned.fc2.out_features) == (
+        150,
+        150,
+        50,
+    )
     assert flops(pruned, 14) < flops(model, 14)
     assert pruned(torch.randn(2, 1, 14, 14)).shape == (2, 10)
 
@@ -138,9 +147,13 @@ def test_channel_pruning_after_unstructured_keeps_masks_consistent():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"sparsity": -0.1}, r"\[0, 1\)"), ({"sparsity": 1.0}, r"\[0, 1\)"),
-     ({"structure": "foo"}, "'unstructured', 'channel'"), ({"scope": "net"}, "'global', 'layer'")],
-)  # fmt: skip
+    [
+        ({"sparsity": -0.1}, r"\[0, 1\)"),
+        ({"sparsity": 1.0}, r"\[0, 1\)"),
+        ({"structure": "foo"}, "'unstructured', 'channel'"),
+        ({"scope": "net"}, "'global', 'layer'"),
+    ],
+)
 def test_bad_config_raises_with_allowed_values(kwargs, message):
     model = zoo.build("cnn")
     before = snapshot(model)
@@ -187,8 +200,12 @@ def test_masks_keep_zeros_through_finetuning():
 def test_masks_work_with_fit_after_step_directly():
     model = prune(zoo.build("mlp"), PruneConfig(0.9, scope="layer"))
     zero_at = {n: model.get_submodule(n).weight == 0 for n in masks_of(model)}
-    training.fit(model, training.TrainConfig(max_batches=3), progress=False,
-                 after_step=lambda m, _step, _total: apply_masks(m))  # fmt: skip
+    training.fit(
+        model,
+        training.TrainConfig(max_batches=3),
+        progress=False,
+        after_step=lambda m, _step, _total: apply_masks(m),
+    )
     assert all(torch.all(model.get_submodule(n).weight[z] == 0) for n, z in zero_at.items())
 
 
@@ -203,8 +220,9 @@ def test_gradual_pruning_reaches_the_target_along_the_cubic_schedule(monkeypatch
 
     def spy(m, config, **kwargs):
         after = kwargs.pop("after_step")
-        return original(m, config, after_step=lambda *a: (after(*a), seen.append(sparsity_of(a[0]))),
-                        **kwargs)  # fmt: skip
+        return original(
+            m, config, after_step=lambda *a: (after(*a), seen.append(sparsity_of(a[0]))), **kwargs
+        )
 
     monkeypatch.setattr("lab.techniques.pruning.fit", spy)
     finetune_pruned(model, finetune, target, max_batches=5, progress=False)
@@ -218,7 +236,9 @@ def test_sensitivity_scan_rows_and_values(tiny_model):
     assert list(df.columns) == ["layer", "sparsity", "accuracy"]
     assert len(df) == 2 * 3 and set(df.layer) == {"0", "4"}
     direct = training.accuracy(prune(tiny_model, PruneConfig(0.0, per_layer={"0": 0.9})), "live")
-    assert df.query("layer == '0' and sparsity == 0.9").accuracy.item() == pytest.approx(direct, abs=1e-3)
+    assert df.query("layer == '0' and sparsity == 0.9").accuracy.item() == pytest.approx(
+        direct, abs=1e-3
+    )
     assert df[df.sparsity == 0.0].accuracy.nunique() == 1
 
 
@@ -228,8 +248,11 @@ def test_sensitivity_scan_on_channels_skips_the_classifier():
     df = sensitivity_scan(model, (0.0, 0.5), structure="channel", progress=False)
     assert list(df.layer.unique()) == ["features.0.0", "features.2.0", "features.4.0"]
     direct = training.accuracy(
-        prune(model, PruneConfig(0.0, structure="channel", per_layer={"features.2.0": 0.5})), "live")
-    assert df.query("layer == 'features.2.0' and sparsity == 0.5").accuracy.item() == pytest.approx(direct, abs=1e-3)
+        prune(model, PruneConfig(0.0, structure="channel", per_layer={"features.2.0": 0.5})), "live"
+    )
+    assert df.query("layer == 'features.2.0' and sparsity == 0.5").accuracy.item() == pytest.approx(
+        direct, abs=1e-3
+    )
     with pytest.raises(ValueError, match="'unstructured', 'channel'"):
         sensitivity_scan(model, (0.5,), structure="foo")
 
@@ -238,8 +261,13 @@ def test_plot_sensitivity_draws_one_curve_per_layer(tiny_model):
     import pandas as pd
     from matplotlib.figure import Figure
 
-    df = pd.DataFrame({"layer": ["a", "a", "b", "b"], "sparsity": [0.0, 0.5] * 2,
-                       "accuracy": [0.9, 0.8, 0.9, 0.5]})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "layer": ["a", "a", "b", "b"],
+            "sparsity": [0.0, 0.5] * 2,
+            "accuracy": [0.9, 0.8, 0.9, 0.5],
+        }
+    )
     ax = Figure().add_subplot()
     assert plot_sensitivity(df, ax) is ax
     assert len(ax.get_lines()) == 2

@@ -37,8 +37,9 @@ def _groups(t: torch.Tensor, granularity: str) -> torch.Tensor:
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("method", ["uniform", "kmeans"])
 @pytest.mark.parametrize("bits", range(1, 9))
-def test_at_most_2_to_the_b_values_per_group_and_zeros_survive(weight, bits, granularity,
-                                                                 symmetric, method):  # fmt: skip
+def test_at_most_2_to_the_b_values_per_group_and_zeros_survive(
+    weight, bits, granularity, symmetric, method
+):
     codes = quantize_weight(weight, bits, granularity, symmetric, method)
     decoded = codes.decode()
     assert codes.codes.dtype == torch.uint8 and int(codes.codes.max()) < 2**bits
@@ -59,7 +60,9 @@ def test_uniform_grid_matches_torch_fake_quantize(weight, bits, granularity, sym
     if granularity == "channel":
         oracle = torch.fake_quantize_per_channel_affine(dense, scale, zero_point.int(), 0, 0, qmax)
     else:
-        oracle = torch.fake_quantize_per_tensor_affine(dense, float(scale), int(zero_point), 0, qmax)
+        oracle = torch.fake_quantize_per_tensor_affine(
+            dense, float(scale), int(zero_point), 0, qmax
+        )
     ours = fake_quantize_weight(dense, bits, granularity, symmetric)
     assert torch.equal(ours, oracle)
     assert torch.equal(quantize_weight(dense, bits, granularity, symmetric).decode(), oracle)
@@ -125,15 +128,25 @@ def test_skip_and_per_layer_bits():
         quantize(zoo.build("cnn"), QuantConfig(per_layer={"nope": 4}))
 
 
-@pytest.mark.parametrize("kwargs", [{"bits": 0}, {"bits": 9}, {"bits": 4.0}, {"granularity": "row"},
-                                    {"method": "lloyd"}, {"per_layer": {"fc": 12}}])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"bits": 0},
+        {"bits": 9},
+        {"bits": 4.0},
+        {"granularity": "row"},
+        {"method": "lloyd"},
+        {"per_layer": {"fc": 12}},
+    ],
+)
 def test_bad_configs_raise(kwargs):
     with pytest.raises(ValueError):
         QuantConfig(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [{"bits": 0}, {"bits": 9}, {"granularity": "row"},
-                                    {"method": "lloyd"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs", [{"bits": 0}, {"bits": 9}, {"granularity": "row"}, {"method": "lloyd"}]
+)
 def test_bad_weight_quantization_arguments_raise(kwargs):
     with pytest.raises(ValueError):
         quantize_weight(torch.randn(3, 3), **{"bits": 4, **kwargs})
@@ -160,8 +173,9 @@ def test_qat_keeps_zeros_attaches_codes_and_leaves_input_alone():
     with torch.no_grad():
         model.features[4][0].weight[:, :32] = 0.0
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    tuned = quantization_aware_finetune(model, QuantConfig(bits=4),
-                                        FinetuneConfig(epochs=0.005, max_seconds=5), progress=False)  # fmt: skip
+    tuned = quantization_aware_finetune(
+        model, QuantConfig(bits=4), FinetuneConfig(epochs=0.005, max_seconds=5), progress=False
+    )
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     conv = tuned.features[4][0]
     assert not hasattr(conv, "parametrizations")
@@ -174,11 +188,17 @@ def test_kmeans_qat_trains_the_shared_values_only():
     model = quantize(zoo.build("cnn"), QuantConfig(bits=3, method="kmeans", granularity="tensor"))
     with torch.no_grad():
         model.features[2][0].weight[0] = 0.0
-    attach(model.features[2][0], quantize_weight(model.features[2][0].weight, 3, "tensor",
-                                                 method="kmeans"))  # fmt: skip
+    attach(
+        model.features[2][0],
+        quantize_weight(model.features[2][0].weight, 3, "tensor", method="kmeans"),
+    )
     start = codes_of(model.features[2][0])
-    tuned = quantization_aware_finetune(model, QuantConfig(bits=3, method="kmeans", granularity="tensor"),
-                                        FinetuneConfig(epochs=0.005, lr=0.05), progress=False)  # fmt: skip
+    tuned = quantization_aware_finetune(
+        model,
+        QuantConfig(bits=3, method="kmeans", granularity="tensor"),
+        FinetuneConfig(epochs=0.005, lr=0.05),
+        progress=False,
+    )
     end = codes_of(tuned.features[2][0])
     assert torch.equal(end.codes, start.codes)
     assert not torch.equal(end.codebook, start.codebook)

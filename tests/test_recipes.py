@@ -13,40 +13,48 @@ from lab.techniques import (
     QuantConfig,
     Recipe,
     ResolutionConfig,
-    apply,  # fmt: skip
+    apply,
 )
 from lab.techniques.resolution import AtResolution
 
 
-@pytest.mark.parametrize("make, allowed", [
-    (lambda: PruneConfig(sparsity=-0.1), r"\[0, 1\)"),
-    (lambda: PruneConfig(sparsity=1.0), r"\[0, 1\)"),
-    (lambda: PruneConfig(structure="filter"), "'unstructured', 'channel'"),
-    (lambda: PruneConfig(scope="model"), "'global', 'layer'"),
-    (lambda: QuantConfig(bits=0), "1 to 8"),
-    (lambda: QuantConfig(bits=16), "1 to 8"),
-    (lambda: QuantConfig(bits=4.5), "1 to 8"),
-    (lambda: QuantConfig(granularity="row"), "'tensor', 'channel'"),
-    (lambda: QuantConfig(method="gptq"), "'uniform', 'kmeans'"),
-    (lambda: QuantConfig(per_layer={"fc1": 12}), "1 to 8"),
-    (lambda: ResolutionConfig(3), "4 to 28"),
-    (lambda: ResolutionConfig(32), "4 to 28"),
-    (lambda: FinetuneConfig(epochs=0), "> 0"),
-    (lambda: Recipe(prune=QuantConfig()), "PruneConfig"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, allowed",
+    [
+        (lambda: PruneConfig(sparsity=-0.1), r"\[0, 1\)"),
+        (lambda: PruneConfig(sparsity=1.0), r"\[0, 1\)"),
+        (lambda: PruneConfig(structure="filter"), "'unstructured', 'channel'"),
+        (lambda: PruneConfig(scope="model"), "'global', 'layer'"),
+        (lambda: QuantConfig(bits=0), "1 to 8"),
+        (lambda: QuantConfig(bits=16), "1 to 8"),
+        (lambda: QuantConfig(bits=4.5), "1 to 8"),
+        (lambda: QuantConfig(granularity="row"), "'tensor', 'channel'"),
+        (lambda: QuantConfig(method="gptq"), "'uniform', 'kmeans'"),
+        (lambda: QuantConfig(per_layer={"fc1": 12}), "1 to 8"),
+        (lambda: ResolutionConfig(3), "4 to 28"),
+        (lambda: ResolutionConfig(32), "4 to 28"),
+        (lambda: FinetuneConfig(epochs=0), "> 0"),
+        (lambda: Recipe(prune=QuantConfig()), "PruneConfig"),
+    ],
+)
 def test_bad_configs_name_the_allowed_values(make, allowed):
     with pytest.raises(ValueError, match=allowed):
         make()
 
 
 def test_recipe_round_trips_through_json():
-    recipe = Recipe(prune=PruneConfig(0.9, per_layer={"classifier": 0.5}),
-                    quant=QuantConfig(bits=3, method="kmeans", per_layer={"features.0.0": 8},
-                                      skip=("classifier",)),
-                    resolution=ResolutionConfig(14), finetune=FinetuneConfig(max_seconds=5))  # fmt: skip
+    recipe = Recipe(
+        prune=PruneConfig(0.9, per_layer={"classifier": 0.5}),
+        quant=QuantConfig(
+            bits=3, method="kmeans", per_layer={"features.0.0": 8}, skip=("classifier",)
+        ),
+        resolution=ResolutionConfig(14),
+        finetune=FinetuneConfig(max_seconds=5),
+    )
     assert Recipe.from_json(recipe.to_json()) == recipe
-    assert recipe.describe() == ("14 px · prune 90% unstructured · 3-bit kmeans (mixed: features.0.0 "
-                                 "8-bit) · fine-tuned")
+    assert recipe.describe() == (
+        "14 px · prune 90% unstructured · 3-bit kmeans (mixed: features.0.0 8-bit) · fine-tuned"
+    )
     with pytest.raises(ValueError, match="allowed: prune, quant, resolution, finetune"):
         Recipe.from_dict({"distill": {}})
 
@@ -59,8 +67,11 @@ def test_kmeans_defaults_to_one_codebook_per_layer():
 def test_apply_never_modifies_its_input():
     model = zoo.build("cnn").eval()
     before = measure.fingerprint(model)
-    out = apply(model, Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4),
-                              resolution=ResolutionConfig(14)), progress=False)  # fmt: skip
+    out = apply(
+        model,
+        Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4), resolution=ResolutionConfig(14)),
+        progress=False,
+    )
     assert measure.fingerprint(model) == before
     assert out.model is not model and out.resolution == 14
     assert isinstance(out.runtime, AtResolution)
@@ -69,8 +80,15 @@ def test_apply_never_modifies_its_input():
 def test_fine_tuning_with_zero_sparsity_never_trains_the_input():
     model = zoo.build("mlp").eval()
     before = measure.fingerprint(model)
-    apply(model, Recipe(prune=PruneConfig(0.0), quant=QuantConfig(bits=4),
-                        finetune=FinetuneConfig(epochs=0.01, max_seconds=1)), progress=False)  # fmt: skip
+    apply(
+        model,
+        Recipe(
+            prune=PruneConfig(0.0),
+            quant=QuantConfig(bits=4),
+            finetune=FinetuneConfig(epochs=0.01, max_seconds=1),
+        ),
+        progress=False,
+    )
     assert measure.fingerprint(model) == before
 
 
@@ -102,8 +120,10 @@ def test_resolution_needs_a_model_that_accepts_smaller_inputs():
 
 def test_a_users_own_model_goes_through_a_full_recipe(tiny_model):
     before = measure.fingerprint(tiny_model)
-    out = apply(tiny_model, Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4),
-                                   resolution=ResolutionConfig(20)))  # fmt: skip
+    out = apply(
+        tiny_model,
+        Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4), resolution=ResolutionConfig(20)),
+    )
     assert out(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     assert measure.fingerprint(tiny_model) == before
     assert any("unstructured" in n for n in out.notes) and any("4 bits" in n for n in out.notes)
@@ -189,7 +209,8 @@ def test_fp32_runtime_falls_back_when_a_model_cannot_be_transformed():
 
 
 def test_int8_runtime_is_not_touched_by_the_fp32_fast_path():
-    out = apply(zoo.build("cnn").eval(), Recipe(quant=QuantConfig(bits=8, activations=True)),
-                progress=False)  # fmt: skip
+    out = apply(
+        zoo.build("cnn").eval(), Recipe(quant=QuantConfig(bits=8, activations=True)), progress=False
+    )
     assert out.executes_as.startswith("int8")
     assert "BN folded" not in out.executes_as and "channels_last" not in out.executes_as

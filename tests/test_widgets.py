@@ -30,28 +30,46 @@ from widgets import (
     SensitivityView,
     SparsitySlider,
     pareto_front,
-)  # fmt: skip
+)
 
 INTENSITY = {"FRA": 56.0, "DEU": 380.0, "USA": 369.0}
 
 
-def fake_measurement(recipe: Recipe, *, country: str = "FRA", split: str = "live",
-                     effort: str = "quick", name: str = "cnn", **_: object) -> SimpleNamespace:  # fmt: skip
+def fake_measurement(
+    recipe: Recipe,
+    *,
+    country: str = "FRA",
+    split: str = "live",
+    effort: str = "quick",
+    name: str = "cnn",
+    **_: object,
+) -> SimpleNamespace:
     """Plausible numbers that depend on every knob, like lab's Measurement."""
     sparsity = recipe.prune.sparsity if recipe.prune else 0.0
     bits = recipe.quant.bits if recipe.quant else 32
     size = recipe.resolution.size if recipe.resolution else 28
     kwh = 1e-6 * (size / 28) ** 2
     return SimpleNamespace(
-        name=name, recipe=recipe.to_json(), label=recipe.describe(), split=split, effort=effort,
-        n_images=2000 if split == "live" else 10_000, accuracy=0.91 - 0.2 * sparsity**3 - 0.01 * (bits < 4),
+        name=name,
+        recipe=recipe.to_json(),
+        label=recipe.describe(),
+        split=split,
+        effort=effort,
+        n_images=2000 if split == "live" else 10_000,
+        accuracy=0.91 - 0.2 * sparsity**3 - 0.01 * (bits < 4),
         artifact_bytes=int(400_000 * (1 - sparsity) * bits / 32) + 1000,
-        flops=int(1e6 * (size / 28) ** 2), latency_ms_p50=0.5 * (size / 28) ** 2,
-        energy_kwh_per_1k=kwh, co2_g_per_1k=kwh * INTENSITY.get(country, 100.0),
-        carbon_intensity_g_per_kwh=INTENSITY.get(country, 100.0), country=country,
-        notes=["unstructured sparsity: latency unchanged"] if sparsity else [], threads=2,
-        executes_as="fp32", energy_source="codecarbon CPU-load estimate (test)", cached=False,
-    )  # fmt: skip
+        flops=int(1e6 * (size / 28) ** 2),
+        latency_ms_p50=0.5 * (size / 28) ** 2,
+        energy_kwh_per_1k=kwh,
+        co2_g_per_1k=kwh * INTENSITY.get(country, 100.0),
+        carbon_intensity_g_per_kwh=INTENSITY.get(country, 100.0),
+        country=country,
+        notes=["unstructured sparsity: latency unchanged"] if sparsity else [],
+        threads=2,
+        executes_as="fp32",
+        energy_source="codecarbon CPU-load estimate (test)",
+        cached=False,
+    )
 
 
 class FakeEvaluator:
@@ -99,8 +117,7 @@ def dashboard():
 
 
 def brute_force_front(points, maximize_y=True):
-    keep = [i for i, p in enumerate(points)
-            if not any(dominates(q, p, maximize_y) for q in points)]  # fmt: skip
+    keep = [i for i, p in enumerate(points) if not any(dominates(q, p, maximize_y) for q in points)]
     first = {}  # of exact duplicates keep the first
     for i in keep:
         first.setdefault(tuple(points[i]), i)
@@ -113,8 +130,10 @@ def test_pareto_front_matches_brute_force(maximize_y):
     for trial in range(300):
         n = rng.randint(0, 25)
         grid = trial % 2 == 0  # coarse grid: many ties and duplicates
-        points = [(rng.randint(1, 6), rng.randint(0, 5)) if grid else (rng.random(), rng.random())
-                  for _ in range(n)]  # fmt: skip
+        points = [
+            (rng.randint(1, 6), rng.randint(0, 5)) if grid else (rng.random(), rng.random())
+            for _ in range(n)
+        ]
         assert pareto_front(points, maximize_y) == brute_force_front(points, maximize_y), points
 
 
@@ -135,7 +154,11 @@ def test_sliders_give_lab_configs_and_none_when_off():
     assert bits.config == QuantConfig(bits=4, granularity="tensor")
     assert resolution.config == ResolutionConfig(14)
     # the inner ipywidgets follow (what the browser shows)
-    assert (sparsity.slider.value, bits.slider.label, resolution.slider.label) == (0.8, "4 bits", "14 px")
+    assert (sparsity.slider.value, bits.slider.label, resolution.slider.label) == (
+        0.8,
+        "4 bits",
+        "14 px",
+    )
 
 
 def test_slider_changes_notify_observers():
@@ -212,7 +235,9 @@ def test_deployment_scale_converts_per_1k_grams_to_kg_per_year():
 def test_metrics_panel_shows_values_and_changes_vs_baseline():
     panel = MetricsPanel()
     base = fake_measurement(Recipe())
-    small = fake_measurement(Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4), resolution=ResolutionConfig(14)))
+    small = fake_measurement(
+        Recipe(prune=PruneConfig(0.5), quant=QuantConfig(bits=4), resolution=ResolutionConfig(14))
+    )
     panel.show(small, base)
     assert panel.texts["accuracy"] == f"{100 * small.accuracy:.1f} %"
     assert panel.changes["accuracy"] == "−2.5 pt"
@@ -248,8 +273,13 @@ def test_sensitivity_view_runs_in_background_and_reports_errors():
 
     def scan(model, sparsities, split, structure, progress):
         time.sleep(0.05)
-        return pd.DataFrame({"layer": ["a", "a", "b", "b"], "sparsity": [0, 0.9] * 2,
-                             "accuracy": [0.9, 0.8, 0.9, 0.3]})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "layer": ["a", "a", "b", "b"],
+                "sparsity": [0, 0.9] * 2,
+                "accuracy": [0.9, 0.8, 0.9, 0.3],
+            }
+        )
 
     view = SensitivityView(model=torch.nn.Linear(2, 2), scan=scan)
     view.button.click()
@@ -346,7 +376,9 @@ class CancellableEvaluator(FakeEvaluator):
 
 
 def test_superseded_evaluation_is_cancelled_and_the_last_value_starts_at_once(dashboard):
-    evaluator = CancellableEvaluator(delay=3.0)  # each non-baseline evaluation: 3 s unless cancelled
+    evaluator = CancellableEvaluator(
+        delay=3.0
+    )  # each non-baseline evaluation: 3 s unless cancelled
     dash = dashboard(evaluator, debounce=0.05)
     dash.sparsity.value = 0.05  # starts at once (after a quiet period)
     deadline = time.monotonic() + 5

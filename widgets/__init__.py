@@ -22,7 +22,18 @@ from .status import StatusLine
 from .worker import LatestWorker
 
 __all__ = [
-    "BitWidthSlider", "Dashboard", "DeploymentScale", "FigureView", "LatestWorker", "MetricsPanel",
-    "ModelPicker", "ParetoPlot", "RegionPicker", "ResolutionSlider", "SensitivityView",
-    "SparsitySlider", "StatusLine", "pareto_front",
-]  # fmt: skip
+    "BitWidthSlider",
+    "Dashboard",
+    "DeploymentScale",
+    "FigureView",
+    "LatestWorker",
+    "MetricsPanel",
+    "ModelPicker",
+    "ParetoPlot",
+    "RegionPicker",
+    "ResolutionSlider",
+    "SensitivityView",
+    "SparsitySlider",
+    "StatusLine",
+    "pareto_front",
+]

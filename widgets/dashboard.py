@@ -125,10 +125,16 @@ class Dashboard(w.VBox):
     error = t.Unicode("")
     evaluations = t.Int(0)
 
-    def __init__(self, model: str | nn.Module | Mapping[str, nn.Module] = "cnn",
-                 name: str | None = None, country: str = energy.DEFAULT_COUNTRY,
-                 evaluator: Callable[..., Any] | None = None, *, store: Any = None,
-                 debounce: float = 0.05) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: str | nn.Module | Mapping[str, nn.Module] = "cnn",
+        name: str | None = None,
+        country: str = energy.DEFAULT_COUNTRY,
+        evaluator: Callable[..., Any] | None = None,
+        *,
+        store: Any = None,
+        debounce: float = 0.05,
+    ) -> None:
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts_cancel(self._evaluator)
         self._store = store
@@ -142,10 +148,15 @@ class Dashboard(w.VBox):
         self.region = RegionPicker(country)
         self.sparsity = SparsitySlider()
         self.bits = BitWidthSlider()
-        self.resolution = ResolutionSlider(sizes=ResolutionSlider.sizes_for(self.model_picker.model))
-        self.full_button = w.Button(description="Evaluate on full test set", icon="check",
-                                    tooltip="10,000 test images, 100 latency samples",
-                                    layout={"width": "220px"})  # fmt: skip
+        self.resolution = ResolutionSlider(
+            sizes=ResolutionSlider.sizes_for(self.model_picker.model)
+        )
+        self.full_button = w.Button(
+            description="Evaluate on full test set",
+            icon="check",
+            tooltip="10,000 test images, 100 latency samples",
+            layout={"width": "220px"},
+        )
         self.full_button.add_class("lab-full-button")
         self.scale = DeploymentScale()
         self.metrics = MetricsPanel()
@@ -155,8 +166,11 @@ class Dashboard(w.VBox):
         super().__init__(self._layout(), layout={"padding": "4px"})
         self.add_class("lab-dashboard")
 
-        for slider, names in ((self.sparsity, ["value", "structure"]),
-                              (self.bits, ["value", "granularity"]), (self.resolution, ["value"])):  # fmt: skip
+        for slider, names in (
+            (self.sparsity, ["value", "structure"]),
+            (self.bits, ["value", "granularity"]),
+            (self.resolution, ["value"]),
+        ):
             slider.observe(lambda _: self.refresh(), names=names)
         self.region.observe(self._region_changed, names="value")
         self.model_picker.observe(self._model_changed, names="value")
@@ -171,14 +185,21 @@ class Dashboard(w.VBox):
     @property
     def recipe(self) -> Recipe:
         """The configuration the sliders show (raises ValueError for an invalid one)."""
-        return Recipe(prune=self.sparsity.config, quant=self.bits.config,
-                      resolution=self.resolution.config)  # fmt: skip
+        return Recipe(
+            prune=self.sparsity.config, quant=self.bits.config, resolution=self.resolution.config
+        )
 
     def refresh(self, split: str = LIVE[0], effort: str = LIVE[1]) -> None:
         """Evaluate the sliders' configuration (in the background unless already known)."""
         try:
-            request = _Request(self._model_key(), self.model_picker.value, self.recipe, split,
-                               effort, self.region.value)  # fmt: skip
+            request = _Request(
+                self._model_key(),
+                self.model_picker.value,
+                self.recipe,
+                split,
+                effort,
+                self.region.value,
+            )
         except ValueError as exc:
             self.status.show_error(f"Invalid configuration: {exc}")
             return
@@ -193,8 +214,9 @@ class Dashboard(w.VBox):
         model = self.model_picker.model
         self.status.busy = True
         cancel = threading.Event()
-        self._worker.submit(lambda: self._evaluate(model, request, cancel), self._show, self._failed,
-                            cancel=cancel)  # fmt: skip
+        self._worker.submit(
+            lambda: self._evaluate(model, request, cancel), self._show, self._failed, cancel=cancel
+        )
 
     def evaluate_full(self) -> None:
         """Measure the current configuration on the full test set (10,000 images, effort "full")."""
@@ -229,8 +251,10 @@ class Dashboard(w.VBox):
         elif isinstance(model, Mapping):
             user = dict(model)
         else:
-            raise TypeError(f"model must be a zoo name, a torch.nn.Module or a dict of them; "
-                            f"got {type(model).__name__}")  # fmt: skip
+            raise TypeError(
+                f"model must be a zoo name, a torch.nn.Module or a dict of them; "
+                f"got {type(model).__name__}"
+            )
         if not user:
             raise ValueError("model={} holds no model")
         return user, next(iter(user))
@@ -239,13 +263,24 @@ class Dashboard(w.VBox):
         return f"{self.model_picker.value}#{id(self.model_picker.model)}"
 
     def _layout(self) -> list[w.Widget]:
-        controls = w.VBox([
-            w.HTML("<b>Compress</b> (move right to compress more)"),
-            self.sparsity, self.bits, self.resolution, self.full_button,
-            w.HTML("<b>At deployment scale</b>"), self.scale,
-        ], layout={"width": "560px"})  # fmt: skip
-        scan = w.Accordion([self.sensitivity], titles=("Per-layer pruning sensitivity",),
-                           selected_index=None, layout={"width": "580px"})  # fmt: skip
+        controls = w.VBox(
+            [
+                w.HTML("<b>Compress</b> (move right to compress more)"),
+                self.sparsity,
+                self.bits,
+                self.resolution,
+                self.full_button,
+                w.HTML("<b>At deployment scale</b>"),
+                self.scale,
+            ],
+            layout={"width": "560px"},
+        )
+        scan = w.Accordion(
+            [self.sensitivity],
+            titles=("Per-layer pruning sensitivity",),
+            selected_index=None,
+            layout={"width": "580px"},
+        )
         row = {"flex_flow": "row wrap", "grid_gap": "8px 24px", "align_items": "flex-start"}
         return [
             w.HBox([self.model_picker, self.region], layout={"flex_flow": "row wrap"}),
@@ -254,16 +289,23 @@ class Dashboard(w.VBox):
             w.HBox([self.pareto, scan], layout=row),
         ]
 
-    def _evaluate(self, model: nn.Module, request: _Request,
-                  cancel: threading.Event | None = None) -> _Outcome:  # fmt: skip
+    def _evaluate(
+        self, model: nn.Module, request: _Request, cancel: threading.Event | None = None
+    ) -> _Outcome:
         started = time.perf_counter()
         baseline = self._measure(model, request, Recipe(), cancel)
-        measurement = (baseline if request.recipe.is_identity
-                       else self._measure(model, request, cancel=cancel))  # fmt: skip
+        measurement = (
+            baseline if request.recipe.is_identity else self._measure(model, request, cancel=cancel)
+        )
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
 
-    def _measure(self, model: nn.Module, request: _Request, recipe: Recipe | None = None,
-                 cancel: threading.Event | None = None) -> Any:  # fmt: skip
+    def _measure(
+        self,
+        model: nn.Module,
+        request: _Request,
+        recipe: Recipe | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Any:
         recipe = request.recipe if recipe is None else recipe
         key = request.key(recipe)
         with self._memo_lock:
@@ -272,9 +314,16 @@ class Dashboard(w.VBox):
             return known
         self.evaluations += 1
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
-        result = self._evaluator(model, recipe, split=request.split, country=request.country,
-                                 name=request.name, effort=request.effort, store=self._store,
-                                 **extra)  # fmt: skip
+        result = self._evaluator(
+            model,
+            recipe,
+            split=request.split,
+            country=request.country,
+            name=request.name,
+            effort=request.effort,
+            store=self._store,
+            **extra,
+        )
         with self._memo_lock:
             self._memo[key] = result
         return result
@@ -282,8 +331,11 @@ class Dashboard(w.VBox):
     def _evaluated_like(self, request: _Request) -> list[Any]:
         """Every measurement of this session for the same model, split, effort and country."""
         with self._memo_lock:
-            return [m for key, m in self._memo.items()
-                    if key[0] == request.model_key and key[2:] == request.key()[2:]]  # fmt: skip
+            return [
+                m
+                for key, m in self._memo.items()
+                if key[0] == request.model_key and key[2:] == request.key()[2:]
+            ]
 
     def _show(self, outcome: _Outcome) -> None:
         base, current = outcome.baseline, outcome.measurement
@@ -296,8 +348,11 @@ class Dashboard(w.VBox):
             others = [m for m in self._evaluated_like(outcome.request) if m is not current]
             self.pareto.add(*others, current)
         where = "live split" if live else "full test set"
-        how = ("from cache" if outcome.seconds == 0 or getattr(current, "cached", False)
-               else f"measured in {outcome.seconds:.2f} s")  # fmt: skip
+        how = (
+            "from cache"
+            if outcome.seconds == 0 or getattr(current, "cached", False)
+            else f"measured in {outcome.seconds:.2f} s"
+        )
         self.status.show_message(f"{current.label} · {where} · {how}")
         self.status.busy = False
         self.baseline, self.measurement = base, current

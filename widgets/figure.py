@@ -43,7 +43,9 @@ class FigureView:
         else:
             canvas = Canvas(self.figure)
             with warnings.catch_warnings():  # ipympl's Toolbar passes traitlets an extra argument
-                warnings.filterwarnings("ignore", "Passing unrecognized arguments", DeprecationWarning)
+                warnings.filterwarnings(
+                    "ignore", "Passing unrecognized arguments", DeprecationWarning
+                )
                 FigureManager(canvas, next(_NUMBERS))  # wires canvas.manager for frontend messages
             canvas.header_visible = False
             canvas.footer_visible = False

@@ -60,15 +60,42 @@ def _energy_wh(m: Any) -> float | None:
 METRICS: tuple[Metric, ...] = (
     Metric("accuracy", "Accuracy", lambda m: m.accuracy, format_percent),
     Metric("size", "Size on disk", lambda m: m.artifact_bytes, format_bytes, "smaller", "larger"),
-    Metric("flops", "FLOPs per image", lambda m: m.flops, lambda v: format_si(v, "FLOPs"),
-           "fewer", "more"),
-    Metric("latency", "Latency (batch 1, p50)", lambda m: m.latency_ms_p50,
-           lambda v: format_si(None if v is None else v / 1000, "s"), "faster", "slower", 0.25),
-    Metric("energy", "Energy per 1k inferences", _energy_wh, lambda v: format_si(v, "Wh"),
-           "less", "more", 0.25),
-    Metric("co2", "CO₂-eq per 1k inferences", lambda m: m.co2_g_per_1k, format_grams,
-           "less", "more", 0.25),
-)  # fmt: skip
+    Metric(
+        "flops",
+        "FLOPs per image",
+        lambda m: m.flops,
+        lambda v: format_si(v, "FLOPs"),
+        "fewer",
+        "more",
+    ),
+    Metric(
+        "latency",
+        "Latency (batch 1, p50)",
+        lambda m: m.latency_ms_p50,
+        lambda v: format_si(None if v is None else v / 1000, "s"),
+        "faster",
+        "slower",
+        0.25,
+    ),
+    Metric(
+        "energy",
+        "Energy per 1k inferences",
+        _energy_wh,
+        lambda v: format_si(v, "Wh"),
+        "less",
+        "more",
+        0.25,
+    ),
+    Metric(
+        "co2",
+        "CO₂-eq per 1k inferences",
+        lambda m: m.co2_g_per_1k,
+        format_grams,
+        "less",
+        "more",
+        0.25,
+    ),
+)
 
 
 def notes_for(m: Any) -> list[str]:
@@ -91,10 +118,14 @@ def notes_for(m: Any) -> list[str]:
         notes.append(f"energy {source}")
     else:
         estimated = "" if "RAPL" in source else " — estimated, not metered"
-        notes.append(f"energy: {source}{estimated}; CO₂ = energy × "
-                     f"{m.carbon_intensity_g_per_kwh:,.0f} g/kWh ({m.country} grid)")  # fmt: skip
-    notes.append(f"{m.split} split ({m.n_images:,} images), {m.effort} effort"
-                 + (", from the result store" if m.cached else ""))  # fmt: skip
+        notes.append(
+            f"energy: {source}{estimated}; CO₂ = energy × "
+            f"{m.carbon_intensity_g_per_kwh:,.0f} g/kWh ({m.country} grid)"
+        )
+    notes.append(
+        f"{m.split} split ({m.n_images:,} images), {m.effort} effort"
+        + (", from the result store" if m.cached else "")
+    )
     return notes
 
 
@@ -122,8 +153,9 @@ class MetricsPanel(w.VBox):
             change.add_class(f"lab-change-{metric.key}")
             self._values[metric.key], self._changes[metric.key] = value, change
             cells += [w.HTML(f"<span style='color:#555'>{metric.label}</span>"), value, change]
-        grid = w.GridBox(cells, layout=w.Layout(grid_template_columns="190px 110px 180px",
-                                                grid_gap="0 8px"))  # fmt: skip
+        grid = w.GridBox(
+            cells, layout=w.Layout(grid_template_columns="190px 110px 180px", grid_gap="0 8px")
+        )
         self.notes = w.HTML("")
         self.notes.add_class("lab-metric-notes")
         super().__init__([self.title, grid, self.notes], layout={"width": "520px"})

@@ -32,8 +32,11 @@ AXES = {
     "latency": ("latency", "latency, batch 1 p50 (ms, log scale)", "latency_ms_p50"),
     "co2": ("CO₂ per 1k", "CO₂-eq per 1,000 inferences (log scale)", "co2_g_per_1k"),
 }
-_TICKS = {"size": lambda v, _: format_bytes(int(round(v))).replace(".0 ", " "),
-          "latency": lambda v, _: f"{v:g}", "co2": lambda v, _: format_grams(v)}  # fmt: skip
+_TICKS = {
+    "size": lambda v, _: format_bytes(int(round(v))).replace(".0 ", " "),
+    "latency": lambda v, _: f"{v:g}",
+    "co2": lambda v, _: format_grams(v),
+}
 
 
 class ParetoPlot(w.VBox):
@@ -49,19 +52,34 @@ class ParetoPlot(w.VBox):
     def __init__(self, x_axis: str = "size", figsize: tuple[float, float] = (5.6, 3.4)) -> None:
         self._points: dict[str, Any] = {}  # recipe JSON → latest measurement of it
         self._current: str | None = None
-        self.toggle = w.ToggleButtons(options=[(label, key) for key, (label, *_) in AXES.items()],
-                                      value=x_axis, style={"button_width": "96px"})  # fmt: skip
+        self.toggle = w.ToggleButtons(
+            options=[(label, key) for key, (label, *_) in AXES.items()],
+            value=x_axis,
+            style={"button_width": "96px"},
+        )
         self.toggle.add_class("lab-pareto-axis")
         self.view = FigureView(figsize)
         ax = self.ax = self.view.figure.subplots()
-        self._scatter = ax.scatter([], [], s=28, color="#8da0cb", alpha=0.8, zorder=2,
-                                   label="configurations")  # fmt: skip
-        (self._front,) = ax.plot([], [], drawstyle="steps-post", color="#e5883e", lw=2, zorder=1,
-                                 label="Pareto frontier")  # fmt: skip
-        (self._highlight,) = ax.plot([], [], marker="*", ms=16, ls="none", color="#d62728",
-                                     markeredgecolor="black", zorder=3, label="current")  # fmt: skip
-        self._annotation = ax.annotate("", (0, 0), xytext=(9, 5), textcoords="offset points",
-                                       fontsize=8)  # fmt: skip
+        self._scatter = ax.scatter(
+            [], [], s=28, color="#8da0cb", alpha=0.8, zorder=2, label="configurations"
+        )
+        (self._front,) = ax.plot(
+            [], [], drawstyle="steps-post", color="#e5883e", lw=2, zorder=1, label="Pareto frontier"
+        )
+        (self._highlight,) = ax.plot(
+            [],
+            [],
+            marker="*",
+            ms=16,
+            ls="none",
+            color="#d62728",
+            markeredgecolor="black",
+            zorder=3,
+            label="current",
+        )
+        self._annotation = ax.annotate(
+            "", (0, 0), xytext=(9, 5), textcoords="offset points", fontsize=8
+        )
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -97,8 +115,13 @@ class ParetoPlot(w.VBox):
         offsets = np.asarray(self._scatter.get_offsets(), dtype=float).reshape(-1, 2)
         front = np.asarray(self._front.get_xydata(), dtype=float).reshape(-1, 2)
         hx, hy = self._highlight.get_data()
-        return {"x": offsets[:, 0], "y": offsets[:, 1], "labels": self._labels, "front": front,
-                "current": (float(hx[0]), float(hy[0])) if len(hx) else None}  # fmt: skip
+        return {
+            "x": offsets[:, 0],
+            "y": offsets[:, 1],
+            "labels": self._labels,
+            "front": front,
+            "current": (float(hx[0]), float(hy[0])) if len(hx) else None,
+        }
 
     @t.observe("x_axis")
     def _axis_changed(self, change: dict) -> None:

@@ -36,13 +36,13 @@ class ModelPicker(w.HBox):
     value = t.Unicode("cnn")
     warning = t.Unicode("")  # e.g. "cnn: showing untrained weights (checkpoint … is missing)"
 
-    def __init__(self, value: str = "cnn", user_models: Mapping[str, nn.Module] | None = None
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self, value: str = "cnn", user_models: Mapping[str, nn.Module] | None = None
+    ) -> None:
         self._user: dict[str, nn.Module] = {}
         self._loaded: dict[str, nn.Module] = {}
         self._failures: dict[str, str] = {}  # zoo name → why its checkpoint did not load
-        self.dropdown = w.Dropdown(description="Model", style=_STYLE,
-                                   layout={"width": "230px"})  # fmt: skip
+        self.dropdown = w.Dropdown(description="Model", style=_STYLE, layout={"width": "230px"})
         self.dropdown.add_class("lab-model-picker")
         super().__init__([self.dropdown])
         for name, module in (user_models or {}).items():
@@ -62,7 +62,9 @@ class ModelPicker(w.HBox):
     def add_model(self, name: str, module: nn.Module, select: bool = True) -> None:
         """Offer your own ``module`` under ``name`` (and choose it when ``select``)."""
         if not isinstance(module, nn.Module):
-            raise TypeError(f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}")
+            raise TypeError(
+                f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}"
+            )
         if name in zoo.names():
             raise ValueError(f"{name!r} is a zoo model's name; pick another name for yours")
         self._user[name] = module
@@ -71,15 +73,18 @@ class ModelPicker(w.HBox):
             self.value = name
 
     def _refresh(self) -> None:
-        labels = [(f"{n} (zoo)", n) for n in zoo.names()] + [(f"{n} (yours)", n) for n in self._user]
+        labels = [(f"{n} (zoo)", n) for n in zoo.names()] + [
+            (f"{n} (yours)", n) for n in self._user
+        ]
         with self.dropdown.hold_trait_notifications():
             self.dropdown.options = labels
 
     @t.validate("value")
     def _check(self, proposal: dict) -> str:
         if proposal["value"] not in self.options:
-            raise t.TraitError(f"unknown model {proposal['value']!r}; choose one of "
-                               f"{', '.join(self.options)}")  # fmt: skip
+            raise t.TraitError(
+                f"unknown model {proposal['value']!r}; choose one of {', '.join(self.options)}"
+            )
         return proposal["value"]
 
     @property
@@ -117,10 +122,12 @@ class RegionPicker(w.HBox):
 
     def __init__(self, value: str = energy.DEFAULT_COUNTRY) -> None:
         names = energy.countries()
-        options = sorted(((f"{name} ({code})", code) for code, name in names.items()),
-                         key=lambda o: o[0].lower())  # fmt: skip
-        self.dropdown = w.Dropdown(options=options, description="Region", style=_STYLE,
-                                   layout={"width": "260px"})  # fmt: skip
+        options = sorted(
+            ((f"{name} ({code})", code) for code, name in names.items()), key=lambda o: o[0].lower()
+        )
+        self.dropdown = w.Dropdown(
+            options=options, description="Region", style=_STYLE, layout={"width": "260px"}
+        )
         self.dropdown.add_class("lab-region-picker")
         self.label = w.HTML()
         self.label.add_class("lab-intensity")
@@ -139,5 +146,7 @@ class RegionPicker(w.HBox):
     @t.observe("value")
     def _show_intensity(self, change: dict) -> None:
         self.intensity = energy.carbon_intensity(change["new"])
-        self.label.value = (f"<span title='grid carbon intensity (codecarbon data)'>"
-                            f"{self.intensity:,.0f} g CO₂/kWh</span>")  # fmt: skip
+        self.label.value = (
+            f"<span title='grid carbon intensity (codecarbon data)'>"
+            f"{self.intensity:,.0f} g CO₂/kWh</span>"
+        )

@@ -18,6 +18,7 @@ from .units import format_grams
 
 __all__ = ["DeploymentScale"]
 
+
 class DeploymentScale(w.VBox):
     """Inferences per day (log slider, 100 – 10 billion) → kg CO2-eq per year.
 
@@ -32,10 +33,17 @@ class DeploymentScale(w.VBox):
 
     def __init__(self, per_day: float = 1e6) -> None:
         self.slider = w.FloatLogSlider(
-            value=per_day, base=10, min=2, max=10, step=0.25, readout_format=".3s",
-            description="Inferences/day", continuous_update=True,
-            style={"description_width": "100px"}, layout={"width": "340px"},
-        )  # fmt: skip
+            value=per_day,
+            base=10,
+            min=2,
+            max=10,
+            step=0.25,
+            readout_format=".3s",
+            description="Inferences/day",
+            continuous_update=True,
+            style={"description_width": "100px"},
+            layout={"width": "340px"},
+        )
         self.slider.add_class("lab-scale-slider")
         self.summary = w.HTML()
         self.summary.add_class("lab-scale-summary")

@@ -35,12 +35,14 @@ __all__ = ["SensitivityView"]
 DEFAULT_SPARSITIES = (0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
-def _lab_scan(model: Any, sparsities: Sequence[float], split: str, structure: str,
-              progress: bool) -> Any:  # fmt: skip
+def _lab_scan(
+    model: Any, sparsities: Sequence[float], split: str, structure: str, progress: bool
+) -> Any:
     from lab.techniques.pruning import sensitivity_scan
 
-    return sensitivity_scan(model, sparsities=sparsities, split=split, structure=structure,
-                            progress=progress)  # fmt: skip
+    return sensitivity_scan(
+        model, sparsities=sparsities, split=split, structure=structure, progress=progress
+    )
 
 
 class SensitivityView(w.VBox):
@@ -57,17 +59,28 @@ class SensitivityView(w.VBox):
     status = t.Unicode("")
     result = t.Any(None)  # the scan's DataFrame (layer, sparsity, accuracy)
 
-    def __init__(self, model: Any, sparsities: Sequence[float] = DEFAULT_SPARSITIES,
-                 split: str = "live", scan: Callable[..., Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Any,
+        sparsities: Sequence[float] = DEFAULT_SPARSITIES,
+        split: str = "live",
+        scan: Callable[..., Any] | None = None,
+    ) -> None:
         self._model = model
         self.sparsities, self.split = tuple(sparsities), split
         self._scan = scan or _lab_scan
         self._thread: threading.Thread | None = None
-        self.button = w.Button(description="Run scan", icon="play", button_style="info",
-                               tooltip="Prune each layer alone at each sparsity; measure accuracy")  # fmt: skip
+        self.button = w.Button(
+            description="Run scan",
+            icon="play",
+            button_style="info",
+            tooltip="Prune each layer alone at each sparsity; measure accuracy",
+        )
         self.button.add_class("lab-scan-button")
-        self.structure = w.ToggleButtons(options=[("weights", "unstructured"), ("channels", "channel")],
-                                         style={"button_width": "90px"})  # fmt: skip
+        self.structure = w.ToggleButtons(
+            options=[("weights", "unstructured"), ("channels", "channel")],
+            style={"button_width": "90px"},
+        )
         self.message = w.HTML("Press “Run scan”: each layer is pruned alone (the others dense).")
         self.message.add_class("lab-scan-status")
         self.view = FigureView((5.6, 3.2))
@@ -95,16 +108,23 @@ class SensitivityView(w.VBox):
     @property
     def curves(self) -> dict[str, tuple[list[float], list[float]]]:
         """Layer → (sparsities in %, accuracies in %) as drawn."""
-        return {name: (list(map(float, line.get_xdata())), list(map(float, line.get_ydata())))
-                for name, line in self._lines.items() if line.get_visible()}  # fmt: skip
+        return {
+            name: (list(map(float, line.get_xdata())), list(map(float, line.get_ydata())))
+            for name, line in self._lines.items()
+            if line.get_visible()
+        }
 
     def run(self) -> None:
         """Start a scan in the background (ignored while one runs)."""
         if self.running:
             return
         self.running, self.button.disabled = True, True
-        self._thread = threading.Thread(target=self._work, args=(self.model, self.structure.value),
-                                        name="lab-sensitivity-scan", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._work,
+            args=(self.model, self.structure.value),
+            name="lab-sensitivity-scan",
+            daemon=True,
+        )
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -131,8 +151,13 @@ class SensitivityView(w.VBox):
         ticker = threading.Thread(target=tick, daemon=True)
         ticker.start()
         try:
-            df = self._scan(model, sparsities=self.sparsities, split=self.split,
-                            structure=structure, progress=False)  # fmt: skip
+            df = self._scan(
+                model,
+                sparsities=self.sparsities,
+                split=self.split,
+                structure=structure,
+                progress=False,
+            )
         except Exception as exc:
             done.set()
             self._say(f"<span style='color:#b00020'>Scan failed: {html.escape(str(exc))}</span>")
@@ -140,9 +165,11 @@ class SensitivityView(w.VBox):
             done.set()
             self._draw(df)
             self.result = df
-            self._say(f"✓ {df['layer'].nunique()} layers × {len(self.sparsities)} sparsities "
-                      f"({structure}) in {time.perf_counter() - started:.1f} s on the "
-                      f"{self.split} split")  # fmt: skip
+            self._say(
+                f"✓ {df['layer'].nunique()} layers × {len(self.sparsities)} sparsities "
+                f"({structure}) in {time.perf_counter() - started:.1f} s on the "
+                f"{self.split} split"
+            )
         finally:
             ticker.join()
             self.running, self.button.disabled = False, False

@@ -45,21 +45,37 @@ class SparsitySlider(w.HBox):
     value = t.Float(0.0)
     structure = t.Enum(("unstructured", "channel"), default_value="unstructured")
 
-    def __init__(self, value: float = 0.0, structure: str = "unstructured", *,
-                 max_sparsity: float = 0.95, step: float = 0.05) -> None:  # fmt: skip
+    def __init__(
+        self,
+        value: float = 0.0,
+        structure: str = "unstructured",
+        *,
+        max_sparsity: float = 0.95,
+        step: float = 0.05,
+    ) -> None:
         self.max_sparsity, self.step = max_sparsity, step
         self.slider = w.FloatSlider(
-            value=0.0, min=0.0, max=max_sparsity, step=step, readout_format=".0%",
-            description="Pruning", continuous_update=True, style=_STYLE, layout=_SLIDER_LAYOUT,
+            value=0.0,
+            min=0.0,
+            max=max_sparsity,
+            step=step,
+            readout_format=".0%",
+            description="Pruning",
+            continuous_update=True,
+            style=_STYLE,
+            layout=_SLIDER_LAYOUT,
             tooltip="Fraction of weights set to zero (unstructured) or of filters removed (channels)",
-        )  # fmt: skip
+        )
         self.slider.add_class("lab-sparsity-slider")
         self.toggle = w.ToggleButtons(
-            options=[("weights", "unstructured"), ("channels", "channel")], value=structure,
-            tooltips=["unstructured: single weights (smaller file, same latency)",
-                      "channel: whole filters (fewer FLOPs, really faster)"],
+            options=[("weights", "unstructured"), ("channels", "channel")],
+            value=structure,
+            tooltips=[
+                "unstructured: single weights (smaller file, same latency)",
+                "channel: whole filters (fewer FLOPs, really faster)",
+            ],
             style={"button_width": "90px"},
-        )  # fmt: skip
+        )
         super().__init__([self.slider, self.toggle])
         self.add_class("lab-sparsity")
         self.value, self.structure = value, structure
@@ -70,8 +86,10 @@ class SparsitySlider(w.HBox):
     def _clamp(self, proposal: dict) -> float:
         value = float(proposal["value"])
         if math.isnan(value):
-            raise t.TraitError("sparsity must be a number from 0 to "
-                               f"{self.max_sparsity:g} (fraction of weights removed); got NaN")  # fmt: skip
+            raise t.TraitError(
+                "sparsity must be a number from 0 to "
+                f"{self.max_sparsity:g} (fraction of weights removed); got NaN"
+            )
         value = min(max(value, 0.0), self.max_sparsity)
         return round(round(value / self.step) * self.step, 6)
 
@@ -94,19 +112,26 @@ class BitWidthSlider(w.HBox):
     granularity = t.Enum(("channel", "tensor"), default_value="channel")
 
     def __init__(self, value: int = OFF_BITS, granularity: str = "channel") -> None:
-        options = [("off (fp32)" if b == OFF_BITS else f"{b} bit" + ("s" if b > 1 else ""), b)
-                   for b in BIT_CHOICES]  # fmt: skip
+        options = [
+            ("off (fp32)" if b == OFF_BITS else f"{b} bit" + ("s" if b > 1 else ""), b)
+            for b in BIT_CHOICES
+        ]
         self.slider = w.SelectionSlider(
-            options=options, value=OFF_BITS, description="Quantization", continuous_update=True,
-            style=_STYLE, layout=_SLIDER_LAYOUT,
+            options=options,
+            value=OFF_BITS,
+            description="Quantization",
+            continuous_update=True,
+            style=_STYLE,
+            layout=_SLIDER_LAYOUT,
             tooltip="Bits per stored weight (32 = quantization off)",
-        )  # fmt: skip
+        )
         self.slider.add_class("lab-bits-slider")
         self.toggle = w.ToggleButtons(
-            options=[("per channel", "channel"), ("per tensor", "tensor")], value=granularity,
+            options=[("per channel", "channel"), ("per tensor", "tensor")],
+            value=granularity,
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
             style={"button_width": "90px"},
-        )  # fmt: skip
+        )
         super().__init__([self.slider, self.toggle])
         self.add_class("lab-bits")
         self.value, self.granularity = value, granularity
@@ -117,8 +142,9 @@ class BitWidthSlider(w.HBox):
     def _check(self, proposal: dict) -> int:
         value = proposal["value"]
         if value not in BIT_CHOICES:
-            raise t.TraitError(f"bit-width must be an integer from 1 to 8, or {OFF_BITS} for "
-                               f"off; got {value!r}")  # fmt: skip
+            raise t.TraitError(
+                f"bit-width must be an integer from 1 to 8, or {OFF_BITS} for off; got {value!r}"
+            )
         return value
 
     @property
@@ -140,10 +166,14 @@ class ResolutionSlider(w.HBox):
     def __init__(self, value: int = data.NATIVE_SIZE, sizes: Sequence[int] = SIZES) -> None:
         self.sizes = tuple(sorted(set(sizes), reverse=True))
         self.slider = w.SelectionSlider(
-            options=self._options(), value=self.sizes[0], description="Resolution",
-            continuous_update=True, style=_STYLE, layout=_SLIDER_LAYOUT,
+            options=self._options(),
+            value=self.sizes[0],
+            description="Resolution",
+            continuous_update=True,
+            style=_STYLE,
+            layout=_SLIDER_LAYOUT,
             tooltip="Input pixels per side the network processes (area-downsampled)",
-        )  # fmt: skip
+        )
         self.slider.add_class("lab-resolution-slider")
         super().__init__([self.slider])
         self.add_class("lab-resolution")

@@ -52,9 +52,13 @@ class StatusLine(w.HBox):
         if self.busy:
             parts.append("<span class='lab-busy'>⏳ evaluating…</span>")
         if self.error:
-            parts.append(f"<span class='lab-error' style='color:#b00020'>⚠ {html.escape(self.error)}</span>")
+            parts.append(
+                f"<span class='lab-error' style='color:#b00020'>⚠ {html.escape(self.error)}</span>"
+            )
         elif self.message and not self.busy:
             parts.append(f"<span style='color:#555'>{html.escape(self.message)}</span>")
         if self.warning:
-            parts.append(f"<span class='lab-warning' style='color:#a15c00'>{html.escape(self.warning)}</span>")
+            parts.append(
+                f"<span class='lab-warning' style='color:#a15c00'>{html.escape(self.warning)}</span>"
+            )
         self.text.value = " &nbsp; ".join(parts)

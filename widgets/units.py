@@ -11,12 +11,27 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["format_bytes", "format_grams", "format_percent", "format_si", "points_change",
-           "ratio_change"]
+__all__ = [
+    "format_bytes",
+    "format_grams",
+    "format_percent",
+    "format_si",
+    "points_change",
+    "ratio_change",
+]
 
 MINUS = "−"  # U+2212, typographic minus
-_PREFIXES = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"),
-             (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")]  # fmt: skip
+_PREFIXES = [
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "M"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+]
 
 
 def format_si(value: float | None, unit: str, digits: int = 3) -> str:
@@ -84,8 +99,9 @@ def points_change(baseline: float | None, value: float | None) -> str:
     return f"{'+' if delta > 0 else MINUS}{abs(delta):.1f} pt"
 
 
-def ratio_change(baseline: float | None, value: float | None, lower: str, higher: str,
-                 tolerance: float = 0.0) -> str:  # fmt: skip
+def ratio_change(
+    baseline: float | None, value: float | None, lower: str, higher: str, tolerance: float = 0.0
+) -> str:
     """How many times lower or higher ``value`` is than ``baseline``.
 
     Args:

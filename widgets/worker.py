@@ -81,9 +81,14 @@ class LatestWorker:
         with self._cond:
             return self._generation
 
-    def submit(self, fn: Callable[[], Any], on_result: Callable[[Any], None],
-               on_error: Callable[[BaseException], None] | None = None, *,
-               cancel: threading.Event | None = None) -> int:  # fmt: skip
+    def submit(
+        self,
+        fn: Callable[[], Any],
+        on_result: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> int:
         """Queue ``fn`` as the newest request, replacing any pending one; returns its generation.
 
         ``cancel`` (optional) is set once this request is superseded while it runs (``fn``

@@ -76,34 +76,50 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
     resolution = (recipe.resolution or ResolutionConfig()).size
     if resolution != data.NATIVE_SIZE:
         check_runs_at(copy.deepcopy(model), resolution)
-        notes.append(f"input area-downsampled to {resolution}×{resolution} px: "
-                     f"{resolution**2 / data.NATIVE_SIZE**2:.0%} of the pixels")  # fmt: skip
+        notes.append(
+            f"input area-downsampled to {resolution}×{resolution} px: "
+            f"{resolution**2 / data.NATIVE_SIZE**2:.0%} of the pixels"
+        )
 
     current = model
     loss_fn = finetune_loss(recipe.finetune, model)  # distillation when a teacher is named
     if recipe.prune is not None and recipe.prune.sparsity > 0:
         from . import pruning
 
-        gradual = (recipe.finetune is not None and recipe.finetune.gradual_steps > 1
-                   and recipe.prune.structure == "unstructured")  # fmt: skip
+        gradual = (
+            recipe.finetune is not None
+            and recipe.finetune.gradual_steps > 1
+            and recipe.prune.structure == "unstructured"
+        )
         if gradual:  # finetune_pruned prunes along its schedule, starting dense
             current = copy.deepcopy(current)
         else:
-            current = pruning.prune(current, recipe.prune,
-                                    example_input=torch.zeros(1, 1, resolution, resolution))  # fmt: skip
+            current = pruning.prune(
+                current, recipe.prune, example_input=torch.zeros(1, 1, resolution, resolution)
+            )
         if recipe.prune.structure == "unstructured":
-            notes.append("unstructured sparsity shrinks the file, but the zeros still execute "
-                         "(no sparse kernels): latency and FLOPs unchanged")  # fmt: skip
+            notes.append(
+                "unstructured sparsity shrinks the file, but the zeros still execute "
+                "(no sparse kernels): latency and FLOPs unchanged"
+            )
         else:
             notes.append("channel pruning removed filters: FLOPs and latency really drop")
         if recipe.finetune is not None:  # before quantizing (then QAT gets the same budget)
-            pruning.finetune_pruned(current, recipe.finetune, recipe.prune, sizes=(resolution,),
-                                    loss_fn=loss_fn, progress=progress)  # fmt: skip
+            pruning.finetune_pruned(
+                current,
+                recipe.finetune,
+                recipe.prune,
+                sizes=(resolution,),
+                loss_fn=loss_fn,
+                progress=progress,
+            )
     elif recipe.finetune is not None and recipe.quant is None:
         from ..training import fit
 
         current = copy.deepcopy(current)
-        fit(current, recipe.finetune.train_config((resolution,)), loss_fn=loss_fn, progress=progress)
+        fit(
+            current, recipe.finetune.train_config((resolution,)), loss_fn=loss_fn, progress=progress
+        )
     if recipe.finetune is not None and current is not model:
         current.cpu()  # trained on CUDA when present; the lab measures and stores on the CPU
 
@@ -116,8 +132,13 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
         weights_only = replace(recipe.quant, activations=False)
         if recipe.finetune is not None:
             current = quantization.quantization_aware_finetune(
-                current, weights_only, recipe.finetune, size=resolution, loss_fn=loss_fn,
-                progress=progress)
+                current,
+                weights_only,
+                recipe.finetune,
+                size=resolution,
+                loss_fn=loss_fn,
+                progress=progress,
+            )
         else:
             current = quantization.quantize(current, weights_only)
         bits = recipe.quant.bits
@@ -130,8 +151,10 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
                 notes.append(f"{bits}-bit weights have no {bits}-bit kernel: they execute as int8")
         else:
             dequantized = f"{bits}-bit weights dequantized"
-            notes.append(f"weights stored at {bits} bits; without int8 activations they execute "
-                         "in fp32 (no speed-up, smaller file)")  # fmt: skip
+            notes.append(
+                f"weights stored at {bits} bits; without int8 activations they execute "
+                "in fp32 (no speed-up, smaller file)"
+            )
     if current is model:
         current = copy.deepcopy(model)
     current.eval()
@@ -140,8 +163,14 @@ def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = Tr
         details = ", ".join([d for d in (dequantized, *done) if d])
         executes_as = f"fp32 ({details})" if details else "fp32"
         runtime = _wrap(fast, resolution)
-    return Compressed(model=current, runtime=runtime.eval(), recipe=recipe, resolution=resolution,
-                      executes_as=executes_as, notes=notes)  # fmt: skip
+    return Compressed(
+        model=current,
+        runtime=runtime.eval(),
+        recipe=recipe,
+        resolution=resolution,
+        executes_as=executes_as,
+        notes=notes,
+    )
 
 
 def _wrap(model: nn.Module, resolution: int) -> nn.Module:

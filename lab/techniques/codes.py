@@ -63,11 +63,15 @@ class WeightCodes:
             if self.scale.shape != self.zero_point.shape or self.scale.dim() != 1:
                 raise ValueError("scale and zero_point must both have shape (groups,)")
         elif self.codebook.dim() != 2 or self.codebook.shape[1] != 2**self.bits:
-            raise ValueError(f"codebook must have shape (groups, {2**self.bits}); "
-                             f"got {tuple(self.codebook.shape)}")  # fmt: skip
+            raise ValueError(
+                f"codebook must have shape (groups, {2**self.bits}); "
+                f"got {tuple(self.codebook.shape)}"
+            )
         if self.groups not in (1, self.codes.shape[0]):
-            raise ValueError(f"{self.groups} groups fit neither 1 per tensor nor "
-                             f"{self.codes.shape[0]} output channels")  # fmt: skip
+            raise ValueError(
+                f"{self.groups} groups fit neither 1 per tensor nor "
+                f"{self.codes.shape[0]} output channels"
+            )
 
     @property
     def method(self) -> str:
@@ -99,8 +103,10 @@ def attach(module: nn.Module, codes: WeightCodes) -> None:
     """Set ``module.weight`` to ``codes.decode()`` and keep the codes as ``module.weight_codes``."""
     weight = codes.decode()
     if weight.shape != module.weight.shape:
-        raise ValueError(f"codes of shape {tuple(weight.shape)} do not fit a weight of shape "
-                         f"{tuple(module.weight.shape)}")  # fmt: skip
+        raise ValueError(
+            f"codes of shape {tuple(weight.shape)} do not fit a weight of shape "
+            f"{tuple(module.weight.shape)}"
+        )
     module.weight.data = weight.to(module.weight.device)
     module.weight_codes = codes
 

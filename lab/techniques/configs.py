@@ -34,7 +34,9 @@ def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
 
 def _check_sparsity(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1) (fraction of weights removed); got {value!r}")
+        raise ValueError(
+            f"{name} must be a number in [0, 1) (fraction of weights removed); got {value!r}"
+        )
 
 
 def _check_bits(name: str, value: int) -> None:
@@ -76,7 +78,9 @@ class QuantConfig:
         _check_bits("bits", self.bits)
         _check_choice("method", self.method, QUANT_METHODS)
         if self.granularity is None:
-            object.__setattr__(self, "granularity", "tensor" if self.method == "kmeans" else "channel")
+            object.__setattr__(
+                self, "granularity", "tensor" if self.method == "kmeans" else "channel"
+            )
         _check_choice("granularity", self.granularity, GRANULARITIES)
         for layer, bits in self.per_layer.items():
             _check_bits(f"per_layer[{layer!r}]", bits)
@@ -90,8 +94,10 @@ class ResolutionConfig:
     size: int = data.NATIVE_SIZE  # 4 … 28 px
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or not (
-            4 <= self.size <= data.NATIVE_SIZE
+        if (
+            isinstance(self.size, bool)
+            or not isinstance(self.size, int)
+            or not (4 <= self.size <= data.NATIVE_SIZE)
         ):
             raise ValueError(
                 f"resolution size must be an integer from 4 to {data.NATIVE_SIZE} px "
@@ -134,16 +140,27 @@ class FinetuneConfig:
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must be in [0, 1]; got {self.distill_weight!r}")
 
-    def train_config(self, sizes: tuple[int, ...] = (data.NATIVE_SIZE,),
-                     max_batches: int | None = None) -> TrainConfig:  # fmt: skip
+    def train_config(
+        self, sizes: tuple[int, ...] = (data.NATIVE_SIZE,), max_batches: int | None = None
+    ) -> TrainConfig:
         """The :class:`~lab.training.TrainConfig` of this fine-tuning at input ``sizes``."""
-        return TrainConfig(epochs=self.epochs, max_seconds=self.max_seconds, lr=self.lr,
-                           augment=self.augment, shift=0, sizes=tuple(sizes),
-                           max_batches=max_batches)  # fmt: skip
+        return TrainConfig(
+            epochs=self.epochs,
+            max_seconds=self.max_seconds,
+            lr=self.lr,
+            augment=self.augment,
+            shift=0,
+            sizes=tuple(sizes),
+            max_batches=max_batches,
+        )
 
 
-_PARTS = {"prune": PruneConfig, "quant": QuantConfig, "resolution": ResolutionConfig,
-          "finetune": FinetuneConfig}  # fmt: skip
+_PARTS = {
+    "prune": PruneConfig,
+    "quant": QuantConfig,
+    "resolution": ResolutionConfig,
+    "finetune": FinetuneConfig,
+}
 
 
 @dataclass(frozen=True)
@@ -166,8 +183,11 @@ class Recipe:
 
     def to_dict(self) -> dict:
         """Plain-data form (only the parts that are set)."""
-        return {f.name: asdict(getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) is not None}  # fmt: skip
+        return {
+            f.name: asdict(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -176,7 +196,9 @@ class Recipe:
     def from_dict(cls, payload: dict) -> Recipe:
         unknown = set(payload) - set(_PARTS)
         if unknown:
-            raise ValueError(f"unknown recipe parts {sorted(unknown)}; allowed: {', '.join(_PARTS)}")
+            raise ValueError(
+                f"unknown recipe parts {sorted(unknown)}; allowed: {', '.join(_PARTS)}"
+            )
         parts = {}
         for name, value in payload.items():
             if value is not None:

@@ -54,8 +54,9 @@ def resolve_teacher(finetune: FinetuneConfig | None, original: nn.Module) -> nn.
     return teacher.eval()
 
 
-def distillation_loss(teacher: nn.Module, temperature: float = 4.0, weight: float = 0.9,
-                      label_smoothing: float = 0.0) -> LossFn:  # fmt: skip
+def distillation_loss(
+    teacher: nn.Module, temperature: float = 4.0, weight: float = 0.9, label_smoothing: float = 0.0
+) -> LossFn:
     """``loss(student, x, y)``: Hinton's soft-target loss mixed with cross-entropy on the labels.
 
     The teacher runs in eval mode without gradients, on the student's device and on the
@@ -70,8 +71,9 @@ def distillation_loss(teacher: nn.Module, temperature: float = 4.0, weight: floa
         with torch.no_grad():
             soft = F.log_softmax(teacher(x) / temperature, dim=1)
         logits = student(x)
-        kl = F.kl_div(F.log_softmax(logits / temperature, dim=1), soft, log_target=True,
-                      reduction="batchmean")  # fmt: skip
+        kl = F.kl_div(
+            F.log_softmax(logits / temperature, dim=1), soft, log_target=True, reduction="batchmean"
+        )
         hard = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
         return weight * temperature**2 * kl + (1 - weight) * hard
 

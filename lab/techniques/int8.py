@@ -155,11 +155,17 @@ class _Capture:
         def record(module: nn.Module, args: tuple) -> None:
             if name not in self.inputs and args and isinstance(args[0], torch.Tensor):
                 self.inputs[name] = args[0]
+
         return record
 
 
-def _prepare_largest_traceable(model: nn.Module, name: str, capture: _Capture,
-                               prepared: dict[str, nn.Module], failures: list[str]) -> nn.Module:  # fmt: skip
+def _prepare_largest_traceable(
+    model: nn.Module,
+    name: str,
+    capture: _Capture,
+    prepared: dict[str, nn.Module],
+    failures: list[str],
+) -> nn.Module:
     """FX-prepare ``model`` if it traces; else recurse into its children. Returns the replacement."""
     has_layers = any(isinstance(m, QUANTIZABLE) for m in model.modules())
     if not has_layers or name not in capture.inputs:
@@ -183,8 +189,7 @@ def _prepare_largest_traceable(model: nn.Module, name: str, capture: _Capture,
     return model
 
 
-def _inject_codes(original: nn.Module, name: str, prepared: nn.Module,
-                  converted: nn.Module) -> int:  # fmt: skip
+def _inject_codes(original: nn.Module, name: str, prepared: nn.Module, converted: nn.Module) -> int:
     """Give converted int8 layers the exact integers of the original WeightCodes; return how many."""
     exact = 0
     floats = {n: _float_weight(m) for n, m in prepared.named_modules()}
@@ -267,9 +272,13 @@ def to_int8(model: nn.Module, calibration: torch.Tensor) -> nn.Module:
     if "" in prepared:
         label = f"int8 (FX graph, {ENGINE} engine: fbgemm/oneDNN kernels)"
     else:
-        label = (f"int8 for {count} of {layer_count} conv/linear layers (FX per submodule, "
-                 f"{ENGINE} engine); the rest fp32: {'; '.join(failures)}")  # fmt: skip
-    bits = sorted({c.bits for m in source.modules() if (c := codes_of(m)) is not None and c.bits < 8})
+        label = (
+            f"int8 for {count} of {layer_count} conv/linear layers (FX per submodule, "
+            f"{ENGINE} engine); the rest fp32: {'; '.join(failures)}"
+        )
+    bits = sorted(
+        {c.bits for m in source.modules() if (c := codes_of(m)) is not None and c.bits < 8}
+    )
     if bits and count:
         label += f"; {'/'.join(map(str, bits))}-bit weights execute as int8"
     root.executes_as, root.int8_layer_count, root.exact_code_layers = label, count, exact

@@ -53,9 +53,19 @@ from .configs import FinetuneConfig, PruneConfig
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["PRUNABLE_TYPES", "apply_masks", "cubic_sparsity", "finetune_pruned", "magnitude",
-           "masks_of", "plot_sensitivity", "prunable_layers", "prune", "sensitivity_scan",
-           "sparsity_of"]  # fmt: skip
+__all__ = [
+    "PRUNABLE_TYPES",
+    "apply_masks",
+    "cubic_sparsity",
+    "finetune_pruned",
+    "magnitude",
+    "masks_of",
+    "plot_sensitivity",
+    "prunable_layers",
+    "prune",
+    "sensitivity_scan",
+    "sparsity_of",
+]
 
 PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
 GRADUAL_RAMP = 0.75  # gradual pruning reaches its target at 75% of fine-tuning, then recovers
@@ -84,8 +94,11 @@ def sparsity_of(model: nn.Module) -> float:
 
 def masks_of(model: nn.Module) -> dict[str, torch.Tensor]:
     """The pruning masks (bool, ``True`` = kept) of the layers that have one, by name."""
-    return {name: m.weight_mask for name, m in prunable_layers(model).items()
-            if getattr(getattr(m, "weight_mask", None), "dtype", None) == torch.bool}  # fmt: skip
+    return {
+        name: m.weight_mask
+        for name, m in prunable_layers(model).items()
+        if getattr(getattr(m, "weight_mask", None), "dtype", None) == torch.bool
+    }
 
 
 @torch.no_grad()
@@ -94,8 +107,10 @@ def apply_masks(model: nn.Module) -> None:
     for name, mask in masks_of(model).items():
         module = model.get_submodule(name)
         if mask.shape != module.weight.shape:
-            raise ValueError(f"{name}.weight_mask has shape {tuple(mask.shape)} but the weight "
-                             f"has {tuple(module.weight.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{name}.weight_mask has shape {tuple(mask.shape)} but the weight "
+                f"has {tuple(module.weight.shape)}"
+            )
         if mask.device != module.weight.device:
             module.weight_mask = mask = mask.to(module.weight.device)
         module.weight.masked_fill_(~mask, 0.0)
@@ -181,8 +196,10 @@ def _prune_unstructured_(model: nn.Module, config: PruneConfig) -> nn.Module:
 def _output_layer(model: nn.Module, example: torch.Tensor) -> nn.Module:
     """The prunable layer that runs last: the classifier, whose outputs are the classes."""
     order: list[nn.Module] = []
-    hooks = [m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
-             for m in prunable_layers(model).values()]  # fmt: skip
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
+        for m in prunable_layers(model).values()
+    ]
     try:
         with torch.no_grad():
             model(example)
@@ -190,7 +207,9 @@ def _output_layer(model: nn.Module, example: torch.Tensor) -> nn.Module:
         for hook in hooks:
             hook.remove()
     if not order:
-        raise ValueError(f"no Conv2d/Linear module of {type(model).__name__} ran on the example input")
+        raise ValueError(
+            f"no Conv2d/Linear module of {type(model).__name__} ran on the example input"
+        )
     return order[-1]
 
 
@@ -209,8 +228,12 @@ def _tracing_input(model: nn.Module, example_input: torch.Tensor | None) -> torc
     return example_input.to(device)
 
 
-def _prune_channels_(model: nn.Module, config: PruneConfig, example_input: torch.Tensor | None,
-                     importance: tp.importance.Importance | None) -> nn.Module:  # fmt: skip
+def _prune_channels_(
+    model: nn.Module,
+    config: PruneConfig,
+    example_input: torch.Tensor | None,
+    importance: tp.importance.Importance | None,
+) -> nn.Module:
     """Physically remove output channels of ``model`` in place with Torch-Pruning."""
     layers = prunable_layers(model)
     example = _tracing_input(model, example_input)
@@ -219,17 +242,20 @@ def _prune_channels_(model: nn.Module, config: PruneConfig, example_input: torch
     classifier = _output_layer(model, example)
     names = {m: n for n, m in layers.items()}
     if names[classifier] in config.per_layer:
-        raise ValueError(f"per_layer names {names[classifier]!r}, the final classifier: its "
-                         "outputs are the classes, so it cannot lose channels")  # fmt: skip
+        raise ValueError(
+            f"per_layer names {names[classifier]!r}, the final classifier: its "
+            "outputs are the classes, so it cannot lose channels"
+        )
     with torch.enable_grad():  # the dependency graph is traced through autograd
         pruner = tp.pruner.BasePruner(
-            model, example,
+            model,
+            example,
             importance=importance or tp.importance.MagnitudeImportance(p=1),
             pruning_ratio=config.sparsity,
             pruning_ratio_dict={layers[n]: s for n, s in config.per_layer.items()},
             ignored_layers=[classifier],
             global_pruning=config.scope == "global",
-        )  # fmt: skip
+        )
         pruner.step()
     with torch.no_grad():  # earlier unstructured masks: re-derive where shapes changed
         for module in prunable_layers(model).values():
@@ -247,8 +273,10 @@ def _layers_or_raise(model: nn.Module) -> dict[str, nn.Module]:
         raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
     layers = prunable_layers(model)
     if not layers:
-        raise ValueError(f"{type(model).__name__} has no prunable layer: pruning works on the "
-                         "weights of nn.Conv2d and nn.Linear modules")  # fmt: skip
+        raise ValueError(
+            f"{type(model).__name__} has no prunable layer: pruning works on the "
+            "weights of nn.Conv2d and nn.Linear modules"
+        )
     return layers
 
 
@@ -258,17 +286,26 @@ def _validated(model: nn.Module, config: PruneConfig) -> PruneConfig:
     config = replace(config)  # re-runs PruneConfig's own checks
     layers = _layers_or_raise(model)
     if torch_prune.is_pruned(model):
-        raise ValueError("the model carries torch.nn.utils.prune reparametrizations; make them "
-                         "permanent first with torch.nn.utils.prune.remove(module, 'weight')")  # fmt: skip
+        raise ValueError(
+            "the model carries torch.nn.utils.prune reparametrizations; make them "
+            "permanent first with torch.nn.utils.prune.remove(module, 'weight')"
+        )
     unknown = sorted(set(config.per_layer) - set(layers))
     if unknown:
-        raise ValueError(f"per_layer names unknown layers {unknown}; prunable layers of "
-                         f"{type(model).__name__}: {', '.join(layers)}")  # fmt: skip
+        raise ValueError(
+            f"per_layer names unknown layers {unknown}; prunable layers of "
+            f"{type(model).__name__}: {', '.join(layers)}"
+        )
     return config
 
 
-def prune(model: nn.Module, config: PruneConfig, example_input: torch.Tensor | None = None, *,
-          importance: tp.importance.Importance | None = None) -> nn.Module:  # fmt: skip
+def prune(
+    model: nn.Module,
+    config: PruneConfig,
+    example_input: torch.Tensor | None = None,
+    *,
+    importance: tp.importance.Importance | None = None,
+) -> nn.Module:
     """A pruned copy of ``model``; ``model`` itself is never changed.
 
     Args:
@@ -300,9 +337,16 @@ def prune(model: nn.Module, config: PruneConfig, example_input: torch.Tensor | N
     return _prune_channels_(pruned, config, example_input, importance)
 
 
-def finetune_pruned(model: nn.Module, finetune: FinetuneConfig, target: PruneConfig | None = None,
-                    *, max_batches: int | None = None, sizes: tuple[int, ...] = (data.NATIVE_SIZE,),
-                    loss_fn: Callable | None = None, progress: bool = True) -> TrainReport:  # fmt: skip
+def finetune_pruned(
+    model: nn.Module,
+    finetune: FinetuneConfig,
+    target: PruneConfig | None = None,
+    *,
+    max_batches: int | None = None,
+    sizes: tuple[int, ...] = (data.NATIVE_SIZE,),
+    loss_fn: Callable | None = None,
+    progress: bool = True,
+) -> TrainReport:
     """Fine-tune ``model`` in place for a short, time-bounded run; pruned weights stay zero.
 
     Masks (``weight_mask``) are re-applied after every optimizer step. With an
@@ -337,8 +381,11 @@ def finetune_pruned(model: nn.Module, finetune: FinetuneConfig, target: PruneCon
         if target.structure == "unstructured":
             steps = finetune.gradual_steps
         elif finetune.gradual_steps > 1:
-            warnings.warn("gradual_steps applies to unstructured pruning; a channel-pruned model "
-                          "is fine-tuned as it is", stacklevel=2)  # fmt: skip
+            warnings.warn(
+                "gradual_steps applies to unstructured pruning; a channel-pruned model "
+                "is fine-tuned as it is",
+                stacklevel=2,
+            )
     schedule = _Gradual(target, steps, finetune.max_seconds) if steps else None
     if schedule is not None:
         schedule.prune_due(model, progress=0.0)
@@ -369,9 +416,11 @@ class _Gradual:
         if due > self.done:
             self.done = min(due, self.steps)
             t = self.done / self.steps
-            config = replace(self.target, sparsity=cubic_sparsity(t, self.target.sparsity),
-                             per_layer={n: cubic_sparsity(t, s)
-                                        for n, s in self.target.per_layer.items()})  # fmt: skip
+            config = replace(
+                self.target,
+                sparsity=cubic_sparsity(t, self.target.sparsity),
+                per_layer={n: cubic_sparsity(t, s) for n, s in self.target.per_layer.items()},
+            )
             _prune_unstructured_(model, config)
 
 
@@ -394,8 +443,10 @@ class _Replay:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         images = chunk.images.to(device).contiguous(memory_format=torch.channels_last)  # faster
         labels = chunk.labels.to(device)
-        self.batches = [(images[i : i + batch_size], labels[i : i + batch_size])
-                        for i in range(0, len(chunk), batch_size)]  # fmt: skip
+        self.batches = [
+            (images[i : i + batch_size], labels[i : i + batch_size])
+            for i in range(0, len(chunk), batch_size)
+        ]
         self.count = len(chunk)
         try:
             self.graph: fx.Graph | None = fx.symbolic_trace(model).graph
@@ -407,9 +458,13 @@ class _Replay:
     def _changed(self, variant: nn.Module) -> set[str]:
         """Names of the modules whose parameters or buffers differ from the dense model."""
         dense, new = self.model.state_dict(), variant.state_dict()
-        return {key.rpartition(".")[0] for key in dense
-                if key not in new or dense[key].shape != new[key].shape
-                or not torch.equal(dense[key], new[key])}  # fmt: skip
+        return {
+            key.rpartition(".")[0]
+            for key in dense
+            if key not in new
+            or dense[key].shape != new[key].shape
+            or not torch.equal(dense[key], new[key])
+        }
 
     def _plan(self, changed: set[str]) -> tuple[set[fx.Node], set[fx.Node]]:
         """(nodes to recompute, cached nodes they read) when ``changed`` modules differ."""
@@ -419,8 +474,10 @@ class _Replay:
             if node.op not in ("call_module", "get_attr"):
                 return False
             target = str(node.target)
-            return any(target == c or target.startswith(c + ".") or c.startswith(target + ".")
-                       for c in changed)  # fmt: skip
+            return any(
+                target == c or target.startswith(c + ".") or c.startswith(target + ".")
+                for c in changed
+            )
 
         todo = [n for n in self.graph.nodes if "" in changed or touched(n)]  # "": the root itself
         recompute: set[fx.Node] = set()
@@ -442,7 +499,11 @@ class _Replay:
         correct = 0
         for x, y in self.batches:
             saved: dict[fx.Node, object] = {}
-            out = _Capture(self.model, self.graph, needed, saved).run(x) if self.graph else self.model(x)
+            out = (
+                _Capture(self.model, self.graph, needed, saved).run(x)
+                if self.graph
+                else self.model(x)
+            )
             self.cache.append(saved)
             correct += int((out.argmax(1) == y).sum())
         self.dense = correct / self.count
@@ -471,8 +532,9 @@ class _Replay:
 class _Capture(fx.Interpreter):
     """Runs the graph, keeping copies of selected node values."""
 
-    def __init__(self, module: nn.Module, graph: fx.Graph, keep: set[fx.Node],
-                 saved: dict[fx.Node, object]) -> None:  # fmt: skip
+    def __init__(
+        self, module: nn.Module, graph: fx.Graph, keep: set[fx.Node], saved: dict[fx.Node, object]
+    ) -> None:
         super().__init__(module, graph=graph)
         self.keep, self.saved = keep, saved
 
@@ -486,8 +548,13 @@ class _Capture(fx.Interpreter):
 class _Recompute(fx.Interpreter):
     """Runs only the ``recompute`` nodes of the graph, reading cached values for the rest."""
 
-    def __init__(self, module: nn.Module, graph: fx.Graph, recompute: set[fx.Node],
-                 saved: dict[fx.Node, object]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        module: nn.Module,
+        graph: fx.Graph,
+        recompute: set[fx.Node],
+        saved: dict[fx.Node, object],
+    ) -> None:
         super().__init__(module, graph=graph)
         self.recompute, self.saved = recompute, saved
 
@@ -498,9 +565,15 @@ class _Recompute(fx.Interpreter):
         return value.clone() if isinstance(value, torch.Tensor) else value
 
 
-def sensitivity_scan(model: nn.Module, sparsities: Iterable[float] = (0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95),
-                     split: str = "live", structure: str = "unstructured", *,
-                     size: int = data.NATIVE_SIZE, progress: bool = True) -> pd.DataFrame:  # fmt: skip
+def sensitivity_scan(
+    model: nn.Module,
+    sparsities: Iterable[float] = (0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95),
+    split: str = "live",
+    structure: str = "unstructured",
+    *,
+    size: int = data.NATIVE_SIZE,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Accuracy with each prunable layer pruned alone (the others dense), per sparsity.
 
     For ``structure="channel"`` the final classifier is left out: its outputs are the classes.
@@ -540,8 +613,13 @@ def sensitivity_scan(model: nn.Module, sparsities: Iterable[float] = (0.0, 0.25,
     top = max(sparsities, default=0.0)
     replay.prepare(variant(name, top) for name in names if top > 0)  # one probe at a time
     rows = []
-    with tqdm(total=len(names) * len(sparsities), desc="sensitivity scan", unit="run",
-              disable=not progress, leave=False) as bar:  # fmt: skip
+    with tqdm(
+        total=len(names) * len(sparsities),
+        desc="sensitivity scan",
+        unit="run",
+        disable=not progress,
+        leave=False,
+    ) as bar:
         for name in names:
             for s in sparsities:
                 acc = replay.dense if s == 0 else replay.accuracy(variant(name, s))

@@ -54,8 +54,14 @@ from ..training import TrainReport, fit
 from .codes import WeightCodes, attach, codes_of, detach_codes
 from .configs import FinetuneConfig, QuantConfig
 
-__all__ = ["fake_quantize_weight", "quantizable_layers", "quantization_aware_finetune",
-           "quantize", "quantize_weight", "uniform_qparams"]  # fmt: skip
+__all__ = [
+    "fake_quantize_weight",
+    "quantizable_layers",
+    "quantization_aware_finetune",
+    "quantize",
+    "quantize_weight",
+    "uniform_qparams",
+]
 
 QUANTIZABLE = (nn.Conv2d, nn.Linear)
 KMEANS_ITERATIONS = 8
@@ -80,8 +86,9 @@ def _storable(scale: torch.Tensor) -> torch.Tensor:
     return _float16_exact(torch.where(scale > 0, scale, torch.ones_like(scale)))
 
 
-def uniform_qparams(weight: torch.Tensor, bits: int, granularity: str = "channel",
-                    symmetric: bool = True) -> tuple[torch.Tensor, torch.Tensor, int]:  # fmt: skip
+def uniform_qparams(
+    weight: torch.Tensor, bits: int, granularity: str = "channel", symmetric: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Scale, zero point (float32, shape (groups,)) and largest code of a uniform ``bits``-bit grid.
 
     Example:
@@ -105,8 +112,9 @@ def uniform_qparams(weight: torch.Tensor, bits: int, granularity: str = "channel
     return scale, torch.round(-lo / scale).clamp(0, qmax), qmax
 
 
-def _uniform_codes(weight: torch.Tensor, bits: int, granularity: str,
-                   symmetric: bool) -> WeightCodes:  # fmt: skip
+def _uniform_codes(
+    weight: torch.Tensor, bits: int, granularity: str, symmetric: bool
+) -> WeightCodes:
     scale, zero_point, qmax = uniform_qparams(weight, bits, granularity, symmetric)
     view = (-1 if granularity == "channel" else 1,) + (1,) * (weight.dim() - 1)
     w = weight.detach().float()
@@ -121,8 +129,9 @@ def _uniform_codes(weight: torch.Tensor, bits: int, granularity: str,
     return WeightCodes(bits, codes, scale=scale, zero_point=zero_point)
 
 
-def _kmeans_codes(weight: torch.Tensor, bits: int, granularity: str,
-                  iterations: int = KMEANS_ITERATIONS) -> WeightCodes:  # fmt: skip
+def _kmeans_codes(
+    weight: torch.Tensor, bits: int, granularity: str, iterations: int = KMEANS_ITERATIONS
+) -> WeightCodes:
     rows = _grouped(weight.detach(), granularity).float().contiguous()
     nonzero = rows != 0
     reserve = int(not bool(nonzero.all()))  # keep a 0.0 entry when the weight has zeros
@@ -150,8 +159,13 @@ def _kmeans_codes(weight: torch.Tensor, bits: int, granularity: str,
     return WeightCodes(bits, codes.reshape(weight.shape).to(torch.uint8), codebook=centroids)
 
 
-def quantize_weight(weight: torch.Tensor, bits: int, granularity: str = "channel",
-                    symmetric: bool = True, method: str = "uniform") -> WeightCodes:  # fmt: skip
+def quantize_weight(
+    weight: torch.Tensor,
+    bits: int,
+    granularity: str = "channel",
+    symmetric: bool = True,
+    method: str = "uniform",
+) -> WeightCodes:
     """Quantize one weight tensor to :class:`WeightCodes` (see the module docstring for the grids).
 
     Example:
@@ -177,8 +191,9 @@ class _StraightThrough(torch.autograd.Function):
         return grad, None
 
 
-def fake_quantize_weight(weight: torch.Tensor, bits: int, granularity: str = "channel",
-                         symmetric: bool = True) -> torch.Tensor:  # fmt: skip
+def fake_quantize_weight(
+    weight: torch.Tensor, bits: int, granularity: str = "channel", symmetric: bool = True
+) -> torch.Tensor:
     """Quantize-dequantize ``weight`` on a uniform grid; gradients pass straight through (STE).
 
     Example:
@@ -199,8 +214,10 @@ def quantizable_layers(model: nn.Module, config: QuantConfig) -> dict[str, nn.Mo
     candidates = {name: m for name, m in model.named_modules() if isinstance(m, QUANTIZABLE)}
     unknown = (set(config.per_layer) | set(config.skip)) - set(candidates)
     if unknown:
-        raise ValueError(f"no Conv2d/Linear layer named {', '.join(map(repr, sorted(unknown)))}; "
-                         f"the model has: {', '.join(candidates)}")  # fmt: skip
+        raise ValueError(
+            f"no Conv2d/Linear layer named {', '.join(map(repr, sorted(unknown)))}; "
+            f"the model has: {', '.join(candidates)}"
+        )
     return {name: m for name, m in candidates.items() if name not in config.skip}
 
 
@@ -208,8 +225,12 @@ def _quantize_in_place(model: nn.Module, config: QuantConfig) -> nn.Module:
     layers = quantizable_layers(model, config)
     for name, layer in layers.items():
         bits = config.per_layer.get(name, config.bits)
-        attach(layer, quantize_weight(layer.weight, bits, config.granularity, config.symmetric,
-                                      config.method))  # fmt: skip
+        attach(
+            layer,
+            quantize_weight(
+                layer.weight, bits, config.granularity, config.symmetric, config.method
+            ),
+        )
     _round_to_float16(model, layers)
     return model
 
@@ -220,8 +241,11 @@ def _round_to_float16(model: nn.Module, layers: dict[str, nn.Module]) -> None:
     tensors = [layer.bias for layer in layers.values() if layer.bias is not None]
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            tensors += [t for t in (module.weight, module.bias, module.running_mean,
-                                    module.running_var) if t is not None]  # fmt: skip
+            tensors += [
+                t
+                for t in (module.weight, module.bias, module.running_mean, module.running_var)
+                if t is not None
+            ]
     with torch.no_grad():
         for tensor in tensors:
             rounded = tensor.detach().half().float()
@@ -229,8 +253,9 @@ def _round_to_float16(model: nn.Module, layers: dict[str, nn.Module]) -> None:
                 tensor.copy_(rounded)
 
 
-def quantize(model: nn.Module, config: QuantConfig,
-             calibration: torch.Tensor | None = None) -> nn.Module:  # fmt: skip
+def quantize(
+    model: nn.Module, config: QuantConfig, calibration: torch.Tensor | None = None
+) -> nn.Module:
     """A quantized copy of ``model`` (the input is left untouched).
 
     Args:
@@ -258,8 +283,9 @@ def quantize(model: nn.Module, config: QuantConfig,
 class _FakeQuant(nn.Module):
     """Parametrization: uniform fake quantization of the (masked) weight with an STE."""
 
-    def __init__(self, mask: torch.Tensor | None, bits: int, granularity: str,
-                 symmetric: bool) -> None:  # fmt: skip
+    def __init__(
+        self, mask: torch.Tensor | None, bits: int, granularity: str, symmetric: bool
+    ) -> None:
         super().__init__()
         self.register_buffer("mask", mask)
         self.bits, self.granularity, self.symmetric = bits, granularity, symmetric
@@ -281,7 +307,9 @@ class _SharedWeights(nn.Module):
         super().__init__()
         self.bits = codes.bits
         flat = codes.codes.long().reshape(codes.groups, -1)
-        counts = torch.zeros_like(codes.codebook).scatter_add_(1, flat, torch.ones_like(flat).float())
+        counts = torch.zeros_like(codes.codebook).scatter_add_(
+            1, flat, torch.ones_like(flat).float()
+        )
         self.register_buffer("codes", flat)
         self.register_buffer("step", 1 / counts.clamp(min=1))
         self.register_buffer("frozen", codes.codebook == 0)  # the reserved 0.0 stays exact
@@ -297,10 +325,15 @@ class _SharedWeights(nn.Module):
         return self.initial.clone()
 
 
-def quantization_aware_finetune(model: nn.Module, config: QuantConfig,
-                                finetune: FinetuneConfig | None = None, *, size: int = NATIVE_SIZE,
-                                loss_fn: Callable | None = None,
-                                progress: bool = True) -> nn.Module:  # fmt: skip
+def quantization_aware_finetune(
+    model: nn.Module,
+    config: QuantConfig,
+    finetune: FinetuneConfig | None = None,
+    *,
+    size: int = NATIVE_SIZE,
+    loss_fn: Callable | None = None,
+    progress: bool = True,
+) -> nn.Module:
     """Quantization-aware fine-tuning of a copy of ``model``; returns it quantized, codes attached.
 
     Uniform: the forward pass sees fake-quantized weights, gradients pass straight through to
@@ -342,8 +375,11 @@ def quantization_aware_finetune(model: nn.Module, config: QuantConfig,
         p = layer.parametrizations.weight[0]
         if isinstance(p, _SharedWeights):
             codebook = torch.where(p.frozen, 0.0, layer.parametrizations.weight.original.detach())
-            codes = WeightCodes(bits, p.codes.reshape(p.shape).to(torch.uint8),
-                                codebook=_float16_exact(codebook.float()).contiguous())  # fmt: skip
+            codes = WeightCodes(
+                bits,
+                p.codes.reshape(p.shape).to(torch.uint8),
+                codebook=_float16_exact(codebook.float()).contiguous(),
+            )
             parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
         else:
             weight = layer.parametrizations.weight.original.detach()

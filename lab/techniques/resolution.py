@@ -67,13 +67,18 @@ def at_resolution(model: nn.Module, config: ResolutionConfig) -> nn.Module:
     return AtResolution(model, config.size)
 
 
-def adapt(model: nn.Module, size: int, finetune: FinetuneConfig | None = None,
-          progress: bool = True) -> tuple[nn.Module, TrainReport]:  # fmt: skip
+def adapt(
+    model: nn.Module, size: int, finetune: FinetuneConfig | None = None, progress: bool = True
+) -> tuple[nn.Module, TrainReport]:
     """A copy of ``model`` fine-tuned at ``size`` px (the "adapted" variant); returns (model, report)."""
     finetune = finetune or FinetuneConfig(epochs=1.0, max_seconds=60)
     ResolutionConfig(size)
     check_runs_at(model, size)
     adapted = copy.deepcopy(model)
-    report = fit(adapted, finetune.train_config((size,)), loss_fn=finetune_loss(finetune, model),
-                 progress=progress)
+    report = fit(
+        adapted,
+        finetune.train_config((size,)),
+        loss_fn=finetune_loss(finetune, model),
+        progress=progress,
+    )
     return adapted.cpu().eval(), report

@@ -76,7 +76,10 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
     if has_conv:
         try:
             inner = copy.deepcopy(model) if fast is model else fast
-            fast, done = ChannelsLast(inner.to(memory_format=torch.channels_last)), done + ["channels_last"]
+            fast, done = (
+                ChannelsLast(inner.to(memory_format=torch.channels_last)),
+                done + ["channels_last"],
+            )
         except Exception:
             pass
     if fast is model or not _same_function(model, fast, example):
@@ -88,8 +91,12 @@ def _count(model: nn.Module, types: tuple[type, ...]) -> int:
     return sum(isinstance(m, types) for m in model.modules())
 
 
-_FOLDABLE = ((nn.Conv1d, nn.BatchNorm1d), (nn.Conv2d, nn.BatchNorm2d), (nn.Conv3d, nn.BatchNorm3d),
-             (nn.Linear, nn.BatchNorm1d))  # fmt: skip
+_FOLDABLE = (
+    (nn.Conv1d, nn.BatchNorm1d),
+    (nn.Conv2d, nn.BatchNorm2d),
+    (nn.Conv3d, nn.BatchNorm3d),
+    (nn.Linear, nn.BatchNorm1d),
+)
 
 
 def _hooked(module: nn.Module) -> bool:
@@ -104,14 +111,22 @@ def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
     model = copy.deepcopy(model)
     folded = False
     for container in list(model.modules()):
-        if not isinstance(container, nn.Sequential) or type(container).forward is not nn.Sequential.forward:
+        if (
+            not isinstance(container, nn.Sequential)
+            or type(container).forward is not nn.Sequential.forward
+        ):
             continue
         names = list(container._modules)
         for first, second in zip(names[:-1], names[1:], strict=True):
             layer, bn = container._modules[first], container._modules[second]
             pair = next((p for p in _FOLDABLE if type(layer) is p[0] and type(bn) is p[1]), None)
-            if (pair is None or not bn.track_running_stats or bn.running_mean is None
-                    or _hooked(layer) or _hooked(bn)):  # fmt: skip
+            if (
+                pair is None
+                or not bn.track_running_stats
+                or bn.running_mean is None
+                or _hooked(layer)
+                or _hooked(bn)
+            ):
                 continue
             fuse = fuse_linear_bn_eval if pair[0] is nn.Linear else fuse_conv_bn_eval
             container._modules[first] = fuse(layer, bn)
