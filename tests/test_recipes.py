@@ -130,7 +130,7 @@ def test_a_users_own_model_goes_through_a_full_recipe(tiny_model):
 
 
 def test_model_without_prunable_layers_is_rejected_and_untouched():
-    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = nn.Sequential(nn.AdaptiveAvgPool2d((1, 10)), nn.Flatten())  # 10 outputs, no weights
     with pytest.raises(ValueError, match="Conv2d"):
         apply(model, Recipe(prune=PruneConfig(0.5)))
 

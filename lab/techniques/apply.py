@@ -4,8 +4,10 @@ Order: resolution → prune → fine-tune (masks kept, at the target resolution)
 quantize (QAT when fine-tuning) → optional real int8 execution. Fine-tuning distills
 from a teacher when ``FinetuneConfig.teacher`` names one (``"original"``: the input model).
 
-The result is a :class:`Compressed`: the stored model (what :mod:`lab.artifact` writes,
-FLOPs are counted on it), what actually executes, and plain notes on what the
+Each technique is one :class:`Step` in :data:`STEPS` (when it applies, what it does to the
+work in progress); adding a technique means adding its config to the recipe and its step
+here. The result is a :class:`Compressed`: the stored model (what :mod:`lab.artifact`
+writes, FLOPs are counted on it), what actually executes, and plain notes on what the
 recipe really changed and what it did not.
 
 An fp32 runtime (every recipe without int8 activations, the baseline included) is an
@@ -24,23 +26,29 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
 
-from .. import data
-from .configs import Recipe, ResolutionConfig
-from .distillation import finetune_loss
+from .. import data, machine
+from ..interface import check_model, preserved_mode
+from .configs import Recipe
+from .distillation import LossFn, finetune_loss
 from .resolution import AtResolution, check_runs_at
 from .runtime import fast_fp32
 
-__all__ = ["Compressed", "apply", "calibration_images"]
+__all__ = ["STEPS", "Compressed", "Step", "apply", "calibration_images"]
 
 
 @dataclass
 class Compressed:
-    """A compressed model: ``model`` is stored and counted, ``runtime`` executes, ``notes`` explain."""
+    """A compressed model: ``model`` is stored and counted, ``runtime`` executes, ``notes`` explain.
+
+    ``original`` is the model the recipe was applied to (never modified): every size
+    ratio is taken against its fp32 file.
+    """
 
     model: nn.Module
     runtime: nn.Module
@@ -48,6 +56,7 @@ class Compressed:
     resolution: int = data.NATIVE_SIZE
     executes_as: str = "fp32"
     notes: list[str] = field(default_factory=list)
+    original: nn.Module | None = field(default=None, repr=False)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.runtime(x)
@@ -61,115 +70,176 @@ def calibration_images(n: int = 512, size: int = data.NATIVE_SIZE) -> torch.Tens
     return data.load_split("train", size).images[:n]
 
 
-def apply(model: nn.Module, recipe: Recipe | None = None, *, progress: bool = True) -> Compressed:
+@dataclass
+class _Work:
+    """A recipe being applied: the model so far, what executes, and the notes."""
+
+    original: nn.Module
+    recipe: Recipe
+    progress: bool
+    resolution: int = data.NATIVE_SIZE
+    model: nn.Module | None = None  # the model so far (``original`` until a step copies it)
+    loss_fn: LossFn | None = None  # fine-tuning loss (distillation when a teacher is named)
+    runtime: nn.Module | None = None  # set by a step that builds its own runtime (int8)
+    executes_as: str = "fp32"
+    details: list[str] = field(default_factory=list)  # what the fp32 runtime says it runs
+    notes: list[str] = field(default_factory=list)
+
+    def own_copy(self) -> nn.Module:
+        """The model so far, copied first if it still is the caller's."""
+        if self.model is self.original:
+            self.model = copy.deepcopy(self.original)
+        return self.model
+
+    def trained(self) -> None:
+        self.model.cpu()  # trained on CUDA when present; the lab measures and stores on the CPU
+
+
+@dataclass(frozen=True)
+class Step:
+    """One technique: ``applies(recipe)`` says whether it runs; ``run(work)`` does it."""
+
+    name: str
+    applies: Callable[[Recipe], bool]
+    run: Callable[[_Work], None]
+
+
+def _resolution(work: _Work) -> None:
+    size = work.recipe.resolution.size
+    with preserved_mode(work.original):
+        check_runs_at(work.original, size)
+    work.resolution = size
+    work.notes.append(
+        f"input area-downsampled to {size}×{size} px: "
+        f"{size**2 / data.NATIVE_SIZE**2:.0%} of the pixels"
+    )
+
+
+def _prune(work: _Work) -> None:
+    from . import pruning
+
+    config, finetune = work.recipe.prune, work.recipe.finetune
+    gradual = (
+        finetune is not None and finetune.gradual_steps > 1 and config.structure == "unstructured"
+    )
+    if gradual:  # finetune_pruned prunes along its schedule, starting dense
+        work.own_copy()
+    else:
+        example = torch.zeros(1, 1, work.resolution, work.resolution)
+        work.model = pruning.prune(work.model, config, example_input=example)
+    if config.structure == "unstructured":
+        work.notes.append(
+            "unstructured sparsity shrinks the file, but the zeros still execute "
+            "(no sparse kernels): latency and FLOPs unchanged"
+        )
+    else:
+        work.notes.append("channel pruning removed filters: FLOPs and latency really drop")
+    if finetune is not None:  # before quantizing (then QAT gets the same budget)
+        pruning.finetune_pruned(
+            work.model,
+            finetune,
+            config,
+            sizes=(work.resolution,),
+            loss_fn=work.loss_fn,
+            progress=work.progress,
+        )
+        work.trained()
+
+
+def _finetune(work: _Work) -> None:
+    """Fine-tuning alone (with pruning it runs inside the prune step; with quantization, as QAT)."""
+    from ..training import fit
+
+    config = work.recipe.finetune.train_config((work.resolution,))
+    fit(work.own_copy(), config, loss_fn=work.loss_fn, progress=work.progress)
+    work.trained()
+
+
+def _quantize(work: _Work) -> None:
+    from . import quantization
+
+    config, finetune = work.recipe.quant, work.recipe.finetune
+    weights_only = replace(config, activations=False)
+    if finetune is not None:
+        work.model = quantization.quantization_aware_finetune(
+            work.model,
+            weights_only,
+            finetune,
+            size=work.resolution,
+            loss_fn=work.loss_fn,
+            progress=work.progress,
+        )
+    else:
+        work.model = quantization.quantize(work.model, weights_only)
+    if not config.activations:
+        work.details.append(f"{config.bits}-bit weights dequantized")
+        work.notes.append(
+            f"weights stored at {config.bits} bits; without int8 activations they execute "
+            "in fp32 (no speed-up, smaller file)"
+        )
+        return
+    from . import int8
+
+    work.model.eval()
+    work.runtime = int8.to_int8(_wrap(work.model, work.resolution), calibration_images())
+    work.executes_as = getattr(work.runtime, "executes_as", "int8")
+    if config.bits < 8:
+        work.notes.append(
+            f"{config.bits}-bit weights have no {config.bits}-bit kernel: they execute as int8"
+        )
+    if not machine.int8_instructions():
+        work.notes.append(
+            f"this CPU ({machine.cpu_model()}, {machine.cpu_capability()}) has no VNNI/AMX "
+            "int8 instructions: int8 kernels may run little faster than fp32 here"
+        )
+
+
+STEPS: tuple[Step, ...] = (
+    Step("resolution", lambda r: r.resolution is not None, _resolution),
+    Step("prune", lambda r: r.prune is not None, _prune),
+    Step(
+        "finetune",
+        lambda r: r.finetune is not None and r.prune is None and r.quant is None,
+        _finetune,
+    ),
+    Step("quant", lambda r: r.quant is not None, _quantize),
+)
+
+
+def apply(model: nn.Module, recipe: object = None, *, progress: bool = True) -> Compressed:
     """Apply ``recipe`` to a copy of ``model`` and return a :class:`Compressed`.
 
     Args:
-        model: any ``torch.nn.Module`` with Conv2d/Linear layers taking N×1×28×28 inputs.
-        recipe: the techniques; ``None`` or an empty recipe measures the model as it is.
+        model: any ``torch.nn.Module`` with Conv2d/Linear layers mapping N×1×28×28 images
+            to N×10 logits (checked up front, with a clear error).
+        recipe: a :class:`Recipe`, one technique config (e.g. ``PruneConfig(0.5)``), or
+            ``None`` / an empty recipe to measure the model as it is.
         progress: show progress bars during fine-tuning.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"apply() needs a torch.nn.Module, got {type(model).__name__}")
-    recipe = recipe or Recipe()
-    notes: list[str] = []
-    resolution = (recipe.resolution or ResolutionConfig()).size
-    if resolution != data.NATIVE_SIZE:
-        check_runs_at(copy.deepcopy(model), resolution)
-        notes.append(
-            f"input area-downsampled to {resolution}×{resolution} px: "
-            f"{resolution**2 / data.NATIVE_SIZE**2:.0%} of the pixels"
-        )
-
-    current = model
-    loss_fn = finetune_loss(recipe.finetune, model)  # distillation when a teacher is named
-    if recipe.prune is not None and recipe.prune.sparsity > 0:
-        from . import pruning
-
-        gradual = (
-            recipe.finetune is not None
-            and recipe.finetune.gradual_steps > 1
-            and recipe.prune.structure == "unstructured"
-        )
-        if gradual:  # finetune_pruned prunes along its schedule, starting dense
-            current = copy.deepcopy(current)
-        else:
-            current = pruning.prune(
-                current, recipe.prune, example_input=torch.zeros(1, 1, resolution, resolution)
-            )
-        if recipe.prune.structure == "unstructured":
-            notes.append(
-                "unstructured sparsity shrinks the file, but the zeros still execute "
-                "(no sparse kernels): latency and FLOPs unchanged"
-            )
-        else:
-            notes.append("channel pruning removed filters: FLOPs and latency really drop")
-        if recipe.finetune is not None:  # before quantizing (then QAT gets the same budget)
-            pruning.finetune_pruned(
-                current,
-                recipe.finetune,
-                recipe.prune,
-                sizes=(resolution,),
-                loss_fn=loss_fn,
-                progress=progress,
-            )
-    elif recipe.finetune is not None and recipe.quant is None:
-        from ..training import fit
-
-        current = copy.deepcopy(current)
-        fit(
-            current, recipe.finetune.train_config((resolution,)), loss_fn=loss_fn, progress=progress
-        )
-    if recipe.finetune is not None and current is not model:
-        current.cpu()  # trained on CUDA when present; the lab measures and stores on the CPU
-
-    executes_as = "fp32"
-    runtime: nn.Module | None = None
-    dequantized = ""
-    if recipe.quant is not None:
-        from . import quantization
-
-        weights_only = replace(recipe.quant, activations=False)
-        if recipe.finetune is not None:
-            current = quantization.quantization_aware_finetune(
-                current,
-                weights_only,
-                recipe.finetune,
-                size=resolution,
-                loss_fn=loss_fn,
-                progress=progress,
-            )
-        else:
-            current = quantization.quantize(current, weights_only)
-        bits = recipe.quant.bits
-        if recipe.quant.activations:
-            from . import int8
-
-            runtime = int8.to_int8(_wrap(current, resolution), calibration_images())
-            executes_as = getattr(runtime, "executes_as", "int8")
-            if bits < 8:
-                notes.append(f"{bits}-bit weights have no {bits}-bit kernel: they execute as int8")
-        else:
-            dequantized = f"{bits}-bit weights dequantized"
-            notes.append(
-                f"weights stored at {bits} bits; without int8 activations they execute "
-                "in fp32 (no speed-up, smaller file)"
-            )
-    if current is model:
-        current = copy.deepcopy(model)
-    current.eval()
+    recipe = Recipe.of(recipe)
+    check_model(model)
+    work = _Work(original=model, recipe=recipe, progress=progress, model=model)
+    work.loss_fn = finetune_loss(recipe.finetune, model)
+    for step in STEPS:
+        if step.applies(recipe):
+            step.run(work)
+    stored = work.own_copy().eval()
+    runtime = work.runtime
     if runtime is None:  # fp32: a faster copy computing the same function (stored model untouched)
-        fast, done = fast_fp32(current, torch.zeros(1, 1, resolution, resolution))
-        details = ", ".join([d for d in (dequantized, *done) if d])
-        executes_as = f"fp32 ({details})" if details else "fp32"
-        runtime = _wrap(fast, resolution)
+        fast, done = fast_fp32(stored, torch.zeros(1, 1, work.resolution, work.resolution))
+        details = ", ".join(d for d in (*work.details, *done) if d)
+        work.executes_as = f"fp32 ({details})" if details else "fp32"
+        runtime = _wrap(fast, work.resolution)
     return Compressed(
-        model=current,
+        model=stored,
         runtime=runtime.eval(),
         recipe=recipe,
-        resolution=resolution,
-        executes_as=executes_as,
-        notes=notes,
+        resolution=work.resolution,
+        executes_as=work.executes_as,
+        notes=work.notes,
+        original=model,
     )
 
 

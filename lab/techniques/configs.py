@@ -1,9 +1,12 @@
 """One small, self-validating config per technique, composed into a :class:`Recipe`.
 
-Configs are frozen dataclasses (torchao style): they check their arguments in
-``__post_init__`` and raise a ``ValueError`` naming the allowed values. A recipe
-serializes to and from JSON so that a configuration can be saved, shared and
-reproduced.
+Configs are frozen, hashable dataclasses (torchao style): they check their arguments in
+``__post_init__`` and raise a :class:`ConfigError` (a ``ValueError`` and a ``TypeError``)
+naming the allowed values. Booleans must be booleans, numbers must be finite numbers
+(NumPy scalars are accepted), names must be strings. A recipe serializes to and from
+JSON so that a configuration can be saved, shared and reproduced, and has one canonical
+form: a part that changes nothing (0% pruning, the native resolution) is dropped, so
+``Recipe(prune=PruneConfig(0.0)) == Recipe()`` and both share one cache key.
 
 Example:
     >>> recipe = Recipe(prune=PruneConfig(sparsity=0.8), quant=QuantConfig(bits=4))
@@ -14,12 +17,22 @@ Example:
 from __future__ import annotations
 
 import json
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from .. import data
 from ..training import TrainConfig
 
-__all__ = ["FinetuneConfig", "PruneConfig", "QuantConfig", "Recipe", "ResolutionConfig"]
+__all__ = [
+    "ConfigError",
+    "FinetuneConfig",
+    "PruneConfig",
+    "QuantConfig",
+    "Recipe",
+    "ResolutionConfig",
+]
 
 STRUCTURES = ("unstructured", "channel")
 SCOPES = ("global", "layer")
@@ -27,25 +40,108 @@ GRANULARITIES = ("tensor", "channel")
 QUANT_METHODS = ("uniform", "kmeans")
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+class ConfigError(ValueError, TypeError):
+    """A technique config or recipe was given a value it does not allow; the message says which."""
 
 
-def _check_sparsity(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"{name} must be a number in [0, 1) (fraction of weights removed); got {value!r}"
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
+def _choice(name: str, value: object, allowed: tuple) -> object:
+    if not any(value is a or (isinstance(value, str) and value == a) for a in allowed):
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def _boolean(name: str, value: object) -> bool:
+    """``True``/``False`` (or a NumPy bool) only: ``"no"`` or ``0`` are not booleans."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise ConfigError(f"{name} must be True or False; got {value!r} ({_kind(value)})")
+
+
+def _integer(name: str, value: object, low: int, high: int | None = None, what: str = "") -> int:
+    """An int (or NumPy integer) in [low, high]; bools, floats and strings are refused."""
+    span = f"from {low} to {high}" if high is not None else f"≥ {low}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(
+            f"{name} must be an integer {span}{what}; got {value!r} ({_kind(value)})"
+            + (" — write it without quotes" if isinstance(value, str) else "")
         )
+    if not (low <= int(value) and (high is None or int(value) <= high)):
+        raise ConfigError(f"{name} must be an integer {span}{what}; got {value!r}")
+    return int(value)
 
 
-def _check_bits(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 8:
-        raise ValueError(f"{name} must be an integer from 1 to 8; got {value!r}")
+def _number(
+    name: str,
+    value: object,
+    *,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    what: str = "",
+) -> float:
+    """A finite real (int, float or NumPy scalar) within the bounds; NaN and ±inf are refused."""
+    if high is not None:
+        span = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    else:
+        span = f"{'>' if low_open else '≥'} {low:g}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(
+            f"{name} must be a finite number {span}{what}; got {value!r} ({_kind(value)})"
+            + (" — write it without quotes" if isinstance(value, str) else "")
+        )
+    number = float(value)
+    below = number <= low if low_open else number < low
+    above = high is not None and (number >= high if high_open else number > high)
+    if not math.isfinite(number) or below or above:
+        raise ConfigError(f"{name} must be a finite number {span}{what}; got {value!r}")
+    return number
+
+
+def _name(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a layer name (a string); got {value!r} ({_kind(value)})")
+    return value
+
+
+def _layer_map(name: str, value: object, check) -> dict:
+    """``{layer name: value}`` with each value checked; returned as a new, key-sorted dict."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{name} must be a dict {{layer name: value}}, e.g. {{'conv1': ...}}; "
+            f"got {value!r} ({_kind(value)})"
+        )
+    return {
+        _name(f"{name} key", layer): check(f"{name}[{layer!r}]", v)
+        for layer, v in sorted(value.items(), key=lambda item: str(item[0]))
+    }
+
+
+def _sparsity(name: str, value: object) -> float:
+    return _number(name, value, low=0.0, high=1.0, high_open=True, what=" (fraction removed)")
+
+
+def _bits(name: str, value: object) -> int:
+    return _integer(name, value, 1, 8)
+
+
+def _set(config: object, name: str, value: object) -> None:
+    object.__setattr__(config, name, value)
+
+
+class _Hashable:
+    """Frozen configs hold dicts (``per_layer``): hash their canonical JSON instead."""
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, json.dumps(asdict(self), sort_keys=True)))
 
 
 @dataclass(frozen=True)
-class PruneConfig:
+class PruneConfig(_Hashable):
     """Remove a fraction of weights (``unstructured``) or of output channels (``channel``)."""
 
     sparsity: float = 0.5  # fraction removed, in [0, 1)
@@ -54,15 +150,21 @@ class PruneConfig:
     per_layer: dict[str, float] = field(default_factory=dict)  # layer name → sparsity override
 
     def __post_init__(self) -> None:
-        _check_sparsity("sparsity", self.sparsity)
-        _check_choice("structure", self.structure, STRUCTURES)
-        _check_choice("scope", self.scope, SCOPES)
-        for layer, value in self.per_layer.items():
-            _check_sparsity(f"per_layer[{layer!r}]", value)
+        _set(self, "sparsity", _sparsity("sparsity", self.sparsity))
+        _choice("structure", self.structure, STRUCTURES)
+        _choice("scope", self.scope, SCOPES)
+        _set(self, "per_layer", _layer_map("per_layer", self.per_layer, _sparsity))
+
+    @property
+    def is_identity(self) -> bool:
+        """Removes nothing at all."""
+        return self.sparsity == 0 and not any(self.per_layer.values())
+
+    __hash__ = _Hashable.__hash__
 
 
 @dataclass(frozen=True)
-class QuantConfig:
+class QuantConfig(_Hashable):
     """Quantize weights to ``bits`` (1–8); optionally int8 activations for real int8 execution."""
 
     bits: int = 8  # weight bit-width, 1–8
@@ -72,41 +174,49 @@ class QuantConfig:
     method: str = "uniform"  # "uniform" grid or "kmeans" weight sharing (Deep Compression)
     activations: bool = False  # also quantize activations to int8 (static, calibrated)
     per_layer: dict[str, int] = field(default_factory=dict)  # layer name → bits (mixed precision)
-    skip: tuple[str, ...] = ()  # layer names left in float
+    skip: tuple[str, ...] = ()  # layer names left in float (one name or several)
 
     def __post_init__(self) -> None:
-        _check_bits("bits", self.bits)
-        _check_choice("method", self.method, QUANT_METHODS)
+        _set(self, "bits", _bits("bits", self.bits))
+        _choice("method", self.method, QUANT_METHODS)
         if self.granularity is None:
-            object.__setattr__(
-                self, "granularity", "tensor" if self.method == "kmeans" else "channel"
+            _set(self, "granularity", "tensor" if self.method == "kmeans" else "channel")
+        _choice("granularity", self.granularity, GRANULARITIES)
+        _set(self, "symmetric", _boolean("symmetric", self.symmetric))
+        _set(self, "activations", _boolean("activations", self.activations))
+        _set(self, "per_layer", _layer_map("per_layer", self.per_layer, _bits))
+        skip = (self.skip,) if isinstance(self.skip, str) else self.skip
+        if isinstance(skip, Mapping) or not hasattr(skip, "__iter__"):
+            raise ConfigError(
+                f"skip must be a layer name or a list of layer names; got {self.skip!r}"
             )
-        _check_choice("granularity", self.granularity, GRANULARITIES)
-        for layer, bits in self.per_layer.items():
-            _check_bits(f"per_layer[{layer!r}]", bits)
-        object.__setattr__(self, "skip", tuple(self.skip))
+        _set(self, "skip", tuple(_name("skip entry", s) for s in skip))
+
+    __hash__ = _Hashable.__hash__
 
 
 @dataclass(frozen=True)
-class ResolutionConfig:
+class ResolutionConfig(_Hashable):
     """Run the model on ``size``×``size`` inputs (area-downsampled from 28 px)."""
 
     size: int = data.NATIVE_SIZE  # 4 … 28 px
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.size, bool)
-            or not isinstance(self.size, int)
-            or not (4 <= self.size <= data.NATIVE_SIZE)
-        ):
-            raise ValueError(
-                f"resolution size must be an integer from 4 to {data.NATIVE_SIZE} px "
-                f"(the native size); got {self.size!r}"
-            )
+        _set(
+            self,
+            "size",
+            _integer("resolution size", self.size, 4, data.NATIVE_SIZE, " (pixels per side)"),
+        )
+
+    @property
+    def is_identity(self) -> bool:
+        return self.size == data.NATIVE_SIZE
+
+    __hash__ = _Hashable.__hash__
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(_Hashable):
     """Short, time-bounded fine-tuning after pruning/quantization (QAT when quantizing).
 
     ``teacher`` turns on knowledge distillation (:mod:`lab.techniques.distillation`):
@@ -123,22 +233,20 @@ class FinetuneConfig:
     distill_weight: float = 0.9  # share of the soft-target loss; the rest is cross-entropy
 
     def __post_init__(self) -> None:
-        if self.epochs <= 0:
-            raise ValueError(f"epochs must be > 0; got {self.epochs!r}")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"max_seconds must be > 0 or None; got {self.max_seconds!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0; got {self.lr!r}")
-        if not isinstance(self.gradual_steps, int) or self.gradual_steps < 1:
-            raise ValueError(f"gradual_steps must be an integer ≥ 1; got {self.gradual_steps!r}")
+        positive = {"low": 0.0, "low_open": True}
+        _set(self, "epochs", _number("epochs", self.epochs, **positive, what=" (passes)"))
+        if self.max_seconds is not None:
+            seconds = _number("max_seconds", self.max_seconds, **positive, what=" or None")
+            _set(self, "max_seconds", seconds)
+        _set(self, "lr", _number("lr", self.lr, **positive))
+        _set(self, "gradual_steps", _integer("gradual_steps", self.gradual_steps, 1))
+        _set(self, "augment", _boolean("augment", self.augment))
         if self.teacher is not None:
             from .. import zoo
 
-            _check_choice("teacher", self.teacher, (None, "original", *zoo.names()))
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0; got {self.temperature!r}")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ValueError(f"distill_weight must be in [0, 1]; got {self.distill_weight!r}")
+            _choice("teacher", self.teacher, (None, "original", *zoo.names()))
+        _set(self, "temperature", _number("temperature", self.temperature, **positive))
+        _set(self, "distill_weight", _number("distill_weight", self.distill_weight, low=0, high=1))
 
     def train_config(
         self, sizes: tuple[int, ...] = (data.NATIVE_SIZE,), max_batches: int | None = None
@@ -154,6 +262,8 @@ class FinetuneConfig:
             max_batches=max_batches,
         )
 
+    __hash__ = _Hashable.__hash__
+
 
 _PARTS = {
     "prune": PruneConfig,
@@ -161,13 +271,15 @@ _PARTS = {
     "resolution": ResolutionConfig,
     "finetune": FinetuneConfig,
 }
+_EXAMPLE = '{"prune": {"sparsity": 0.8}, "quant": {"bits": 4}}'
 
 
 @dataclass(frozen=True)
-class Recipe:
+class Recipe(_Hashable):
     """A composition of techniques; any part may be ``None`` (not applied).
 
-    Applied in this order: resolution → prune → fine-tune → quantize (→ QAT).
+    Applied in this order: resolution → prune → fine-tune → quantize (→ QAT). Parts that
+    change nothing (0% pruning, the native resolution) are dropped: one canonical form.
     """
 
     prune: PruneConfig | None = None
@@ -179,7 +291,25 @@ class Recipe:
         for name, kind in _PARTS.items():
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
-                raise ValueError(f"Recipe.{name} must be a {kind.__name__} or None; got {value!r}")
+                raise ConfigError(f"Recipe.{name} must be a {kind.__name__} or None; got {value!r}")
+            if getattr(value, "is_identity", False):
+                _set(self, name, None)
+
+    @classmethod
+    def of(cls, value: object) -> Recipe:
+        """``value`` as a recipe: a Recipe, one technique config (e.g. ``PruneConfig(0.5)``) or None."""
+        if value is None:
+            return cls()
+        if isinstance(value, Recipe):
+            return value
+        for name, kind in _PARTS.items():
+            if isinstance(value, kind):
+                return cls(**{name: value})
+        allowed = ", ".join(kind.__name__ for kind in _PARTS.values())
+        raise ConfigError(
+            f"expected a Recipe, one technique config ({allowed}) or None; "
+            f"got {value!r} ({_kind(value)})"
+        )
 
     def to_dict(self) -> dict:
         """Plain-data form (only the parts that are set)."""
@@ -193,23 +323,47 @@ class Recipe:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, payload: dict) -> Recipe:
-        unknown = set(payload) - set(_PARTS)
-        if unknown:
-            raise ValueError(
-                f"unknown recipe parts {sorted(unknown)}; allowed: {', '.join(_PARTS)}"
+    def from_dict(cls, payload: object) -> Recipe:
+        """Build a recipe from plain data; every error names the part and field at fault."""
+        if not isinstance(payload, Mapping):
+            raise ConfigError(
+                f"a recipe must be a JSON object like {_EXAMPLE}; got {payload!r} ({_kind(payload)})"
             )
+        unknown = sorted(set(payload) - set(_PARTS), key=str)
+        if unknown:
+            raise ConfigError(f"unknown recipe parts {unknown}; allowed: {', '.join(_PARTS)}")
         parts = {}
         for name, value in payload.items():
-            if value is not None:
-                if name == "quant" and "skip" in value:
-                    value = {**value, "skip": tuple(value["skip"])}
-                parts[name] = _PARTS[name](**value)
+            if value is None:
+                continue
+            kind = _PARTS[name]
+            allowed = [f.name for f in fields(kind)]
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"recipe part {name!r} must be an object with fields {allowed}, "
+                    f"e.g. {_EXAMPLE}; got {value!r} ({_kind(value)})"
+                )
+            bad = sorted(set(value) - set(allowed), key=str)
+            if bad:
+                raise ConfigError(f"unknown {name} fields {bad}; allowed: {', '.join(allowed)}")
+            try:
+                parts[name] = kind(**value)
+            except ConfigError as exc:
+                raise ConfigError(f"recipe part {name!r}: {exc}") from None
         return cls(**parts)
 
     @classmethod
-    def from_json(cls, text: str) -> Recipe:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: object) -> Recipe:
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise ConfigError(f"a recipe's JSON must be a string; got {_kind(text)}")
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"recipe is not valid JSON ({exc.msg} at character {exc.pos}); "
+                f"expected an object like {_EXAMPLE}"
+            ) from None
+        return cls.from_dict(payload)
 
     @property
     def is_identity(self) -> bool:
@@ -218,16 +372,20 @@ class Recipe:
     def describe(self) -> str:
         """Short human label, e.g. ``"prune 80% unstructured · 4-bit channel · 14 px"``."""
         bits = []
-        if self.resolution is not None and self.resolution.size != data.NATIVE_SIZE:
+        if self.resolution is not None:
             bits.append(f"{self.resolution.size} px")
-        if self.prune is not None and self.prune.sparsity > 0:
+        if self.prune is not None:
             bits.append(f"prune {self.prune.sparsity:.0%} {self.prune.structure}")
         if self.quant is not None:
-            label = f"{self.quant.bits}-bit {self.quant.method if self.quant.method == 'kmeans' else self.quant.granularity}"
+            kind = self.quant.method if self.quant.method == "kmeans" else self.quant.granularity
+            label = f"{self.quant.bits}-bit {kind}"
             if self.quant.per_layer:
-                label += f" (mixed: {', '.join(f'{k} {v}-bit' for k, v in self.quant.per_layer.items())})"
+                mixed = ", ".join(f"{k} {v}-bit" for k, v in self.quant.per_layer.items())
+                label += f" (mixed: {mixed})"
             bits.append(label + (" +int8 act" if self.quant.activations else ""))
         if self.finetune is not None:
             teacher = self.finetune.teacher
             bits.append("fine-tuned" + (f" (distilled from {teacher})" if teacher else ""))
         return " · ".join(bits) or "baseline"
+
+    __hash__ = _Hashable.__hash__

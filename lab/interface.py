@@ -1,0 +1,80 @@
+"""Check, once and up front, that a model fits the data it will be measured on.
+
+A model that returns 5 logits for 10 classes, a tuple instead of a tensor, or expects
+3-channel images would otherwise fail deep inside torch, or worse, run and report a
+meaningless accuracy. :func:`check_model` runs it on two images and says plainly what
+was expected and what came back. The caller's model is left as it was: its train/eval
+mode (of every submodule) and its weights (batch-norm statistics included: the check
+runs in eval mode under ``torch.no_grad``).
+
+Example:
+    >>> from lab import zoo
+    >>> check_model(zoo.build("cnn"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from . import data
+
+__all__ = ["ModelInterfaceError", "check_model", "preserved_mode"]
+
+
+class ModelInterfaceError(ValueError):
+    """The model's input or output does not match the data (the message says how)."""
+
+
+@contextmanager
+def preserved_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block, then restore every submodule's own mode."""
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        yield model.eval()
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def check_model(
+    model: nn.Module,
+    *,
+    channels: int = 1,
+    size: int = data.NATIVE_SIZE,
+    n_classes: int = len(data.CLASSES),
+) -> None:
+    """Raise :class:`ModelInterfaceError` unless ``model`` maps N×C×H×W images to N×K logits."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    expected = f"N×{channels}×{size}×{size} images → N×{n_classes} logits (one per class)"
+    x = torch.zeros(2, channels, size, size, device=_device_of(model))
+    try:
+        with torch.no_grad(), preserved_mode(model):
+            out = model(x)
+    except Exception as exc:
+        raise ModelInterfaceError(
+            f"the model failed on a 2×{channels}×{size}×{size} input batch; the lab expects "
+            f"{expected}. torch said: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(out, torch.Tensor):
+        raise ModelInterfaceError(
+            f"the model returned a {type(out).__name__}, not a tensor; the lab expects {expected}. "
+            "Wrap it so that forward() returns the logits tensor only"
+        )
+    if out.shape != (2, n_classes):
+        raise ModelInterfaceError(
+            f"the model returned shape {tuple(out.shape)} for 2 images; the lab expects "
+            f"{expected}, i.e. (2, {n_classes})"
+        )
+    if not out.is_floating_point():
+        raise ModelInterfaceError(f"the model returned {out.dtype} values; expected float logits")
