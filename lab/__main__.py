@@ -48,9 +48,8 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from . import measure, zoo
-    from .techniques.configs import Recipe
 
-    recipe = Recipe.from_json(args.recipe) if args.recipe else None
+    recipe = args.recipe
     model = zoo.load(args.model)
     result = measure.evaluate(
         model,
@@ -75,26 +74,72 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every error is one line naming the argument and what is allowed (exit 2)."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _recipe(text: str):
+    """``--recipe``: a Recipe's JSON (ConfigError's message says what is allowed)."""
+    from .techniques.configs import ConfigError, Recipe
+
+    try:
+        return Recipe.from_json(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _country(text: str) -> str:
+    from . import energy
+
+    try:
+        return energy.validate_country(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _epochs(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (passes); got {text!r}")
+    return value
+
+
+def _zoo_names() -> list[str]:
+    from . import zoo
+
+    return zoo.names()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lab", description="Efficiency Lab")
+    parser = _Parser(prog="python -m lab", description="Efficiency Lab")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("data", help="find and verify Fashion-MNIST").set_defaults(run=_cmd_data)
     zoo_cmd = sub.add_parser("zoo", help="list the model zoo")
     zoo_cmd.add_argument("--json", action="store_true")
     zoo_cmd.set_defaults(run=_cmd_zoo)
     ev = sub.add_parser("evaluate", help="measure a zoo model (optionally after a recipe)")
-    ev.add_argument("--model", default="cnn")
-    ev.add_argument("--split", default="test", help="live, val or test")
-    ev.add_argument("--country", default="FRA", help="ISO 3166 alpha-3 code, e.g. FRA, USA, IND")
-    ev.add_argument("--recipe", default=None, help='Recipe JSON, e.g. \'{"quant": {"bits": 4}}\'')
+    ev.add_argument("--model", default="cnn", choices=_zoo_names())
+    ev.add_argument("--split", default="test", choices=["live", "val", "test"])
+    ev.add_argument(
+        "--country", default="FRA", type=_country, help="ISO 3166 alpha-3 code, e.g. FRA, USA, IND"
+    )
+    ev.add_argument(
+        "--recipe", default=None, type=_recipe, help='Recipe JSON, e.g. \'{"quant": {"bits": 4}}\''
+    )
     ev.add_argument("--effort", default="full", choices=["quick", "full"])
     ev.add_argument("--no-cache", action="store_true", help="re-measure even if stored")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(run=_cmd_evaluate)
     train = sub.add_parser("train", help="train a zoo model and write its checkpoint + card")
-    train.add_argument("model")
+    train.add_argument("model", choices=_zoo_names())
     train.add_argument("--out", default=None, help="directory (default: lab/checkpoints)")
-    train.add_argument("--epochs", type=float, default=None)
+    train.add_argument("--epochs", type=_epochs, default=None)
     train.set_defaults(run=_cmd_train)
     return parser
 
@@ -103,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"python -m lab {args.command}: error: {first}", file=sys.stderr)
         return 2
 
 

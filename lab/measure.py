@@ -41,6 +41,8 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -50,13 +52,15 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import artifact, data, energy
+from . import artifact, data, energy, machine
 from .store import ResultStore, default_store
 from .techniques.apply import Compressed, apply
 from .techniques.configs import Recipe
 
 __all__ = [
     "EFFORTS",
+    "METRICS",
+    "CacheKey",
     "Cancelled",
     "Measurement",
     "count_flops",
@@ -71,16 +75,14 @@ EFFORTS = {
     "full": {"batch1_runs": 100, "throughput_repeats": 5, "energy": True},
 }
 THROUGHPUT_BATCH = 256
-# Images per accuracy-pass batch. Timed for the cnn (BN folded, channels_last) on the live
-# split, 2 threads, interleaved, on 2 cores shared with other jobs: at load ~3, 64 / 128 /
-# 256 / 500 / 1000 / 2000 took 587 / 493 / 481 / 562 / 602 / 652 ms (median of 10), and in
-# benchmarks/live.py 256 beat 1000 (pass 313–329 vs 518–601 ms); only when both cores
-# were oversubscribed (load 5–6) did fewer, larger batches win (2-thread barrier stalls).
-# 256 also keeps the quick throughput a batch-256 figure and cancellation checks ~40 ms apart.
+# Images per accuracy-pass batch: 256 was the fastest size measured on 2 cores (figures in
+# the README, "Cost of measuring"); it also keeps the quick throughput a batch-256 figure
+# and cancellation checks one batch apart.
 ACCURACY_BATCH = 256
 # 2: fp32 runtimes run with BN folded and channels_last (faster latency/throughput/energy,
 #    executes_as says so); quick throughput timed on the pass's batches of exactly 256 images
-MEASUREMENT_VERSION = 2  # bump when the meaning of a stored number changes
+# 3: state_dict_bytes is the input model's file (was the pruned model's); machine fields
+MEASUREMENT_VERSION = 3  # bump when the meaning of a stored number changes
 SIZE_CACHE_ENTRIES = 512  # in-process artifact byte counts remembered (LRU)
 
 
@@ -104,7 +106,8 @@ class Measurement:
     n_images: int
     accuracy: float
     artifact_bytes: int  # size on disk of lab.artifact.save's file
-    state_dict_bytes: int  # size on disk of torch.save(model.state_dict()) (fp32 baseline)
+    state_dict_bytes: int  # size on disk of torch.save(input_model.state_dict()): the fp32
+    # baseline of every ratio (the model before the recipe, not the pruned one)
     parameters: int
     nonzero_parameters: int
     resolution: int  # input pixels per side the network processes
@@ -125,10 +128,14 @@ class Measurement:
     effort: str = "full"
     seconds: float = 0.0  # wall time this evaluation took
     cached: bool = False
+    cpu_model: str = ""  # the machine the load-dependent figures were measured on
+    cpu_capability: str = ""  # ISA level torch dispatches to (e.g. AVX2, AVX512)
+    torch_version: str = ""
+    load_1min: float | None = None  # 1-minute load average when measured
 
     @property
     def compression_ratio(self) -> float:
-        """fp32 state_dict bytes / artifact bytes."""
+        """The input model's fp32 state_dict bytes / this artifact's bytes."""
         return self.state_dict_bytes / max(1, self.artifact_bytes)
 
     def to_row(self) -> dict:
@@ -321,9 +328,166 @@ def _parameter_counts(model: nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in params), sum(int(torch.count_nonzero(p)) for p in params)
 
 
+def _baseline_bytes(original: nn.Module) -> int:
+    """Bytes of the *input* model's fp32 ``state_dict`` file: the baseline of every ratio."""
+    key = f"fp32|{fingerprint(original)}"
+    with _SIZES_LOCK:
+        if key in _SIZES:
+            _SIZES.move_to_end(key)
+            return _SIZES[key][1]
+    size = artifact.state_dict_bytes(original)
+    with _SIZES_LOCK:
+        _SIZES[key] = (size, size)
+    return size
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """What makes two evaluations the same: model content, recipe, split, country, effort,
+    thread count and the measurement version. ``str(key)`` is the result store's key."""
+
+    model_hash: str
+    recipe: str
+    split: str
+    country: str
+    effort: str
+    threads: int
+    version: int = MEASUREMENT_VERSION
+
+    def __str__(self) -> str:
+        return "|".join(
+            [
+                self.model_hash,
+                self.recipe,
+                self.split,
+                self.country,
+                self.effort,
+                str(self.threads),
+                f"v{self.version}",
+            ]
+        )
+
+
+@dataclass
+class _Run:
+    """One uncached evaluation in progress: its inputs, and the fields measured so far."""
+
+    compressed: Compressed
+    split: data.Split
+    settings: dict
+    cancel: threading.Event | None
+    found: dict = field(default_factory=dict)  # Measurement fields (and a few internals)
+
+
+def _measure_accuracy_and_energy(run: _Run) -> dict:
+    passes: list[tuple[int, float, float]] = []
+    runtime, chunk = run.compressed.runtime, run.split
+    reading = energy.measure_energy(
+        lambda: passes.append(_accuracy_pass(runtime, chunk, run.cancel))
+    )
+    correct, _, pass_throughput = passes[0]
+    return {
+        "n_images": len(chunk),
+        "accuracy": correct / len(chunk),
+        "energy_kwh_per_1k": None if reading.kwh is None else reading.kwh / len(chunk) * 1000,
+        "energy_source": reading.provenance,
+        "_pass_throughput": pass_throughput,
+    }
+
+
+def _measure_latency(run: _Run) -> dict:
+    p50, p95, throughput = measure_latency(
+        run.compressed.runtime,
+        data.NATIVE_SIZE,
+        run.settings["batch1_runs"],
+        run.settings["throughput_repeats"],
+        cancel=run.cancel,
+    )
+    if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
+        throughput = run.found["_pass_throughput"]
+    return {"latency_ms_p50": p50, "latency_ms_p95": p95, "throughput_ips": throughput}
+
+
+def _measure_size(run: _Run) -> dict:
+    artifact_bytes, _ = _sizes(run.compressed.model, run.cancel)
+    original = run.compressed.original or run.compressed.model
+    return {"artifact_bytes": artifact_bytes, "state_dict_bytes": _baseline_bytes(original)}
+
+
+def _measure_counts(run: _Run) -> dict:
+    parameters, nonzero = _parameter_counts(run.compressed.model)
+    flops = count_flops(run.compressed.model, run.compressed.resolution)
+    return {
+        "parameters": parameters,
+        "nonzero_parameters": nonzero,
+        "resolution": run.compressed.resolution,
+        "flops": flops,
+        "macs": flops // 2,
+    }
+
+
+def _measure_machine(run: _Run) -> dict:
+    info = machine.describe()
+    return {
+        "threads": info["threads"],
+        "cpu_model": info["cpu_model"],
+        "cpu_capability": info["cpu_capability"],
+        "torch_version": info["torch"],
+        "load_1min": info["load_1min"],
+    }
+
+
+# Each metric: a name (the phase reported in ``timings``) and a function returning
+# Measurement fields; they run in this order. Adding a metric: a field in Measurement
+# and one entry here.
+METRICS: tuple[tuple[str, object], ...] = (
+    ("accuracy pass + energy", _measure_accuracy_and_energy),
+    ("latency", _measure_latency),
+    ("size", _measure_size),
+    ("counts and FLOPs", _measure_counts),
+    ("machine", _measure_machine),
+)
+
+
+@contextmanager
+def _phase(timings: dict | None, name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+@contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` torch threads (if given), then restore the caller's setting."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _threads_wanted(threads: int | None) -> int | None:
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
+        return threads
+    text = os.environ.get("LAB_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"LAB_THREADS must be a positive integer; got {text!r}")
+    return int(text)
+
+
 def evaluate(
     model: nn.Module | Compressed,
-    recipe: Recipe | None = None,
+    recipe: object = None,
     *,
     split: str = "live",
     country: str = energy.DEFAULT_COUNTRY,
@@ -332,13 +496,16 @@ def evaluate(
     store: ResultStore | None = None,
     use_cache: bool = True,
     cancel: threading.Event | None = None,
+    threads: int | None = None,
+    timings: dict[str, float] | None = None,
 ) -> Measurement:
     """Measure ``model`` (optionally after applying ``recipe`` to a copy of it) on ``split``.
 
     Args:
         model: a ``torch.nn.Module`` mapping N×1×28×28 normalized images to 10 logits,
             or a :class:`~lab.techniques.apply.Compressed` result.
-        recipe: techniques to apply first (to a copy; ``model`` is never modified).
+        recipe: techniques to apply first (to a copy; ``model`` is never modified): a
+            :class:`Recipe`, one technique config, or None.
         split: ``live`` (2,000 balanced test images), ``val`` or ``test``.
         country: ISO 3166 alpha-3 code for the carbon intensity (e.g. ``FRA``, ``USA``).
         name: label stored with the result (defaults to the model's class name).
@@ -347,6 +514,10 @@ def evaluate(
         use_cache: return a stored result for the same inputs instead of re-measuring.
         cancel: when this event is set (from another thread), the evaluation stops at its
             next check and raises :class:`Cancelled`; nothing is stored.
+        threads: torch threads for this evaluation (default: ``LAB_THREADS``, else the
+            process's setting); the caller's setting is restored afterwards.
+        timings: a dict to receive the seconds spent in each phase (fingerprint, apply,
+            each metric of :data:`METRICS`, store write) — a public hook for benchmarks.
     """
     started = time.perf_counter()
     if split not in ("live", "val", "test"):
@@ -359,102 +530,63 @@ def evaluate(
             f"evaluate() needs a torch.nn.Module or Compressed, got {type(model).__name__}"
         )
     if isinstance(model, Compressed):
-        if recipe is not None and recipe != model.recipe:
+        if recipe is not None and Recipe.of(recipe) != model.recipe:
             raise ValueError("a Compressed model already has its recipe; pass recipe=None")
         recipe = model.recipe
-    recipe = recipe or Recipe()
-    base = model.model if isinstance(model, Compressed) else model
-    name = name or type(base).__name__
-    key = "|".join(
-        [
-            fingerprint(base),
-            recipe.to_json(),
-            split,
-            country,
-            effort,
-            str(torch.get_num_threads()),
-            f"v{MEASUREMENT_VERSION}",
-        ]
-    )
-    store = store if store is not None else default_store()
-    if use_cache:
-        hit = store.get(key)
-        if hit is not None:
-            result = Measurement(**hit)
-            result.cached, result.seconds = True, time.perf_counter() - started
-            return result
-
-    _check(cancel)
-    compressed = model if isinstance(model, Compressed) else apply(model, recipe, progress=False)
-    stored, runtime = compressed.model.eval(), compressed.runtime.eval()
-    size = compressed.resolution
-    chunk = data.load_split(split)
-    settings = EFFORTS[effort]
-
-    _check(cancel)
-    passes: list[tuple[int, float, float]] = []
-    reading = energy.measure_energy(lambda: passes.append(_accuracy_pass(runtime, chunk, cancel)))
-    correct, _, pass_throughput = passes[0]
-    _check(cancel)
-    p50, p95, throughput = measure_latency(
-        runtime,
-        data.NATIVE_SIZE,
-        settings["batch1_runs"],
-        settings["throughput_repeats"],
-        cancel=cancel,
-    )
-    if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
-        throughput = pass_throughput
-    artifact_bytes, state_dict_bytes = _sizes(stored, cancel)
-    _check(cancel)
-    parameters, nonzero = _parameter_counts(stored)
-    flops = count_flops(stored, size)
-    kwh_per_1k = None if reading.kwh is None else reading.kwh / len(chunk) * 1000
-    intensity = energy.carbon_intensity(country)
-    result = Measurement(
-        name=name,
-        recipe=recipe.to_json(),
-        label=recipe.describe(),
-        split=split,
-        n_images=len(chunk),
-        accuracy=correct / len(chunk),
-        artifact_bytes=artifact_bytes,
-        state_dict_bytes=state_dict_bytes,
-        parameters=parameters,
-        nonzero_parameters=nonzero,
-        resolution=size,
-        flops=flops,
-        macs=flops // 2,
-        latency_ms_p50=p50,
-        latency_ms_p95=p95,
-        throughput_ips=throughput,
-        threads=torch.get_num_threads(),
-        energy_kwh_per_1k=kwh_per_1k,
-        co2_g_per_1k=None if kwh_per_1k is None else kwh_per_1k * intensity,
-        country=country,
-        carbon_intensity_g_per_kwh=intensity,
-        energy_source=reading.provenance,
-        executes_as=compressed.executes_as,
-        notes=list(compressed.notes),
-        model_hash=key.split("|")[0],
-        effort=effort,
-    )
-    result.seconds = time.perf_counter() - started
-    _check(cancel)  # last chance: a cancelled evaluation stores nothing
-    store.put(key, asdict(result), model_name=name, recipe=recipe.to_json(), split=split)
-    result.seconds = time.perf_counter() - started  # including the write
-    return result
+    recipe = Recipe.of(recipe)
+    with _threads(_threads_wanted(threads)):
+        base = model.model if isinstance(model, Compressed) else model
+        name = name or type(base).__name__
+        with _phase(timings, "fingerprint"):
+            key = CacheKey(
+                fingerprint(base), recipe.to_json(), split, country, effort, torch.get_num_threads()
+            )
+        store = store if store is not None else default_store()
+        if use_cache:
+            hit = store.get(str(key))
+            if hit is not None:
+                result = Measurement(**hit)
+                result.cached, result.seconds = True, time.perf_counter() - started
+                return result
+        _check(cancel)
+        with _phase(timings, "apply"):
+            compressed = (
+                model if isinstance(model, Compressed) else apply(model, recipe, progress=False)
+            )
+            compressed.model.eval()
+            compressed.runtime.eval()
+        run = _Run(compressed, data.load_split(split), EFFORTS[effort], cancel)
+        for phase, metric in METRICS:
+            _check(cancel)
+            with _phase(timings, phase):
+                run.found.update(metric(run))
+        fields_ = {k: v for k, v in run.found.items() if not k.startswith("_")}
+        kwh_per_1k = fields_["energy_kwh_per_1k"]
+        intensity = energy.carbon_intensity(country)
+        result = Measurement(
+            name=name,
+            recipe=recipe.to_json(),
+            label=recipe.describe(),
+            split=split,
+            co2_g_per_1k=None if kwh_per_1k is None else kwh_per_1k * intensity,
+            country=country,
+            carbon_intensity_g_per_kwh=intensity,
+            executes_as=compressed.executes_as,
+            notes=list(compressed.notes),
+            model_hash=key.model_hash,
+            effort=effort,
+            **fields_,
+        )
+        result.seconds = time.perf_counter() - started
+        _check(cancel)  # last chance: a cancelled evaluation stores nothing
+        with _phase(timings, "result store write"):
+            store.put(
+                str(key), asdict(result), model_name=name, recipe=recipe.to_json(), split=split
+            )
+        result.seconds = time.perf_counter() - started  # including the write
+        return result
 
 
 def results_frame(store: ResultStore | None = None) -> pd.DataFrame:
     """Every stored evaluation as a DataFrame (one row per evaluation)."""
     return (store or default_store()).to_frame()
-
-
-def _threads_from_env() -> None:
-    threads = os.environ.get("LAB_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
-
-
-_threads_from_env()

@@ -327,7 +327,8 @@ class Recipe(_Hashable):
         """Build a recipe from plain data; every error names the part and field at fault."""
         if not isinstance(payload, Mapping):
             raise ConfigError(
-                f"a recipe must be a JSON object like {_EXAMPLE}; got {payload!r} ({_kind(payload)})"
+                f"a recipe must be a JSON object like {_EXAMPLE}; got "
+                + ("null" if payload is None else f"{payload!r} ({_kind(payload)})")
             )
         unknown = sorted(set(payload) - set(_PARTS), key=str)
         if unknown:
