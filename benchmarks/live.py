@@ -14,8 +14,7 @@ fresh temporary result store, and times until the panel shows the new configurat
   time from the last change until the panel shows the final position, how many
   evaluations the drag started and how many of them were cancelled when superseded;
 * ``breakdown_median_ms``: where an uncached evaluation's time goes (median ms per phase
-  of ``lab.measure.evaluate``, timed by wrapping its helpers; "artifact save" counts only
-  the evaluations that really wrote a file, the others hit the in-process size cache);
+  of ``lab.measure.evaluate``, from its public ``timings`` hook);
 * ``accuracy_pass``: the compute floor of an uncached evaluation: FLOPs of the 2,000-image
   pass, its median time and the rate this machine delivered;
 * ``targets``: each target with what was measured and ``target_met``.
@@ -33,11 +32,8 @@ the accuracy pass at batch 256 took 313–329 ms against 518–601 ms at batch 1
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import platform
-import sys
 import tempfile
 import threading
 import time
@@ -48,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lab import measure, store
+from lab import machine, measure, store
 from widgets import Dashboard
 
 TARGETS_MS = {"uncached_p50": 120, "uncached_p95": 250, "cached": 30, "drag_final": 500}
@@ -122,63 +118,26 @@ def _move(dash: Dashboard, move: dict) -> None:
         dash.sparsity.structure = move["structure"]
 
 
-_APPLY_MODULE = sys.modules["lab.techniques.apply"]  # the module (the package exports the function)
-
-
 class PhaseTimer:
-    """Wraps lab.measure's helpers to time each phase of an uncached evaluation."""
-
-    PHASES = {  # name shown → (module, attribute); missing ones (older lab) are skipped
-        "fingerprint": (measure, "fingerprint"),
-        "apply (prune/quantize a copy)": (measure, "apply"),
-        "  of which fp32 runtime prep (BN fold, channels_last)": (_APPLY_MODULE, "fast_fp32"),
-        "accuracy pass + codecarbon task": (measure.energy, "measure_energy"),
-        "accuracy pass alone": (measure, "_accuracy_pass"),
-        "latency sampling": (measure, "measure_latency"),
-        "artifact + state_dict sizes (incl. cache hits)": (measure, "_sizes"),
-        "artifact save (file size)": (measure.artifact, "save"),
-        "fp32 state_dict size": (measure.artifact, "state_dict_bytes"),
-        "parameter counts": (measure, "_parameter_counts"),
-        "FLOP count": (measure, "count_flops"),
-    }
+    """An evaluator for the dashboard that records where each uncached evaluation's time goes,
+    through ``lab.measure.evaluate``'s public ``timings`` hook (its phases and METRICS)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, list[float]] = defaultdict(list)
-        self._originals = []
+        self.recording = False
 
-    def install(self) -> None:
-        for name, (module, attr) in self.PHASES.items():
-            original = getattr(module, attr, None)
-            if original is None:
-                continue
-            self._originals.append((module, attr, original))
-            setattr(module, attr, self._timed(name, original))
-
-    def uninstall(self) -> None:
-        for module, attr, original in reversed(self._originals):
-            setattr(module, attr, original)
-        self._originals.clear()
-
-    def _timed(self, name: str, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[name].append(time.perf_counter() - start)
-
-        return wrapper
+    def __call__(self, model, recipe, **kwargs):
+        timings: dict[str, float] = {}
+        result = measure.evaluate(model, recipe, timings=timings, **kwargs)
+        if self.recording and not result.cached:
+            for name, seconds in timings.items():
+                self.seconds[name].append(seconds)
+        return result
 
     def summary(self) -> dict:
         return {
-            name: round(1000 * float(np.median(self.seconds[name])), 1)
-            for name in [*self.PHASES, "result store write"]
-            if self.seconds.get(name)
+            name: round(1000 * float(np.median(values)), 1) for name, values in self.seconds.items()
         }
-
-    def count(self, name: str) -> int:
-        return len(self.seconds.get(name, []))
 
 
 def _evaluation_seconds(results: list[float]) -> dict:
@@ -202,12 +161,13 @@ def main() -> None:
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(not set)"),
         "cpu_cores": os.cpu_count(),
         "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        "machine": machine.describe(),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
     }
 
     start = time.perf_counter()
-    dash = Dashboard(model=args.model, store=results_store)
+    timer = PhaseTimer()
+    dash = Dashboard(model=args.model, store=results_store, evaluator=timer)
     clock = PanelClock(dash)
     dash.wait(300)
     if dash.error:
@@ -216,23 +176,15 @@ def main() -> None:
     results["trained_weights"] = not dash.model_picker.warning  # same compute either way
     results["flops_per_image"] = dash.measurement.flops
 
-    timer = PhaseTimer()
-    timer.install()
-    results_store.put = timer._timed("result store write", results_store.put)
+    timer.recording = True
     moves = _configurations()
     uncached = [_change(dash, clock, lambda m=m: _move(dash, m)) for m in moves]
-    timer.uninstall()
-    del results_store.put
+    timer.recording = False
     evaluation_s = [m.seconds for m in dash.history if not m.cached]
     results["uncached"] = _stats(uncached)
     results["uncached_evaluate_call"] = _evaluation_seconds(evaluation_s[1:])  # minus the baseline
     results["breakdown_median_ms"] = timer.summary()
-    sizes = timer.count("artifact + state_dict sizes (incl. cache hits)")
-    results["artifact_size_cache"] = {
-        "lookups": sizes,
-        "files_written": timer.count("artifact save (file size)"),
-    }
-    pass_ms = timer.summary().get("accuracy pass alone")
+    pass_ms = timer.summary().get("accuracy pass + energy")
     if pass_ms:
         images = dash.measurement.n_images
         gflop = results["flops_per_image"] * images / 1e9

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from lab import artifact, data, energy, measure, store, zoo
+from lab import artifact, data, energy, machine, measure, store, zoo
 from lab.techniques import apply
 
 
@@ -39,9 +37,7 @@ def main() -> None:
     model = zoo.load(args.model)
     results: dict = {
         "model": args.model,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
+        "machine": machine.describe(),  # CPU model, ISA level, threads, torch, load
     }
     tmp_store = store.ResultStore(Path(tempfile.mkdtemp()) / "bench.sqlite")
     start = time.perf_counter()

@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="append the JSON lines here too")
     args = parser.parse_args()
 
-    from lab import training, zoo
+    from lab import machine, training, zoo
 
     model = zoo.load(args.model)
     header = {
@@ -161,6 +161,7 @@ def main() -> None:
         "baseline_val": training.accuracy(model, "val", device="cpu"),
         "baseline_test": training.accuracy(model, "test", device="cpu"),
         "finetune_device": training.default_device().type,
+        "machine": machine.describe(),  # where accuracy and bytes were measured
     }
     print(json.dumps(header), flush=True)
     jobs = [(args.model, cfg) for cfg in GRIDS[args.grid]()]

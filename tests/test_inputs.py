@@ -359,3 +359,13 @@ def test_a_measurement_says_which_machine_and_phases_are_timed(tiny_model):
     assert all(seconds >= 0 for seconds in timings.values())
     row = m.to_frame().iloc[0]
     assert row["cpu_capability"] == m.cpu_capability
+
+
+def test_int8_notes_say_when_the_cpu_has_no_int8_instructions(tiny_model, monkeypatch):
+    from lab import machine
+
+    recipe = Recipe(quant=QuantConfig(bits=8, activations=True))
+    monkeypatch.setattr(machine, "int8_instructions", lambda: [])
+    assert any("no VNNI/AMX" in note for note in apply(tiny_model, recipe).notes)
+    monkeypatch.setattr(machine, "int8_instructions", lambda: ["avx512_vnni"])
+    assert not any("VNNI" in note for note in apply(tiny_model, recipe).notes)
