@@ -47,13 +47,14 @@ jupyter: setup
 	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
 
 # Notebooks measure afresh into a throw-away store (never yesterday's cached numbers).
-test: setup browser
+test: setup browser lint
 	@mkdir -p .lab-cache && rm -f .lab-cache/test-results.sqlite*
 	LAB_STORE=.lab-cache/test-results.sqlite $(VENV)/bin/pytest tests notebooks --nbval-lax \
 	  --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lab widgets tests benchmarks
+	$(VENV)/bin/ruff format --check lab widgets tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache

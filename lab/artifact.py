@@ -98,10 +98,9 @@ PREFIX = struct.Struct(
 CODECS = ("stored", "zstd", "lzma", "zstd + header dictionary")
 POOL_MAX = 4096  # float32 tensors up to this many values may share one pooled part
 LZMA_MAX = 64 * 1024  # larger parts skip lzma (slow, and never smaller than zstd-19 here)
-# zstd's strong level for parts up to / above LZMA_MAX. On the cnn's large fp32 parts
-# (46–295 KB; baseline, 30% and 60% pruned), level 15 took 1.6–16.5 ms against 3.2–46.5 ms
-# for 19 and came within 1.5% of its size (smaller on the 30%-pruned 295 KB part): saving
-# a file is on the live dashboard's path, so large parts use 15.
+# zstd's strong level for parts up to / above LZMA_MAX: on the cnn's large fp32 parts level
+# 15 took about a third of level 19's time for files within 1.5% of its size (README), and
+# saving a file is on the live dashboard's path, so large parts use 15.
 STRONG_ZSTD = (19, 15)
 SHAPE_ATTRIBUTES = (
     "in_channels",

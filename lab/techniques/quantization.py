@@ -25,10 +25,9 @@ a free choice that moves them by ≤ 2^-11 relative — so the artifact stores t
 Rounding matches ``torch.fake_quantize_per_channel_affine`` bit for bit (round half to
 even of ``w * (1/scale)``), which the tests use as an independent oracle.
 
-Speed (zoo ``cnn``, ~104k weights, this 2-core machine): uniform ~1.5 ms and k-means
-(8 Lloyd iterations) ~30 ms with one thread; with two OpenMP threads on cores that other
-jobs keep busy both can take 5–20× longer (threads wait for each other), so measure on
-an idle machine.
+k-means (8 Lloyd iterations) costs about 20× the uniform grid; both are fast enough for a
+slider (timings in the README). Measure them on an idle machine: OpenMP threads on cores
+that other jobs keep busy wait for each other.
 
 Example:
     >>> from lab import zoo
