@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LeNet300100", "MobileNetLike", "SmallCNN"]
+__all__ = ["LeNet300100", "MobileNetLike", "SearchNet", "SmallCNN"]
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
@@ -127,3 +127,45 @@ class LeNet300100(nn.Module):
             x = F.relu(F.linear(x.flatten(1), self.first_layer_weight(size), self.fc1.bias))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
+
+
+class SearchNet(PooledClassifier):
+    """A small conv net shaped by an architecture search: one conv stage per width.
+
+    Each stage is a ``kernel``×``kernel`` conv-BN-ReLU (the first on the 1-channel input; the
+    others depthwise-separable when ``depthwise``), separated by 2×2 ``pool`` ("max" or
+    "avg") downsampling, then adaptive pooling to ``head_grid``² cells and a linear classifier.
+    """
+
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (16, 32),
+        kernel: int = 3,
+        depthwise: bool = False,
+        pool: str = "max",
+        head_grid: int = 1,
+        num_classes: int = 10,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg'; got {pool!r}")
+        down = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+        layers: list[nn.Module] = []
+        c_in = 1
+        for stage, width in enumerate(widths):
+            if stage > 0:
+                layers.append(down(2, ceil_mode=True))
+            if depthwise and stage > 0:
+                layers += [
+                    nn.Conv2d(c_in, c_in, kernel, padding=kernel // 2, groups=c_in, bias=False),
+                    nn.BatchNorm2d(c_in),
+                    nn.ReLU(inplace=True),
+                    nn.Conv2d(c_in, width, 1, bias=False),
+                ]
+            else:
+                layers.append(nn.Conv2d(c_in, width, kernel, padding=kernel // 2, bias=False))
+            layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            c_in = width
+        self.features = nn.Sequential(*layers)
+        self.add_head(c_in, num_classes, dropout, head_grid)

@@ -1,0 +1,664 @@
+"""Let the machine search: multi-objective search over architectures, training and compression.
+
+The survey's automation pillar. Each trial builds a :class:`~lab.architectures.SearchNet`
+(widths, depth, kernel size, depthwise or full convolutions, pooling, head grid), trains
+it at an input resolution (epochs, learning rate, optionally distilled from a zoo
+teacher), compresses it with a :class:`~lab.techniques.configs.Recipe` (sparsity,
+structure, bits, uniform or k-means, the classifier's own precision) and measures it
+with :func:`lab.measure.evaluate` on the validation split — so every trial lands in the
+lab's result store beside everything else. **Val chooses; test reports**, once, for the
+trials on the final frontier (:meth:`SearchResult.test_accuracy`).
+
+Optuna runs the search (NSGA-II or multi-objective TPE), on the lab's SQLite file by
+default (one machine, ``n_workers`` processes) or on PostgreSQL by URL (several
+machines: start ``python -m lab search --storage postgresql://…`` on each, with the same
+``--study``). Nothing is home-made about the storage: it is Optuna's ``RDBStorage``.
+
+Multi-fidelity: Optuna's pruners (``trial.report``/``should_prune``) refuse
+multi-objective studies, so a trial is first trained for a fraction of its epochs and
+stopped if its validation accuracy there is below the median of the trials that went
+on (the median stopping rule of Google Vizier, Golovin et al. 2017); stopped trials are
+recorded as Optuna's ``PRUNED`` and never become frontier points.
+
+Example:
+    >>> result = search(SearchSpace.tiny(), n_trials=2, study="doc")  # doctest: +SKIP
+    >>> result.frontier()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from . import artifact, data, zoo
+from .architectures import SearchNet
+from .techniques.configs import (
+    ConfigError,
+    FinetuneConfig,
+    PruneConfig,
+    QuantConfig,
+    Recipe,
+    ResolutionConfig,
+)
+
+__all__ = [
+    "OBJECTIVES",
+    "SearchResult",
+    "SearchSpace",
+    "search",
+]
+
+# name → (Optuna direction, Measurement field)
+OBJECTIVES = {
+    "val_accuracy": ("maximize", "accuracy"),
+    "artifact_bytes": ("minimize", "artifact_bytes"),
+    "macs": ("minimize", "macs"),
+    "latency_ms": ("minimize", "latency_ms_p50"),
+    "co2_g_per_1k": ("minimize", "co2_g_per_1k"),
+}
+SAMPLERS = ("nsga2", "tpe")
+QUICK_BATCHES = 60  # training steps per epoch in quick mode (LAB_QUICK=1): a data fraction
+
+
+def _range(name: str, value: object, low: float, high: float, integer: bool = False) -> tuple:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise ConfigError(f"{name} must be a (low, high) pair; got {value!r}")
+    lo, hi = value
+    kinds = (int,) if integer else (int, float)
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, kinds) or not math.isfinite(v):
+            kind = "integers" if integer else "finite numbers"
+            raise ConfigError(f"{name} must hold two {kind}; got {value!r}")
+    if not low <= lo <= hi <= high:
+        raise ConfigError(
+            f"{name} must satisfy {low:g} ≤ low ≤ high ≤ {high:g} (not an empty range); got {value!r}"
+        )
+    return (lo, hi)
+
+
+def _choices(name: str, value: object, check) -> tuple:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ConfigError(f"{name} must be a non-empty list of choices; got {value!r}")
+    for v in value:
+        check(v)
+    return tuple(dict.fromkeys(value))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a search may choose. Ranges are ``(low, high)``; choices are tuples."""
+
+    widths: tuple[int, ...] = (4, 8, 12, 16, 24, 32)  # channels of each conv stage
+    depth: tuple[int, int] = (1, 3)  # conv stages
+    kernels: tuple[int, ...] = (3, 5)
+    depthwise: tuple[bool, ...] = (False, True)  # depthwise-separable stages after the first
+    pools: tuple[str, ...] = ("max", "avg")
+    head_grids: tuple[int, ...] = (1, 2, 3)  # adaptive pooling grid before the classifier
+    resolutions: tuple[int, ...] = (14, 20, 28)  # input pixels per side
+    epochs: tuple[float, float] = (1.0, 6.0)
+    lr: tuple[float, float] = (0.01, 0.1)  # sampled on a log scale
+    teachers: tuple[str | None, ...] = (None, "teacher")  # None: labels only
+    temperature: tuple[float, float] = (2.0, 6.0)
+    sparsity: tuple[float, float] = (0.0, 0.9)
+    structures: tuple[str, ...] = ("unstructured",)
+    bits: tuple[int, int] = (2, 8)
+    methods: tuple[str, ...] = ("uniform", "kmeans")
+    classifier_bits: tuple[int, ...] = (0,)  # 0: same as the rest; else the classifier's bits
+    finetune_epochs: tuple[float, float] = (0.0, 1.0)  # after pruning/quantizing (QAT)
+
+    def __post_init__(self) -> None:
+        def positive_int(v: object) -> None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"widths must be positive integers; got {v!r}")
+
+        def one_of(name: str, allowed: tuple):
+            def check(v: object) -> None:
+                if v not in allowed:
+                    raise ConfigError(f"{name} must be chosen from {allowed}; got {v!r}")
+
+            return check
+
+        def resolution(v: object) -> None:
+            ResolutionConfig(v)  # 4–28 px, integers
+
+        def kernel(v: object) -> None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v % 2 == 0:
+                raise ConfigError(f"kernels must be odd positive integers; got {v!r}")
+
+        def grid(v: object) -> None:
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 7:
+                raise ConfigError(f"head_grids must be integers from 1 to 7; got {v!r}")
+
+        def cls_bits(v: object) -> None:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 8:
+                raise ConfigError(f"classifier_bits must be integers from 0 (same) to 8; got {v!r}")
+
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        set_("widths", _choices("widths", self.widths, positive_int))
+        set_("depth", _range("depth", self.depth, 1, 6, integer=True))
+        set_("kernels", _choices("kernels", self.kernels, kernel))
+        set_("depthwise", _choices("depthwise", self.depthwise, one_of("depthwise", (True, False))))
+        set_("pools", _choices("pools", self.pools, one_of("pools", ("max", "avg"))))
+        set_("head_grids", _choices("head_grids", self.head_grids, grid))
+        set_("resolutions", _choices("resolutions", self.resolutions, resolution))
+        set_("epochs", _range("epochs", self.epochs, 1e-3, 1000))
+        set_("lr", _range("lr", self.lr, 1e-6, 10))
+        set_(
+            "teachers",
+            _choices("teachers", self.teachers, one_of("teachers", (None, *zoo.names()))),
+        )
+        set_("temperature", _range("temperature", self.temperature, 0.1, 100))
+        set_("sparsity", _range("sparsity", self.sparsity, 0.0, 0.99))
+        structures = one_of("structures", ("unstructured", "channel"))
+        set_("structures", _choices("structures", self.structures, structures))
+        set_("bits", _range("bits", self.bits, 1, 8, integer=True))
+        set_("methods", _choices("methods", self.methods, one_of("methods", ("uniform", "kmeans"))))
+        set_("classifier_bits", _choices("classifier_bits", self.classifier_bits, cls_bits))
+        set_("finetune_epochs", _range("finetune_epochs", self.finetune_epochs, 0.0, 1000))
+
+    @classmethod
+    def tiny(cls) -> SearchSpace:
+        """A small space whose trials take seconds on a CPU (tests, quick demos)."""
+        return cls(
+            widths=(4, 8, 12),
+            depth=(1, 2),
+            head_grids=(1, 2),
+            resolutions=(14, 20),
+            epochs=(0.2, 0.5),
+            teachers=(None,),
+            finetune_epochs=(0.0, 0.0),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One trial's choices: how to build, train and compress the network."""
+
+    architecture: dict  # SearchNet keyword arguments
+    resolution: int
+    epochs: float
+    lr: float
+    teacher: str | None
+    temperature: float
+    recipe: Recipe
+
+    def build(self) -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return SearchNet(**self.architecture)
+
+
+def _suggest(trial, space: SearchSpace) -> Candidate:
+    depth = trial.suggest_int("depth", *space.depth)
+    widths = tuple(trial.suggest_categorical(f"width_{i}", space.widths) for i in range(depth))
+    architecture = {
+        "widths": widths,
+        "kernel": trial.suggest_categorical("kernel", space.kernels),
+        "depthwise": trial.suggest_categorical("depthwise", space.depthwise)
+        if depth > 1
+        else False,
+        "pool": trial.suggest_categorical("pool", space.pools) if depth > 1 else "max",
+        "head_grid": trial.suggest_categorical("head_grid", space.head_grids),
+    }
+    resolution = trial.suggest_categorical("resolution", space.resolutions)
+    teacher = trial.suggest_categorical("teacher", space.teachers)
+    temperature = trial.suggest_float("temperature", *space.temperature) if teacher else 4.0
+    sparsity = trial.suggest_float("sparsity", *space.sparsity)
+    structure = trial.suggest_categorical("structure", space.structures)
+    bits = trial.suggest_int("bits", *space.bits)
+    method = trial.suggest_categorical("method", space.methods)
+    classifier_bits = trial.suggest_categorical("classifier_bits", space.classifier_bits)
+    finetune_epochs = trial.suggest_float("finetune_epochs", *space.finetune_epochs)
+    recipe = Recipe(
+        resolution=ResolutionConfig(resolution),
+        prune=PruneConfig(round(sparsity, 3), structure=structure),
+        quant=QuantConfig(
+            bits=bits,
+            method=method,
+            per_layer={"classifier": classifier_bits} if classifier_bits else {},
+        ),
+        finetune=FinetuneConfig(epochs=finetune_epochs, max_seconds=None, lr=0.005)
+        if finetune_epochs > 0
+        else None,
+    )
+    return Candidate(
+        architecture=architecture,
+        resolution=resolution,
+        epochs=trial.suggest_float("epochs", *space.epochs),
+        lr=trial.suggest_float("lr", *space.lr, log=True),
+        teacher=teacher,
+        temperature=temperature,
+        recipe=recipe,
+    )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """How trials run (the same in every worker process)."""
+
+    study: str
+    storage: str
+    objectives: tuple[str, ...]
+    constraints: dict
+    space: SearchSpace
+    quick: bool
+    seed: int
+    fidelity: float  # fraction of the epochs trained before the stopping rule is applied
+    prune_trials: bool
+    min_trials_before_stopping: int
+    threads: int
+    models_dir: str
+
+
+def _loss(candidate: Candidate):
+    if candidate.teacher is None:
+        return None
+    from .techniques.distillation import distillation_loss
+
+    return distillation_loss(zoo.load(candidate.teacher), candidate.temperature, 0.9)
+
+
+def _train(model: nn.Module, candidate: Candidate, epochs: float, settings: _Settings) -> None:
+    from .training import TrainConfig, fit
+
+    if epochs <= 0:
+        return
+    config = TrainConfig(
+        epochs=epochs,
+        lr=candidate.lr,
+        sizes=(candidate.resolution,),
+        seed=settings.seed,
+        max_batches=max(1, round(QUICK_BATCHES * epochs)) if settings.quick else None,
+        augment=False,
+    )
+    fit(model, config, loss_fn=_loss(candidate), progress=False, device="cpu")
+
+
+def _median_stop(trial, accuracy: float, settings: _Settings) -> bool:
+    """Vizier's median stopping rule on the validation accuracy after the first fidelity rung."""
+    import optuna
+
+    finished = [
+        t.user_attrs["rung0_val_accuracy"]
+        for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if "rung0_val_accuracy" in t.user_attrs
+    ]
+    if len(finished) < settings.min_trials_before_stopping:
+        return False
+    return accuracy < statistics.median(finished)
+
+
+def _objective(trial, settings: _Settings):
+    import optuna
+
+    from . import measure
+    from .techniques.apply import apply
+    from .training import accuracy
+
+    candidate = _suggest(trial, settings.space)
+    trial.set_user_attr("architecture", candidate.architecture)
+    trial.set_user_attr("recipe", candidate.recipe.to_json())
+    model = candidate.build()
+    first = candidate.epochs * settings.fidelity if settings.prune_trials else 0.0
+    if first > 0:
+        _train(model, candidate, first, settings)
+        rung0 = accuracy(model, "val", size=candidate.resolution, device="cpu")
+        trial.set_user_attr("rung0_val_accuracy", rung0)
+        if _median_stop(trial, rung0, settings):
+            raise optuna.TrialPruned(
+                f"val accuracy {rung0:.2%} after {first:.2f} epochs: below the median"
+            )
+    _train(model, candidate, candidate.epochs - first, settings)
+    compressed = apply(model, candidate.recipe, progress=False)
+    name = f"search/{settings.study}/{trial.number}"
+    m = measure.evaluate(compressed, split="val", effort="quick", name=name)
+    row = {k: v for k, v in m.to_row().items() if isinstance(v, (int, float, str)) or v is None}
+    trial.set_user_attr("measurement", row)
+    values = {}
+    for key in {*settings.objectives, *settings.constraints}:
+        value = getattr(m, OBJECTIVES[key][1])
+        if value is None:
+            raise RuntimeError(f"objective {key} is unavailable for this trial: {m.energy_source}")
+        values[key] = float(value)
+    violation = [values[k] - float(limit) for k, limit in settings.constraints.items()]
+    trial.set_user_attr("constraint", violation)
+    _save_model(compressed.model, candidate, trial.number, settings)
+    return tuple(values[key] for key in settings.objectives)
+
+
+def _save_model(stored: nn.Module, candidate: Candidate, number: int, settings: _Settings) -> None:
+    """Keep the compressed trial's artifact (for test accuracy and export of frontier points)."""
+    folder = Path(settings.models_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"architecture": candidate.architecture, "recipe": candidate.recipe.to_dict()}
+    artifact.save(stored, folder / f"trial-{number}.lab", meta=meta)
+
+
+def _constraints(trial) -> Sequence[float]:
+    return trial.user_attrs.get("constraint", [1.0])  # no measurement → infeasible
+
+
+def _sampler(kind: str, seed: int, constrained: bool):
+    """Optuna's sampler; each worker gets its own seed (else their random starts coincide)."""
+    import optuna
+
+    func = _constraints if constrained else None
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=func, population_size=8)
+    return optuna.samplers.TPESampler(seed=seed, constraints_func=func, multivariate=True)
+
+
+def _storage(url: str):
+    import optuna
+
+    if url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    return optuna.storages.RDBStorage(url)
+
+
+def _load_study(settings: _Settings, sampler: str, worker: int = 0):
+    import optuna
+
+    directions = [OBJECTIVES[name][0] for name in settings.objectives]
+    return optuna.create_study(
+        study_name=settings.study,
+        storage=_storage(settings.storage),
+        directions=directions,
+        sampler=_sampler(sampler, settings.seed + worker, bool(settings.constraints)),
+        load_if_exists=True,
+    )
+
+
+def _finished(study) -> int:
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _work(
+    settings: _Settings,
+    sampler: str,
+    n_trials: int | None,
+    deadline: float | None,
+    worker: int = 0,
+    after_trial=None,
+) -> None:
+    """One worker: run trials until the study holds ``n_trials`` finished ones or time is up."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _load_study(settings, sampler, worker)
+    callbacks = []
+    if n_trials is not None:
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        callbacks.append(optuna.study.MaxTrialsCallback(n_trials, states=states))
+    while True:
+        if n_trials is not None and _finished(study) >= n_trials:
+            return
+        if deadline is not None and time.time() >= deadline:
+            return
+        study.optimize(lambda t: _objective(t, settings), n_trials=1, callbacks=callbacks)
+        if after_trial is not None:
+            after_trial()
+
+
+def _worker_main(settings: _Settings, sampler: str, n_trials, deadline, worker: int) -> None:
+    torch.set_num_threads(settings.threads)  # this worker process only
+    _work(settings, sampler, n_trials, deadline, worker)
+
+
+@dataclass
+class SearchResult:
+    """A search's study, read back from its storage (every worker's trials)."""
+
+    study_name: str
+    storage: str
+    objectives: tuple[str, ...]
+    models_dir: str
+    constraints: dict = field(default_factory=dict)
+
+    def study(self):
+        import optuna
+
+        return optuna.load_study(study_name=self.study_name, storage=_storage(self.storage))
+
+    def trials_frame(self) -> pd.DataFrame:
+        """One row per trial: state, objectives, architecture, recipe, and the measurement."""
+        rows = []
+        for t in self.study().get_trials(deepcopy=False):
+            row = {
+                "number": t.number,
+                "state": t.state.name,
+                **{f"param_{k}": v for k, v in t.params.items()},
+            }
+            if t.values is not None:
+                row.update(dict(zip(self.objectives, t.values, strict=True)))
+            row["feasible"] = all(v <= 0 for v in t.user_attrs.get("constraint", [1.0]))
+            row["architecture"] = json.dumps(t.user_attrs.get("architecture"))
+            row["recipe"] = t.user_attrs.get("recipe")
+            measured = t.user_attrs.get("measurement", {})
+            for key in ("accuracy", "artifact_bytes", "macs", "latency_ms_p50", "co2_g_per_1k"):
+                row[key] = measured.get(key)
+            row["seconds"] = (
+                (t.datetime_complete - t.datetime_start).total_seconds()
+                if t.datetime_complete and t.datetime_start
+                else None
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def frontier(self) -> pd.DataFrame:
+        """The feasible, non-dominated trials (Optuna's ``best_trials``), cheapest first."""
+        best = {t.number for t in self.study().best_trials}
+        frame = self.trials_frame()
+        frame = frame[frame["number"].isin(best) & frame["feasible"]]
+        return frame.sort_values(list(self.objectives)[::-1]).reset_index(drop=True)
+
+    def model(self, number: int) -> nn.Module:
+        """The compressed model of trial ``number`` (its artifact, reloaded)."""
+        path = Path(self.models_dir) / f"trial-{number}.lab"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"trial {number} has no stored model at {path} (pruned or failed)"
+            )
+        arch = dict(self.study().trials[number].user_attrs["architecture"])
+        arch["widths"] = tuple(arch["widths"])
+        return artifact.load(path, SearchNet(**arch))
+
+    def recipe(self, number: int) -> Recipe:
+        return Recipe.from_json(self.study().trials[number].user_attrs["recipe"])
+
+    def test_accuracy(self, number: int) -> float:
+        """Test accuracy of trial ``number``'s compressed model — measure it once, for the frontier."""
+        from .techniques.resolution import AtResolution
+        from .training import accuracy
+
+        model = self.model(number)
+        size = self.recipe(number).resolution
+        size = data.NATIVE_SIZE if size is None else size.size
+        runner = model if size == data.NATIVE_SIZE else AtResolution(model, size)
+        return accuracy(runner, "test", device="cpu")
+
+    def export(self, number: int, folder: str | Path) -> Path:
+        """Write trial ``number``'s artifact, recipe JSON and model card into ``folder``."""
+        import shutil
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        source = Path(self.models_dir) / f"trial-{number}.lab"
+        if not source.is_file():
+            raise FileNotFoundError(f"trial {number} has no stored model (pruned or failed)")
+        shutil.copyfile(source, folder / "model.lab")
+        recipe = self.recipe(number)
+        (folder / "recipe.json").write_text(recipe.to_json() + "\n")
+        trial = self.study().trials[number]
+        card = {
+            "name": f"{self.study_name} trial {number}",
+            "architecture": trial.user_attrs["architecture"],
+            "recipe": recipe.to_dict(),
+            "training": {
+                k: trial.params.get(k) for k in ("epochs", "lr", "teacher", "temperature")
+            },
+            "objectives": dict(zip(self.objectives, trial.values or [], strict=False)),
+            "measurement_val": trial.user_attrs.get("measurement", {}),
+            "artifact_bytes": (folder / "model.lab").stat().st_size,
+            "load": "lab.artifact.load('model.lab', lab.architectures.SearchNet(**architecture))",
+        }
+        (folder / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+        return folder
+
+
+def search(
+    space: SearchSpace | None = None,
+    *,
+    objectives: Sequence[str] = ("val_accuracy", "artifact_bytes"),
+    constraints: dict[str, float] | None = None,
+    n_trials: int | None = 20,
+    timeout: float | None = None,
+    study: str = "search",
+    storage: str | None = None,
+    n_workers: int = 1,
+    sampler: str = "tpe",
+    seed: int = 0,
+    prune_trials: bool = True,
+    fidelity: float = 0.34,
+    quick: bool | None = None,
+    progress: bool = True,
+) -> SearchResult:
+    """Search ``space`` for the frontier of ``objectives``; resumable, in 1 or more processes.
+
+    Args:
+        space: what may be chosen (default :class:`SearchSpace`).
+        objectives: two or more of :data:`OBJECTIVES` (``val_accuracy`` is maximized, the
+            others minimized).
+        constraints: upper bounds on objectives, e.g. ``{"artifact_bytes": 8536}``;
+            violating trials are never on the frontier.
+        n_trials: total finished trials the study should hold (resuming counts earlier
+            ones); ``None`` with a ``timeout`` runs until time is up.
+        timeout: seconds this call may run (each worker stops starting trials after it).
+        study: the study's name; the same name resumes it.
+        storage: an SQLAlchemy URL (``postgresql://user:pw@host/db`` for several
+            machines); default: the lab's SQLite result store.
+        n_workers: worker processes on this machine (each gets cores / n_workers threads).
+        sampler: ``"tpe"`` (multi-objective TPE) or ``"nsga2"``.
+        seed: the sampler's and training's seed (one worker: the same trials every time).
+        prune_trials: stop trials below the median after ``fidelity`` of their epochs.
+        quick: train on a fraction of each epoch (default: ``LAB_QUICK=1``).
+        progress: a progress bar of finished trials.
+    """
+    space = space if space is not None else SearchSpace()
+    if not isinstance(space, SearchSpace):
+        raise ConfigError(f"space must be a SearchSpace; got {type(space).__name__}")
+    objectives = tuple(objectives)
+    unknown = [o for o in objectives if o not in OBJECTIVES]
+    if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
+        raise ConfigError(
+            f"objectives must be two or more distinct names from {', '.join(OBJECTIVES)}; "
+            f"got {list(objectives)}"
+        )
+    constraints = dict(constraints or {})
+    for key, limit in constraints.items():
+        if key not in OBJECTIVES or key == "val_accuracy":
+            allowed = ", ".join(k for k in OBJECTIVES if k != "val_accuracy")
+            raise ConfigError(f"constraints bound costs ({allowed}); got {key!r}")
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+            raise ConfigError(f"constraint {key} must be a positive number; got {limit!r}")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
+    if n_trials is None and timeout is None:
+        raise ConfigError("give n_trials, timeout or both: the search must be bounded")
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1
+    ):
+        raise ConfigError(f"n_trials must be a positive integer or None; got {n_trials!r}")
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ConfigError(f"n_workers must be a positive integer; got {n_workers!r}")
+    if not 0 < fidelity < 1:
+        raise ConfigError(f"fidelity must be in (0, 1); got {fidelity!r}")
+    if storage is None:
+        from .store import default_store
+
+        storage = default_store().url
+    quick = os.environ.get("LAB_QUICK") == "1" if quick is None else bool(quick)
+    models_dir = data.cache_dir() / "search" / _safe(study)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    settings = _Settings(
+        study=study,
+        storage=storage,
+        objectives=objectives,
+        constraints=constraints,
+        space=space,
+        quick=quick,
+        seed=seed,
+        fidelity=fidelity,
+        prune_trials=prune_trials,
+        min_trials_before_stopping=4,
+        threads=threads,
+        models_dir=str(models_dir),
+    )
+    deadline = None if timeout is None else time.time() + timeout
+    _load_study(settings, sampler)  # create it (and fail here, in this process, on a bad URL)
+    result = SearchResult(study, storage, objectives, str(models_dir), constraints)
+    if n_workers == 1:
+        with _Progress(result, n_trials, progress) as bar:
+            _work(settings, sampler, n_trials, deadline, after_trial=bar.poll)
+        return result
+    context = mp.get_context("spawn")
+    workers = [
+        context.Process(target=_worker_main, args=(settings, sampler, n_trials, deadline, i))
+        for i in range(n_workers)
+    ]
+    for w in workers:
+        w.start()
+    with _Progress(result, n_trials, progress) as bar:
+        while any(w.is_alive() for w in workers):
+            bar.poll()
+            time.sleep(0.5)
+    failed = [w.exitcode for w in workers if w.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} search worker(s) failed (exit codes {failed})")
+    return result
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "search"
+
+
+class _Progress:
+    """A tqdm bar of finished trials, read from the study's storage."""
+
+    def __init__(self, result: SearchResult, total: int | None, enabled: bool) -> None:
+        self.result, self.total, self.enabled, self.bar = result, total, enabled, None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc=f"search {self.result.study_name}", unit="trial")
+            self.poll()
+        return self
+
+    def poll(self) -> None:
+        if self.bar is not None:
+            done = _finished(self.result.study())
+            self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc) -> None:
+        self.poll()
+        if self.bar is not None:
+            self.bar.close()
