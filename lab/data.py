@@ -2,13 +2,16 @@
 
 Sources, tried in this order:
 
-1. the directory named by ``LAB_DATA_DIR``;
+1. the directory named by ``LAB_DATA_DIR`` — when it is set, the only one: a directory
+   that lacks files raises :class:`DataNotFoundError` listing the missing and the found
+   ones rather than silently reading another copy;
 2. Debian's package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``);
 3. torchvision's downloader into a user cache (only when online).
 
 Whatever the source, the four IDX files are decompressed into the lab's cache as
 torchvision's ``FashionMNIST`` expects them, their SHA-256 is checked, and
-torchvision's dataset class reads them.
+torchvision's dataset class reads them. A truncated, non-gzip or altered file raises
+:class:`CorruptDataError` naming it, and leaves nothing half-written in the cache.
 
 Splits (all fixed, seeded and documented):
 
@@ -31,6 +34,8 @@ import gzip
 import hashlib
 import os
 import shutil
+import tempfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +47,7 @@ __all__ = [
     "CLASSES",
     "NATIVE_SIZE",
     "SPLITS",
+    "CorruptDataError",
     "DataNotFoundError",
     "Split",
     "cache_dir",
@@ -86,6 +92,10 @@ class DataNotFoundError(FileNotFoundError):
     """Raised when no source of Fashion-MNIST works; the message names all three ways."""
 
 
+class CorruptDataError(ValueError):
+    """A Fashion-MNIST file is truncated, not gzip, or has the wrong content; names the file."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Images (normalized float, N×1×H×W) and labels of one named split."""
@@ -126,28 +136,87 @@ def _find_file(directory: Path, stem: str) -> Path | None:
     return None
 
 
+def _locate(directory: Path) -> dict[str, Path | None]:
+    """Each IDX file's path in ``directory`` (plain or ``.gz``), None where it is missing."""
+    return {stem: _find_file(directory, stem) for stem in RAW_SHA256}
+
+
+def _incomplete_message(directory: Path, found: dict[str, Path | None]) -> str:
+    """Why ``LAB_DATA_DIR`` cannot be used: which IDX files are missing and which were found."""
+    missing = [f"{stem}[.gz]" for stem, path in found.items() if path is None]
+    present = [path.name for path in found.values() if path is not None]
+    expected = {name for stem in RAW_SHA256 for name in (stem, f"{stem}.gz")}
+    others = sorted(p.name for p in directory.iterdir() if p.name not in expected)
+    lines = [
+        f"LAB_DATA_DIR={str(directory)!r} lacks {len(missing)} of Fashion-MNIST's "
+        f"{len(RAW_SHA256)} IDX files.",
+        f"  missing: {', '.join(missing)}",
+        f"  found:   {', '.join(present) or 'none of them'}",
+    ]
+    if others:
+        shown = ", ".join(others[:8]) + (f", … ({len(others) - 8} more)" if len(others) > 8 else "")
+        lines.append(f"  other files there: {shown}")
+    lines.append(
+        "Put the missing files there (named exactly as above, gzipped or not), or unset "
+        "LAB_DATA_DIR to use Debian's package dataset-fashion-mnist or a download."
+    )
+    return "\n".join(lines)
+
+
+def _decompress_to(source: Path, tmp: Path) -> None:
+    """Copy ``source`` (gunzipped when it ends in ``.gz``) to ``tmp``; CorruptDataError if unreadable."""
+    opener = gzip.open if source.suffix == ".gz" else open
+    try:
+        with opener(source, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        what = "truncated" if isinstance(exc, EOFError) else "not a valid gzip file"
+        raise CorruptDataError(
+            f"{source} is corrupt: {what} ({exc}). Replace it with an intact copy of "
+            f"Fashion-MNIST's {source.name} (gzipped or not)."
+        ) from exc
+
+
+def _install_verified(source: Path, stem: str, raw_dir: Path) -> None:
+    """Decompress ``source`` into ``raw_dir/stem`` via a temporary file, only if its hash is right.
+
+    Nothing is left behind when it fails: no temporary file and no unverified target.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=raw_dir)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        _decompress_to(source, tmp)
+        actual = _sha256(tmp)
+        if actual != RAW_SHA256[stem]:
+            size = tmp.stat().st_size
+            raise CorruptDataError(
+                f"{source} is corrupt: its {'decompressed ' if source.suffix == '.gz' else ''}"
+                f"content ({size:,} bytes) has SHA-256 {actual[:12]}…, not the expected "
+                f"{RAW_SHA256[stem][:12]}… of Fashion-MNIST's {stem}."
+            )
+        tmp.replace(raw_dir / stem)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _copy_verified(source_dir: Path, raw_dir: Path) -> bool:
-    """Decompress/copy the four IDX files from ``source_dir`` into ``raw_dir``; verify hashes."""
-    found = {stem: _find_file(source_dir, stem) for stem in RAW_SHA256}
+    """Decompress/copy the four IDX files from ``source_dir`` into ``raw_dir``; verify hashes.
+
+    Returns False when a file is missing; raises :class:`CorruptDataError` naming the file
+    when one is unreadable or has the wrong content.
+    """
+    found = _locate(source_dir)
     if any(path is None for path in found.values()):
         return False
     raw_dir.mkdir(parents=True, exist_ok=True)
     for stem, path in found.items():
         target = raw_dir / stem
-        if target.is_file() and _sha256(target) == RAW_SHA256[stem]:
-            continue  # already there and verified
-        tmp = target.with_suffix(".tmp")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        tmp.replace(target)
-        actual = _sha256(target)
-        if actual != RAW_SHA256[stem]:
-            target.unlink()
-            raise ValueError(
-                f"{path} is corrupt: SHA-256 {actual[:12]}… does not match the expected "
-                f"{RAW_SHA256[stem][:12]}… of Fashion-MNIST's {stem}."
-            )
+        if target.is_file():
+            if _sha256(target) == RAW_SHA256[stem]:
+                continue  # already there and verified
+            target.unlink()  # a damaged cached copy must not survive a failed refill
+        _install_verified(path, stem, raw_dir)
     return True
 
 
@@ -156,25 +225,40 @@ def _raw_is_ready(raw_dir: Path) -> bool:
     return marker.is_file() and all((raw_dir / stem).is_file() for stem in RAW_SHA256)
 
 
+def _from_user_dir(env_dir: str, raw_dir: Path) -> Path:
+    """Fill ``raw_dir`` from ``LAB_DATA_DIR``: the user chose it, so no other source is tried."""
+    directory = Path(env_dir)
+    if not directory.is_dir():
+        raise DataNotFoundError(
+            f"LAB_DATA_DIR={env_dir!r} is not a directory. Point it at a folder holding "
+            "Fashion-MNIST's four IDX files (train/t10k images/labels, .gz or not), or unset "
+            "it to use Debian's package dataset-fashion-mnist or a download."
+        )
+    found = _locate(directory)
+    if any(path is None for path in found.values()):
+        raise DataNotFoundError(_incomplete_message(directory, found))
+    _copy_verified(directory, raw_dir)
+    (raw_dir / ".verified").touch()
+    return raw_dir
+
+
 def find_raw_dir(download: bool = True) -> Path:
     """Return the lab's verified ``FashionMNIST/raw`` directory, filling it from the first source that works.
 
+    When ``LAB_DATA_DIR`` is set it is the only source tried.
+
     Raises:
-        DataNotFoundError: when neither ``LAB_DATA_DIR``, the Debian package nor a
+        DataNotFoundError: when ``LAB_DATA_DIR`` is set but lacks files (the message lists
+            the missing and the found ones), or when neither the Debian package nor a
             download provides the data.
+        CorruptDataError: when a source file is truncated, not gzip, or has the wrong
+            content (the message names the file).
     """
     root = cache_dir() / "data"
     raw_dir = root / "FashionMNIST" / "raw"
     env_dir = os.environ.get("LAB_DATA_DIR")
     if env_dir:
-        if not Path(env_dir).is_dir():
-            raise DataNotFoundError(
-                f"LAB_DATA_DIR={env_dir!r} is not a directory. Point it at a folder holding "
-                "Fashion-MNIST's four IDX files (train/t10k images/labels, .gz or not)."
-            )
-        if _copy_verified(Path(env_dir), raw_dir):
-            (raw_dir / ".verified").touch()
-            return raw_dir
+        return _from_user_dir(env_dir, raw_dir)
     if _raw_is_ready(raw_dir):
         return raw_dir
     if _copy_verified(DEBIAN_DIR, raw_dir):
@@ -194,7 +278,7 @@ def find_raw_dir(download: bool = True) -> Path:
             errors.append(f"download failed: {exc}")
     raise DataNotFoundError(
         "Fashion-MNIST was not found. Provide it in one of three ways:\n"
-        f"  1. set LAB_DATA_DIR to a folder with the four IDX files{' (' + env_dir + ' lacks them)' if env_dir else ''};\n"
+        "  1. set LAB_DATA_DIR to a folder with the four IDX files;\n"
         f"  2. install Debian's package: sudo apt-get install dataset-fashion-mnist (→ {DEBIAN_DIR});\n"
         "  3. go online once so torchvision can download it into "
         f"{root}.\n" + ("\n".join(errors))

@@ -11,6 +11,11 @@ energy counters are readable, ``TDP`` when codecarbon uses the CPU's rated power
 case in containers), ``constant`` when it falls back to a fixed per-core power.
 RAM power is modelled by codecarbon, not measured.
 
+With ``LAB_DISABLE_ENERGY=1`` codecarbon is never imported; when it cannot be imported
+or fails at any step, readings say ``unavailable: <reason>``, :func:`validate_country`
+accepts any well-formed alpha-3 code and :func:`carbon_intensity` is NaN — the rest of
+an evaluation is unaffected.
+
 Example:
     >>> reading = measure_energy(lambda: sum(range(10_000)))
     >>> reading.available or reading.reason != ""
@@ -20,7 +25,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_COUNTRY = "FRA"
+_ALPHA3 = re.compile("[A-Z]{3}")
 DAYS_PER_YEAR = 365
 _MODES = {
     "intel_rapl": "RAPL",
@@ -72,6 +80,11 @@ class EnergyReading:
         return self.kwh * carbon_intensity(country)
 
 
+def _disabled() -> bool:
+    """True when ``LAB_DISABLE_ENERGY`` is set: codecarbon is then never imported."""
+    return bool(os.environ.get("LAB_DISABLE_ENERGY"))
+
+
 @lru_cache(maxsize=1)
 def _energy_mix() -> dict:
     from codecarbon.input import DataSource
@@ -79,19 +92,45 @@ def _energy_mix() -> dict:
     return DataSource().get_global_energy_mix_data()
 
 
+def _energy_mix_or_none() -> dict | None:
+    """codecarbon's per-country data, or None when energy is disabled or codecarbon fails."""
+    if _disabled():
+        return None
+    try:
+        return _energy_mix()
+    except Exception:  # not installed, broken install, unreadable data: energy is optional
+        return None
+
+
 def countries() -> dict[str, str]:
-    """ISO alpha-3 code → country name, for every country codecarbon has energy-mix data for."""
-    return {code: entry.get("country_name", code) for code, entry in sorted(_energy_mix().items())}
+    """ISO alpha-3 code → country name, for every country codecarbon has energy-mix data for.
+
+    Only :data:`DEFAULT_COUNTRY` when codecarbon is disabled or unavailable.
+    """
+    mix = _energy_mix_or_none()
+    if mix is None:
+        return {DEFAULT_COUNTRY: DEFAULT_COUNTRY}
+    return {code: entry.get("country_name", code) for code, entry in sorted(mix.items())}
 
 
 def validate_country(country: str) -> str:
-    """Upper-cased ``country`` if codecarbon knows it, else a ValueError naming valid codes."""
+    """Upper-cased ``country`` if codecarbon knows it, else a ValueError naming valid codes.
+
+    Without codecarbon (disabled or not importable) any three-letter code is accepted.
+    """
     code = str(country).upper()
-    if code not in _energy_mix():
-        examples = ", ".join(["FRA", "DEU", "USA", "GBR", "IND", "CHN", "BRA", "NOR"])
+    examples = ", ".join(["FRA", "DEU", "USA", "GBR", "IND", "CHN", "BRA", "NOR"])
+    mix = _energy_mix_or_none()
+    if mix is None:
+        if _ALPHA3.fullmatch(code):
+            return code
+        raise ValueError(
+            f"unknown country code {country!r}: use an ISO 3166 alpha-3 code, e.g. {examples}"
+        )
+    if code not in mix:
         raise ValueError(
             f"unknown country code {country!r}: use an ISO 3166 alpha-3 code known to codecarbon, "
-            f"e.g. {examples} ({len(_energy_mix())} available: lab.energy.countries())"
+            f"e.g. {examples} ({len(mix)} available: lab.energy.countries())"
         )
     return code
 
@@ -108,15 +147,27 @@ def kg_per_year(per_day: float, co2_g_per_1k: float | None) -> float | None:
     return per_day / 1000 * co2_g_per_1k * DAYS_PER_YEAR / 1000
 
 
-@lru_cache(maxsize=256)
 def carbon_intensity(country: str) -> float:
-    """Grid carbon intensity in g CO2-eq per kWh for ``country`` (codecarbon's data)."""
+    """Grid carbon intensity in g CO2-eq per kWh for ``country`` (codecarbon's data).
+
+    NaN when codecarbon is disabled or fails (then no energy is measured either).
+    """
+    code = validate_country(country)
+    if _disabled():
+        return math.nan
+    try:
+        return _carbon_intensity(code)
+    except Exception:  # energy never breaks the experiment
+        return math.nan
+
+
+@lru_cache(maxsize=256)
+def _carbon_intensity(code: str) -> float:
     from codecarbon.core.emissions import Emissions
     from codecarbon.core.units import Energy
     from codecarbon.external.geography import GeoMetadata
     from codecarbon.input import DataSource
 
-    code = validate_country(country)
     kg = Emissions(DataSource()).get_country_emissions(
         Energy.from_energy(kWh=1.0), GeoMetadata(code)
     )
@@ -139,7 +190,7 @@ class _Tracker:
             return self._tracker
 
     def _start(self) -> None:
-        if os.environ.get("LAB_DISABLE_ENERGY"):
+        if _disabled():
             self._failure = "disabled by LAB_DISABLE_ENERGY"
             self.provenance = f"unavailable: {self._failure}"
             return

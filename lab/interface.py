@@ -14,30 +14,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 
 from . import data
+from .training import eval_mode
 
-__all__ = ["ModelInterfaceError", "check_model", "preserved_mode"]
+__all__ = ["ModelInterfaceError", "check_model"]
 
 
 class ModelInterfaceError(ValueError):
     """The model's input or output does not match the data (the message says how)."""
-
-
-@contextmanager
-def preserved_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode for the block, then restore every submodule's own mode."""
-    modes = [(module, module.training) for module in model.modules()]
-    try:
-        yield model.eval()
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -59,7 +46,7 @@ def check_model(
     expected = f"N×{channels}×{size}×{size} images → N×{n_classes} logits (one per class)"
     x = torch.zeros(2, channels, size, size, device=_device_of(model))
     try:
-        with torch.no_grad(), preserved_mode(model):
+        with torch.no_grad(), eval_mode(model):
             out = model(x)
     except Exception as exc:
         raise ModelInterfaceError(

@@ -212,7 +212,8 @@ def measure_latency(
     Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when ``throughput_repeats`` is 0.
     Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
     """
-    one = torch.randn(1, 1, size, size)
+    inputs = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
+    one = torch.randn(1, 1, size, size, generator=inputs)
     for _ in range(3):
         model(one)
 
@@ -229,7 +230,7 @@ def measure_latency(
     throughput = None
     if throughput_repeats:
         _check(cancel)
-        batch = torch.randn(THROUGHPUT_BATCH, 1, size, size)
+        batch = torch.randn(THROUGHPUT_BATCH, 1, size, size, generator=inputs)
         model(batch)
         times = []
         for _ in range(throughput_repeats):

@@ -335,6 +335,8 @@ def _objective(trial, settings: _Settings):
             raise RuntimeError(f"objective {key} is unavailable for this trial: {m.energy_source}")
         values[key] = float(value)
     violation = [values[k] - float(limit) for k, limit in settings.constraints.items()]
+    for key, excess in zip(settings.constraints, violation, strict=True):
+        trial.set_constraint(key, excess)  # feasible when ≤ 0; Optuna's samplers and fronts see it
     trial.set_user_attr("constraint", violation)
     _save_model(compressed.model, candidate, trial.number, settings)
     return tuple(values[key] for key in settings.objectives)
@@ -348,18 +350,13 @@ def _save_model(stored: nn.Module, candidate: Candidate, number: int, settings: 
     artifact.save(stored, folder / f"trial-{number}.lab", meta=meta)
 
 
-def _constraints(trial) -> Sequence[float]:
-    return trial.user_attrs.get("constraint", [1.0])  # no measurement → infeasible
-
-
-def _sampler(kind: str, seed: int, constrained: bool):
+def _sampler(kind: str, seed: int):
     """Optuna's sampler; each worker gets its own seed (else their random starts coincide)."""
     import optuna
 
-    func = _constraints if constrained else None
     if kind == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=func, population_size=8)
-    return optuna.samplers.TPESampler(seed=seed, constraints_func=func, multivariate=True)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
 
 
 def _storage(url: str):
@@ -378,7 +375,7 @@ def _load_study(settings: _Settings, sampler: str, worker: int = 0):
         study_name=settings.study,
         storage=_storage(settings.storage),
         directions=directions,
-        sampler=_sampler(sampler, settings.seed + worker, bool(settings.constraints)),
+        sampler=_sampler(sampler, settings.seed + worker),
         load_if_exists=True,
     )
 
@@ -448,7 +445,9 @@ class SearchResult:
             }
             if t.values is not None:
                 row.update(dict(zip(self.objectives, t.values, strict=True)))
-            row["feasible"] = all(v <= 0 for v in t.user_attrs.get("constraint", [1.0]))
+            row["feasible"] = all(v <= 0 for v in t.user_attrs.get("constraint", [])) and (
+                t.values is not None
+            )
             row["architecture"] = json.dumps(t.user_attrs.get("architecture"))
             row["recipe"] = t.user_attrs.get("recipe")
             measured = t.user_attrs.get("measurement", {})

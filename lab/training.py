@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -25,7 +26,15 @@ from tqdm.auto import tqdm
 
 from . import data
 
-__all__ = ["TrainConfig", "default_device", "fit", "seed_everything", "accuracy"]
+__all__ = [
+    "TrainConfig",
+    "accuracy",
+    "default_device",
+    "eval_mode",
+    "fit",
+    "seeded",
+    "seed_everything",
+]
 
 
 @dataclass(frozen=True)
@@ -71,10 +80,67 @@ class TrainReport:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    """Seed Python, NumPy and torch (CPU and CUDA) for the whole process (see :func:`seeded`)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
+    """Python, NumPy and torch seeded with ``seed`` inside the block; the caller's random
+    states are restored afterwards.
+
+    torch's CPU generator is always seeded; the CUDA generators only when ``device`` is a
+    CUDA device (they are then restored too, and left alone otherwise).
+
+    Example:
+        >>> before = torch.get_rng_state()
+        >>> with seeded(0):
+        ...     a = torch.rand(2)
+        >>> with seeded(0):
+        ...     b = torch.rand(2)
+        >>> torch.equal(a, b), torch.equal(torch.get_rng_state(), before)
+        (True, True)
+    """
+    on_cuda = device is not None and torch.device(device).type == "cuda"
+    devices = list(range(torch.cuda.device_count())) if on_cuda else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            random.seed(seed)
+            np.random.seed(seed)
+            if on_cuda:
+                torch.manual_seed(seed)  # CPU and every (now initialised) CUDA device
+            else:
+                torch.default_generator.manual_seed(seed)  # no CUDA seed queued for later
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block; afterwards every submodule's ``training``
+    flag is what it was (``model.train(was_training)`` would flatten them all).
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout()).train()
+        >>> _ = net[1].eval()  # a deliberately frozen submodule
+        >>> with eval_mode(net):
+        ...     net.training
+        False
+        >>> net.training, net[1].training
+        (True, False)
+    """
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
 
 
 def default_device() -> torch.device:
@@ -128,10 +194,26 @@ def fit(
             optimizer step (gradual pruning re-applies masks here).
         device: where to train; defaults to CUDA when present.
         progress: show a tqdm progress bar.
+
+    Training is deterministic for a given ``config.seed`` (on the CPU) and leaves the
+    caller's random streams (Python, NumPy, torch) as they were. ``model`` ends in eval
+    mode, ready to evaluate.
     """
     config = config or TrainConfig()
     device = torch.device(device) if device is not None else default_device()
-    seed_everything(config.seed)
+    with seeded(config.seed, device):
+        return _train(model, config, loss_fn, after_step, device, progress)
+
+
+def _train(
+    model: nn.Module,
+    config: TrainConfig,
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None,
+    after_step: Callable[[nn.Module, int, int], None] | None,
+    device: torch.device,
+    progress: bool,
+) -> TrainReport:
+    """The training loop of :func:`fit` (seeded by its caller)."""
     split = data.load_split(config.split)
     images = {size: data.resize(split.images, size).to(device) for size in config.sizes}
     labels = split.labels.to(device)
@@ -221,12 +303,10 @@ def accuracy(
         else next((p.device for p in model.parameters()), torch.device("cpu"))
     )
     chunk = data.load_split(split, size)
-    was_training = model.training
-    model.eval()
     correct = 0
-    for start in range(0, len(chunk), batch_size):
-        x = chunk.images[start : start + batch_size].to(device)
-        y = chunk.labels[start : start + batch_size].to(device)
-        correct += int((model(x).argmax(1) == y).sum())
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(chunk), batch_size):
+            x = chunk.images[start : start + batch_size].to(device)
+            y = chunk.labels[start : start + batch_size].to(device)
+            correct += int((model(x).argmax(1) == y).sum())
     return correct / len(chunk)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+_SHA256_HEX = re.compile("[0-9a-fA-F]{64}")
 
 
 class CheckpointError(RuntimeError):
@@ -101,9 +103,15 @@ def spec(name: str) -> ModelSpec:
 
 
 def build(name: str) -> nn.Module:
-    """A freshly initialised (untrained) network of the zoo architecture ``name``."""
-    torch.manual_seed(0)
-    return spec(name).factory()
+    """A freshly initialised (untrained) network of the zoo architecture ``name``.
+
+    Always the same weights (initialised from seed 0); the caller's random stream is
+    left as it was.
+    """
+    factory = spec(name).factory
+    with torch.random.fork_rng(devices=[]):  # the factories initialise on the CPU
+        torch.default_generator.manual_seed(0)
+        return factory()
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -120,15 +128,84 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _read_card(card_path: Path, name: str) -> dict:
+    """The parsed card at ``card_path``; CheckpointError naming the file if it is not a JSON object."""
+    retrain = f"restore it (git checkout) or retrain: python -m lab train {name}"
+    try:
+        meta = json.loads(card_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(
+            f"model card {card_path} is not UTF-8 text (byte {exc.start}); {retrain}"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(
+            f"model card {card_path} is not valid JSON ({exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}); {retrain}"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"model card {card_path} must be a JSON object ({{...}}), found {_json_type(meta)}; "
+            f"{retrain}"
+        )
+    return meta
+
+
+def _card_sha256(meta: dict, card_path: Path, name: str) -> str:
+    """The card's ``sha256`` (lower-case hex); CheckpointError if absent or malformed."""
+    digest = meta.get("sha256")
+    if isinstance(digest, str) and _SHA256_HEX.fullmatch(digest):
+        return digest.lower()
+    problem = "has no" if "sha256" not in meta else f"has a malformed ({digest!r})"
+    raise CheckpointError(
+        f'model card {card_path} {problem} "sha256" field: it must hold the 64 hex digits of '
+        f"{name}.pt's SHA-256. Restore the card (git checkout) or retrain: python -m lab train {name}"
+    )
+
+
 def card(name: str, directory: Path | None = None) -> dict:
-    """The model card (a dict) of checkpoint ``name``."""
+    """The model card (a dict) of checkpoint ``name``.
+
+    Raises:
+        CheckpointError: when the card is missing, not UTF-8 JSON, or not a JSON object.
+    """
     spec(name)
     _, card_path = _paths(name, directory)
     if not card_path.is_file():
         raise CheckpointError(
             f"no model card for {name!r} at {card_path}; train it with: python -m lab train {name}"
         )
-    return json.loads(card_path.read_text())
+    return _read_card(card_path, name)
+
+
+def _verified_weights(name: str, weights_path: Path, expected: str) -> None:
+    """CheckpointError unless ``weights_path`` exists, is not empty and has hash ``expected``."""
+    if not weights_path.is_file():
+        raise CheckpointError(
+            f"checkpoint {weights_path} is missing; run: python -m lab train {name}"
+        )
+    if weights_path.stat().st_size == 0:
+        raise CheckpointError(
+            f"checkpoint {weights_path} is empty (0 bytes); restore it (git checkout) or "
+            f"retrain: python -m lab train {name}"
+        )
+    digest = _sha256(weights_path)
+    if digest != expected:
+        raise CheckpointError(
+            f"checkpoint {weights_path} is corrupt or was replaced: SHA-256 {digest[:12]}… but its "
+            f"model card expects {expected[:12]}…. Restore it (git checkout) or retrain: "
+            f"python -m lab train {name}"
+        )
 
 
 def load(name: str, directory: Path | None = None) -> nn.Module:
@@ -136,22 +213,13 @@ def load(name: str, directory: Path | None = None) -> nn.Module:
 
     Raises:
         ValueError: for an unknown name (the message lists the zoo).
-        CheckpointError: when the file is missing, its hash differs from the card, or it
-            does not fit the architecture.
+        CheckpointError: when the card or the checkpoint is missing, unreadable or
+            malformed, the checkpoint's hash differs from the card, or it does not fit
+            the architecture; the message names the file and what is wrong.
     """
-    weights_path, _ = _paths(name, directory)
+    weights_path, card_path = _paths(name, directory)
     meta = card(name, directory)
-    if not weights_path.is_file():
-        raise CheckpointError(
-            f"checkpoint {weights_path} is missing; run: python -m lab train {name}"
-        )
-    digest = _sha256(weights_path)
-    if digest != meta["sha256"]:
-        raise CheckpointError(
-            f"checkpoint {weights_path} is corrupt or was replaced: SHA-256 {digest[:12]}… but its "
-            f"model card expects {meta['sha256'][:12]}…. Restore it (git checkout) or retrain: "
-            f"python -m lab train {name}"
-        )
+    _verified_weights(name, weights_path, _card_sha256(meta, card_path, name))
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         model = build(name)

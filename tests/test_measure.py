@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -122,20 +123,116 @@ def test_bad_input_gets_clear_errors(tiny_model):
         measure.evaluate("cnn")
 
 
-def test_codecarbon_failure_leaves_everything_else_working(tiny_model, monkeypatch):
-    broken = energy._Tracker()
-    monkeypatch.setattr(broken, "_start", lambda: (_ for _ in ()).throw(RuntimeError("no RAPL")))
+# ---------------------------------------- energy never breaks the experiment (real branches)
 
-    def failing_start():
-        broken._failure = "RuntimeError: no RAPL"
-        broken.provenance = "unavailable: RuntimeError: no RAPL"
 
-    monkeypatch.setattr(broken, "_start", failing_start)
-    monkeypatch.setattr(energy, "_TRACKER", broken)
-    result = measure.evaluate(tiny_model, effort="quick", use_cache=False)
+@pytest.fixture
+def fresh_energy(monkeypatch):
+    """A tracker that has not started yet and empty codecarbon caches, restored afterwards."""
+    monkeypatch.setattr(energy, "_TRACKER", energy._Tracker())
+    energy._energy_mix.cache_clear()
+    energy._carbon_intensity.cache_clear()
+    yield
+    energy._energy_mix.cache_clear()
+    energy._carbon_intensity.cache_clear()
+
+
+def _no_codecarbon(monkeypatch) -> None:
+    """Make every ``import codecarbon…`` fail, as on a machine without it."""
+    for name in [n for n in sys.modules if n == "codecarbon" or n.startswith("codecarbon.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "codecarbon", None)
+
+
+class _Task:
+    energy_consumed, duration = 1e-6, 0.01
+
+
+def _fake_tracker(monkeypatch, fail: str) -> None:
+    """codecarbon importable, but its tracker raises in method ``fail``."""
+    import codecarbon
+
+    class Tracker:
+        _hardware: list = []
+
+        def __init__(self, **kwargs) -> None:
+            if fail == "__init__":
+                raise RuntimeError("no RAPL")
+
+        def start(self) -> None:
+            if fail == "start":
+                raise RuntimeError("no RAPL")
+
+        def start_task(self) -> None:
+            if fail == "start_task":
+                raise RuntimeError("no RAPL")
+
+        def stop_task(self) -> _Task:
+            if fail == "stop_task":
+                raise RuntimeError("no RAPL")
+            return _Task()
+
+    monkeypatch.setattr(codecarbon, "OfflineEmissionsTracker", Tracker)
+
+
+# Every place codecarbon can fail; a new failure point is one more entry.
+FAILURES = ["import", "__init__", "start", "start_task", "stop_task"]
+
+
+@pytest.mark.parametrize("fail", FAILURES)
+def test_codecarbon_failure_leaves_everything_else_working(
+    tiny_model, monkeypatch, fresh_energy, fail
+):
+    monkeypatch.delenv("LAB_DISABLE_ENERGY", raising=False)
+    if fail == "import":
+        _no_codecarbon(monkeypatch)
+    else:
+        _fake_tracker(monkeypatch, fail)
+    result = measure.evaluate(tiny_model, effort="quick", use_cache=False, country="USA")
     assert result.energy_kwh_per_1k is None and result.co2_g_per_1k is None
-    assert result.energy_source.startswith("unavailable: ") and "RAPL" in result.energy_source
-    assert result.accuracy >= 0 and result.artifact_bytes > 0
+    assert result.energy_source.startswith("unavailable: ")
+    expected = "import of codecarbon" if fail == "import" else "RuntimeError: no RAPL"
+    assert expected in result.energy_source
+    assert result.accuracy >= 0 and result.artifact_bytes > 0 and result.latency_ms_p50 > 0
+    assert result.country == "USA"
+
+
+def test_fake_tracker_that_works_gives_a_reading(tiny_model, monkeypatch, fresh_energy):
+    """The fake above is faithful: without a failure it yields energy (so the test can fail)."""
+    monkeypatch.delenv("LAB_DISABLE_ENERGY", raising=False)
+    _fake_tracker(monkeypatch, fail="")
+    result = measure.evaluate(tiny_model, effort="quick", use_cache=False)
+    assert result.energy_kwh_per_1k == pytest.approx(1e-6 / result.n_images * 1000)
+
+
+def test_without_codecarbon_countries_are_checked_for_shape_only(monkeypatch, fresh_energy):
+    monkeypatch.delenv("LAB_DISABLE_ENERGY", raising=False)
+    _no_codecarbon(monkeypatch)
+    assert energy.validate_country("usa") == "USA"
+    with pytest.raises(ValueError, match="alpha-3"):
+        energy.validate_country("France")
+    assert math.isnan(energy.carbon_intensity("USA"))
+    assert energy.DEFAULT_COUNTRY in energy.countries()
+
+
+def test_disabled_energy_never_imports_codecarbon(tmp_path):
+    script = f"""
+import sys, torch
+from lab import measure, store
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+result = measure.evaluate(model, effort="quick", country="DEU",
+                          store=store.ResultStore({str(tmp_path / "s.sqlite")!r}))
+print(result.energy_source)
+print(sorted(n for n in sys.modules if n.split(".")[0] == "codecarbon"))
+"""
+    env = {**os.environ, "LAB_DISABLE_ENERGY": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    source, imported = out.stdout.strip().splitlines()[-2:]
+    assert source == "unavailable: disabled by LAB_DISABLE_ENERGY"
+    assert imported == "[]"
 
 
 @pytest.mark.slow
@@ -172,7 +269,9 @@ def test_cli_rejects_bad_input_with_a_message(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert out.returncode == 2 and "the zoo has: cnn" in out.stderr
+    assert (
+        out.returncode == 2 and "invalid choice: 'resnet'" in out.stderr and "'cnn'" in out.stderr
+    )
 
 
 def test_cli_zoo_json_lists_every_model():

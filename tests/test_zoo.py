@@ -102,3 +102,92 @@ def test_augmentation_shifts_and_flips_exactly():
     for i in range(2):
         values = set(out[i].flatten().tolist())
         assert values <= set(x[i].flatten().tolist()) | {float(x.min())}
+
+
+# ------------------------------------------------- broken model cards and checkpoints
+
+
+def _without_sha(text: str) -> str:
+    return json.dumps({k: v for k, v in json.loads(text).items() if k != "sha256"})
+
+
+def _numeric_sha(text: str) -> str:
+    return json.dumps({**json.loads(text), "sha256": 42})
+
+
+# Each way a card or checkpoint can be broken: new card (text, bytes or a function of
+# the shipped text; None keeps it), new checkpoint bytes (None keeps them), the file the
+# message must name and a phrase it must contain. A new kind of damage is one more line.
+BROKEN = {
+    "card is not JSON": ("{'name': 'mlp',", None, "mlp.json", "not valid JSON"),
+    "card is truncated": (lambda text: text[: len(text) // 2], None, "mlp.json", "not valid JSON"),
+    "card is empty": ("", None, "mlp.json", "not valid JSON"),
+    "card is a list": ('["sha256"]', None, "mlp.json", "must be a JSON object"),
+    "card is null": ("null", None, "mlp.json", "found null"),
+    "card is not UTF-8": (b"\xff\xfe{}", None, "mlp.json", "not UTF-8"),
+    "card has no sha256": (_without_sha, None, "mlp.json", 'has no "sha256"'),
+    "card has a bad sha256": (_numeric_sha, None, "mlp.json", "malformed"),
+    "checkpoint is empty": (None, b"", "mlp.pt", "empty (0 bytes)"),
+    "checkpoint is altered": (None, b"not a checkpoint", "mlp.pt", "corrupt or was replaced"),
+}
+
+
+@pytest.fixture
+def mlp_copy(tmp_path):
+    """A copy of the shipped mlp checkpoint and card in a tmp directory."""
+    for suffix in (".pt", ".json"):
+        source = zoo.CHECKPOINT_DIR / f"mlp{suffix}"
+        if not source.is_file():
+            pytest.skip(f"{source} is not there yet")
+        shutil.copy(source, tmp_path / f"mlp{suffix}")
+    return tmp_path
+
+
+def _damage(directory, new_card, new_weights) -> None:
+    card_path = directory / "mlp.json"
+    if callable(new_card):
+        new_card = new_card(card_path.read_text())
+    if isinstance(new_card, str):
+        card_path.write_text(new_card)
+    elif isinstance(new_card, bytes):
+        card_path.write_bytes(new_card)
+    if new_weights is not None:
+        (directory / "mlp.pt").write_bytes(new_weights)
+
+
+def test_intact_copy_loads(mlp_copy):
+    """The fixture is sound: without damage the copy loads (so each case below can fail)."""
+    assert zoo.load("mlp", directory=mlp_copy)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_card_or_checkpoint_is_a_checkpoint_error_naming_the_file(mlp_copy, case):
+    new_card, new_weights, culprit, phrase = BROKEN[case]
+    _damage(mlp_copy, new_card, new_weights)
+    with pytest.raises(zoo.CheckpointError) as err:
+        zoo.load("mlp", directory=mlp_copy)
+    message = str(err.value)
+    assert str(mlp_copy / culprit) in message and phrase in message
+    assert "python -m lab train mlp" in message  # and how to repair it
+
+
+UNREADABLE_CARDS = [c for c, v in BROKEN.items() if v[2].endswith(".json") and "sha" not in c]
+
+
+@pytest.mark.parametrize("case", UNREADABLE_CARDS)
+def test_card_reports_an_unreadable_card_too(mlp_copy, case):
+    new_card, new_weights, _, phrase = BROKEN[case]
+    _damage(mlp_copy, new_card, new_weights)
+    with pytest.raises(zoo.CheckpointError, match=phrase):
+        zoo.card("mlp", directory=mlp_copy)
+
+
+def test_build_is_deterministic_and_leaves_the_callers_random_stream():
+    torch.manual_seed(1234)
+    expected_next = torch.rand(3)
+    torch.manual_seed(1234)
+    first = zoo.build("cnn").state_dict()
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's stream went on untouched
+    torch.manual_seed(99)
+    second = zoo.build("cnn").state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)

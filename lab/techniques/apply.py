@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import data, machine
-from ..interface import check_model, preserved_mode
+from ..interface import check_model
 from .configs import Recipe
 from .distillation import LossFn, finetune_loss
 from .resolution import AtResolution, check_runs_at
@@ -106,8 +106,7 @@ class Step:
 
 def _resolution(work: _Work) -> None:
     size = work.recipe.resolution.size
-    with preserved_mode(work.original):
-        check_runs_at(work.original, size)
+    check_runs_at(work.original, size)  # restores every submodule's mode
     work.resolution = size
     work.notes.append(
         f"input area-downsampled to {size}×{size} px: "

@@ -39,19 +39,22 @@ __all__ = ["distillation_loss", "finetune_loss", "resolve_teacher"]
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _frozen(teacher: nn.Module) -> nn.Module:
+    """``teacher`` (a module the caller no longer owns) without gradients, in eval mode."""
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher.eval()
+
+
 def resolve_teacher(finetune: FinetuneConfig | None, original: nn.Module) -> nn.Module | None:
     """The teacher a fine-tuning config names: a frozen eval-mode copy, or None for plain labels."""
     if finetune is None or finetune.teacher is None:
         return None
     if finetune.teacher == "original":
-        teacher = copy.deepcopy(original)
-    else:
-        from .. import zoo
+        return _frozen(copy.deepcopy(original))
+    from .. import zoo
 
-        teacher = zoo.load(finetune.teacher)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher.eval()
+    return _frozen(zoo.load(finetune.teacher))
 
 
 def distillation_loss(
@@ -60,9 +63,16 @@ def distillation_loss(
     """``loss(student, x, y)``: Hinton's soft-target loss mixed with cross-entropy on the labels.
 
     The teacher runs in eval mode without gradients, on the student's device and on the
-    student's inputs (at a reduced resolution too, when the recipe lowers it).
+    student's inputs (at a reduced resolution too, when the recipe lowers it). It is a
+    frozen copy of ``teacher``: the caller's module keeps its mode, device and gradients.
     """
-    teacher.eval()
+    return _distillation_loss(_frozen(copy.deepcopy(teacher)), temperature, weight, label_smoothing)
+
+
+def _distillation_loss(
+    teacher: nn.Module, temperature: float, weight: float, label_smoothing: float = 0.0
+) -> LossFn:
+    """:func:`distillation_loss` with a frozen ``teacher`` the loss may own (move, keep in eval)."""
 
     def loss(student: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         device = x.device
@@ -86,4 +96,4 @@ def finetune_loss(finetune: FinetuneConfig | None, original: nn.Module) -> LossF
     teacher = resolve_teacher(finetune, original)
     if teacher is None:
         return None
-    return distillation_loss(teacher, finetune.temperature, finetune.distill_weight)
+    return _distillation_loss(teacher, finetune.temperature, finetune.distill_weight)

@@ -53,8 +53,11 @@ int8 92.80 %; 8-bit codes 92.85 → 92.86 %; 4-bit codes 92.28 → 92.16 %. Conv
 ~1–2.5 s (histogram observers calibrating on 512 images, on the busy machine).
 
 ``torch.ao.quantization`` is deprecated in favour of torchao; its warnings are silenced
-where it is called. :func:`to_int8` sets ``torch.backends.quantized.engine`` to
-:data:`ENGINE` (the packed int8 weights only run under the engine that packed them).
+where it is called. :func:`to_int8` packs the weights under ``torch.backends.quantized.engine``
+= :data:`ENGINE` and then restores the caller's engine: packed weights carry their own
+kernels, so the converted model runs them whatever the engine is when it is called. Copying
+or unpickling a converted model re-packs its weights under the engine current at that
+moment; do it inside :func:`quantized_engine` to keep the x86 kernels.
 
 Example:
     >>> import torch
@@ -79,10 +82,21 @@ from torch import nn
 
 from .codes import WeightCodes, codes_of
 
-__all__ = ["ENGINE", "int8_layers", "to_int8"]
+__all__ = ["ENGINE", "int8_layers", "quantized_engine", "to_int8"]
 
 ENGINE = "x86"  # torch.backends.quantized engine used to pack and run the int8 weights
 QUANTIZABLE = (nn.Conv2d, nn.Linear)
+
+
+@contextmanager
+def quantized_engine(engine: str = ENGINE) -> Iterator[None]:
+    """``torch.backends.quantized.engine`` set to ``engine`` inside the block, restored after."""
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = previous
 
 
 @contextmanager
@@ -242,8 +256,8 @@ def to_int8(model: nn.Module, calibration: torch.Tensor) -> nn.Module:
     source = copy.deepcopy(model).cpu().eval()
     layer_count = sum(isinstance(m, QUANTIZABLE) for m in source.modules())
     calibration = calibration.detach().cpu().float()
-    torch.backends.quantized.engine = ENGINE
-    with _quiet(), torch.no_grad():
+    # convert_fx builds modules that draw from torch's global generator: keep the caller's
+    with quantized_engine(ENGINE), torch.random.fork_rng(devices=[]), _quiet(), torch.no_grad():
         capture = _Capture(source, calibration)
         prepared: dict[str, nn.Module] = {}
         failures: list[str] = []

@@ -47,7 +47,7 @@ from torch import fx, nn
 from tqdm.auto import tqdm
 
 from .. import data
-from ..training import TrainReport, accuracy, fit
+from ..training import TrainReport, accuracy, eval_mode, fit
 from .configs import FinetuneConfig, PruneConfig
 
 if TYPE_CHECKING:
@@ -237,8 +237,18 @@ def _prune_channels_(
     """Physically remove output channels of ``model`` in place with Torch-Pruning."""
     layers = prunable_layers(model)
     example = _tracing_input(model, example_input)
-    was_training = model.training
-    model.eval()  # the trace must not update batch-norm statistics
+    with eval_mode(model):  # the trace must not update batch-norm statistics
+        return _remove_channels_(model, config, example, layers, importance)
+
+
+def _remove_channels_(
+    model: nn.Module,
+    config: PruneConfig,
+    example: torch.Tensor,
+    layers: dict[str, nn.Module],
+    importance: tp.importance.Importance | None,
+) -> nn.Module:
+    """The body of :func:`_prune_channels_`, run with ``model`` in eval mode."""
     classifier = _output_layer(model, example)
     names = {m: n for n, m in layers.items()}
     if names[classifier] in config.per_layer:
@@ -262,7 +272,7 @@ def _prune_channels_(
             mask = getattr(module, "weight_mask", None)
             if isinstance(mask, torch.Tensor) and mask.shape != module.weight.shape:
                 module.weight_mask = module.weight != 0
-    return model.train(was_training)
+    return model
 
 
 # ---------------------------------------------------------------- public API

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import data
-from ..training import TrainReport, fit
+from ..training import TrainReport, eval_mode, fit
 from .configs import FinetuneConfig, ResolutionConfig
 from .distillation import finetune_loss
 
@@ -48,10 +48,13 @@ class AtResolution(nn.Module):
 
 
 def check_runs_at(model: nn.Module, size: int) -> None:
-    """Raise a clear ValueError if ``model`` cannot run on ``size``×``size`` inputs."""
+    """Raise a clear ValueError if ``model`` cannot run on ``size``×``size`` inputs.
+
+    The probe runs in eval mode without gradients; ``model``'s modes are restored after it.
+    """
     try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, 1, size, size))
+        with torch.no_grad(), eval_mode(model):
+            model(torch.zeros(1, 1, size, size))
     except Exception as exc:
         raise ValueError(
             f"{type(model).__name__} cannot run at {size} px ({exc}). Models must end in global "

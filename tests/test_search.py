@@ -1,0 +1,266 @@
+"""lab.search: determinism, constraints, resume, bad spaces, several workers on one study.
+
+Trials are tiny (SearchSpace.tiny(), LAB_QUICK: a fraction of an epoch) so the file stays
+fast; the PostgreSQL test starts a throw-away cluster on 127.0.0.1 (Debian's postgresql,
+installed by ``make test``) and skips with the reason where it is not installed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import store
+from lab.search import OBJECTIVES, SearchResult, SearchSpace, search
+from lab.techniques.configs import ConfigError, Recipe
+
+TINY = SearchSpace.tiny()
+
+
+@pytest.fixture(autouse=True)
+def _quick(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAB_QUICK", "1")
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _sqlite(tmp_path, name="study.sqlite") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def _front(result: SearchResult) -> list[tuple]:
+    frame = result.frontier()
+    return sorted(zip(frame["val_accuracy"], frame["artifact_bytes"], strict=True))
+
+
+def test_a_seeded_search_is_deterministic(tmp_path):
+    a = search(TINY, n_trials=3, study="a", storage=_sqlite(tmp_path, "a.sqlite"), progress=False)
+    b = search(TINY, n_trials=3, study="b", storage=_sqlite(tmp_path, "b.sqlite"), progress=False)
+    fa, fb = a.trials_frame(), b.trials_frame()
+    columns = ["state", "val_accuracy", "artifact_bytes", "recipe", "architecture"]
+    assert fa[columns].equals(fb[columns])
+
+
+def test_every_trial_lands_in_the_result_store_with_its_recipe(tmp_path):
+    result = search(TINY, n_trials=2, study="st", storage=_sqlite(tmp_path), progress=False)
+    rows = store.default_store().to_frame()
+    searched = rows[rows["name"].str.startswith("search/st/")]
+    done = result.trials_frame().query("state == 'COMPLETE'")
+    assert len(searched) == len(done)
+    assert set(searched["recipe"]) == {Recipe.from_json(r).to_json() for r in done["recipe"]}
+
+
+def test_constraints_keep_violating_trials_off_the_frontier(tmp_path):
+    result = search(
+        TINY,
+        n_trials=4,
+        study="c",
+        storage=_sqlite(tmp_path),
+        constraints={"artifact_bytes": 700},
+        prune_trials=False,
+        progress=False,
+    )
+    frame = result.trials_frame()
+    assert ((frame["artifact_bytes"] <= 700) == frame["feasible"]).all()
+    front = result.frontier()
+    assert (front["artifact_bytes"] <= 700).all()
+
+
+def test_a_search_resumes_where_it_stopped(tmp_path):
+    url = _sqlite(tmp_path)
+    first = search(TINY, n_trials=2, study="r", storage=url, progress=False).trials_frame()
+    assert len(first) == 2
+    again = search(TINY, n_trials=4, study="r", storage=url, progress=False)  # a new kernel
+    frame = again.trials_frame()
+    assert list(frame["number"]) == [0, 1, 2, 3]
+    assert frame.iloc[:2]["recipe"].tolist() == first["recipe"].tolist()
+
+
+def test_frontier_model_reloads_measures_on_test_and_exports(tmp_path):
+    result = search(TINY, n_trials=2, study="e", storage=_sqlite(tmp_path), progress=False)
+    number = int(result.frontier()["number"].iloc[0])
+    accuracy = result.test_accuracy(number)
+    assert 0.0 <= accuracy <= 1.0
+    folder = result.export(number, tmp_path / "export")
+    size = (folder / "model.lab").stat().st_size
+    import json
+
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["artifact_bytes"] == size
+    assert Recipe.from_json((folder / "recipe.json").read_text()) == result.recipe(number)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"space": SearchSpace.tiny}, "SearchSpace"),
+        ({"objectives": ("val_accuracy", "speed")}, "objectives must be"),
+        ({"objectives": ("val_accuracy",)}, "two or more"),
+        ({"constraints": {"val_accuracy": 0.9}}, "constraints bound costs"),
+        ({"constraints": {"artifact_bytes": -1}}, "positive number"),
+        ({"n_trials": None, "timeout": None}, "bounded"),
+        ({"n_trials": 0}, "n_trials"),
+        ({"n_workers": 0}, "n_workers"),
+        ({"sampler": "grid"}, "sampler"),
+    ],
+)
+def test_bad_search_arguments_are_rejected_clearly(kwargs, words, tmp_path):
+    with pytest.raises(ConfigError, match=words):
+        search(**{"n_trials": 1, "storage": _sqlite(tmp_path), "progress": False, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"bits": (0, 4)}, "bits must satisfy 1"),
+        ({"bits": (6, 4)}, "empty range"),
+        ({"widths": ()}, "non-empty"),
+        ({"widths": (8, "16")}, "positive integers"),
+        ({"kernels": (2,)}, "odd"),
+        ({"resolutions": (40,)}, "resolution size"),
+        ({"sparsity": (0.5, 1.0)}, "sparsity must satisfy"),
+        ({"teachers": ("nobody",)}, "teachers must be chosen"),
+        ({"epochs": (1, float("nan"))}, "finite"),
+        ({"methods": "kmeans"}, "non-empty list"),
+    ],
+)
+def test_bad_search_spaces_are_rejected_clearly(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        SearchSpace(**kwargs)
+
+
+def test_objectives_are_the_documented_measurement_fields():
+    from lab.measure import Measurement
+
+    names = set(Measurement.__dataclass_fields__)
+    assert all(field in names for _, field in OBJECTIVES.values())
+
+
+def _replay_front(result: SearchResult, tmp_path) -> list[tuple]:
+    """Re-run every finished trial's parameters in one process, in a fresh study."""
+    import optuna
+
+    from lab import search as search_module
+
+    trials = result.study().get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    url = _sqlite(tmp_path, "replay.sqlite")
+    replay = optuna.create_study(
+        study_name="replay", storage=url, directions=["maximize", "minimize"]
+    )
+    settings = search_module._Settings(
+        study="replay",
+        storage=url,
+        objectives=result.objectives,
+        constraints={},
+        space=TINY,
+        quick=True,
+        seed=0,
+        fidelity=0.34,
+        prune_trials=False,
+        min_trials_before_stopping=4,
+        threads=1,
+        models_dir=str(tmp_path / "replay-models"),
+    )
+    for t in trials:
+        replay.enqueue_trial(t.params)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in each worker: the same arithmetic, the same numbers
+    try:
+        replay.optimize(lambda t: search_module._objective(t, settings), n_trials=len(trials))
+    finally:
+        torch.set_num_threads(before)
+    front = replay.best_trials
+    return sorted((t.values[0], t.values[1]) for t in front)
+
+
+def _two_workers_on(url: str, tmp_path) -> None:
+    n = 6
+    result = search(
+        TINY,
+        n_trials=n,
+        study="multi",
+        storage=url,
+        n_workers=2,
+        prune_trials=False,
+        progress=False,
+    )
+    frame = result.trials_frame()
+    finished = frame[frame["state"].isin(["COMPLETE", "PRUNED"])]
+    assert len(finished) >= n  # none lost (a worker may start one more before it sees n)
+    assert frame["number"].is_unique  # none duplicated
+    assert len(frame) == len(set(frame["number"]))
+    assert _front(result) == _replay_front(result, tmp_path)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_one_sqlite_study(tmp_path):
+    _two_workers_on(_sqlite(tmp_path), tmp_path)
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url():
+    """A throw-away PostgreSQL cluster on 127.0.0.1 (as the postgres user when run as root)."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("Debian's postgresql is not installed (make test installs it)")
+    pytest.importorskip("psycopg")
+    root = Path(tempfile.mkdtemp(prefix="lab-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    datadir = root / "data"
+
+    def run(*args: str) -> None:
+        subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)
+
+    run(str(bindir / "initdb"), "-D", str(datadir), "--auth=trust", "-U", "postgres")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(datadir),
+        "-o",
+        options,
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "lab")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/lab"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
+        time.sleep(0.2)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_one_postgresql_study(postgres_url, tmp_path):
+    _two_workers_on(postgres_url, tmp_path)
