@@ -19,7 +19,10 @@ from lab.techniques.distillation import distillation_loss, finetune_loss, resolv
     [
         ({"teacher": "bogus"}, "teacher must be one of None, 'original', 'cnn'"),
         ({"teacher": "teacher", "temperature": 0.0}, "temperature must be a finite number > 0"),
-        ({"teacher": "teacher", "distill_weight": 1.5}, r"distill_weight must be a finite number in \[0, 1\]"),
+        (
+            {"teacher": "teacher", "distill_weight": 1.5},
+            r"distill_weight must be a finite number in \[0, 1\]",
+        ),
     ],
 )
 def test_bad_distillation_settings_name_what_is_allowed(kwargs, message):

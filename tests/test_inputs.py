@@ -307,7 +307,9 @@ def test_every_ratio_is_against_the_input_models_fp32_file(tmp_path, trained_cnn
     pruned = apply(trained_cnn, PruneConfig(0.5, structure="channel"))
     torch.save(pruned.model.state_dict(), tmp_path / "pruned" / "state_dict.pt")
     m = evaluate(pruned, effort="quick")  # a Compressed knows its input model
-    assert m.state_dict_bytes == input_bytes > os.path.getsize(tmp_path / "pruned" / "state_dict.pt")
+    assert (
+        m.state_dict_bytes == input_bytes > os.path.getsize(tmp_path / "pruned" / "state_dict.pt")
+    )
 
 
 # ------------------------------------------------------------------ process-wide settings
