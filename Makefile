@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8866
 export LAB_QUICK ?= 1
 
-.PHONY: app test setup data browser lint jupyter clean
+.PHONY: app test setup data browser postgres lint jupyter clean
 
 setup: $(STAMP) data
 
@@ -32,6 +32,10 @@ data: $(STAMP)
 	   $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; fi
 	@$(PY) -m lab data
 
+# Debian's PostgreSQL for the multi-worker search test (the test starts a throw-away cluster).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+
 # Debian's Chromium for the real-browser test (never a browser download).
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
@@ -47,7 +51,7 @@ jupyter: setup
 	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
 
 # Notebooks measure afresh into a throw-away store (never yesterday's cached numbers).
-test: setup browser lint
+test: setup browser postgres lint
 	@mkdir -p .lab-cache && rm -f .lab-cache/test-results.sqlite*
 	LAB_STORE=.lab-cache/test-results.sqlite $(VENV)/bin/pytest tests notebooks --nbval-lax \
 	  --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
