@@ -64,6 +64,49 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .search import SearchSpace, search
+
+    space = SearchSpace.tiny() if args.space == "tiny" else SearchSpace()
+    constraints = {"artifact_bytes": args.max_bytes} if args.max_bytes else None
+    result = search(
+        space,
+        objectives=args.objectives,
+        constraints=constraints,
+        n_trials=args.trials,
+        timeout=None if args.hours is None else args.hours * 3600,
+        study=args.study,
+        storage=args.storage,
+        n_workers=args.workers,
+        seed=args.seed,
+        progress=not args.json,
+    )
+    front = result.frontier()
+    columns = ["number", *result.objectives]
+    if args.json:
+        print(front[columns].to_json(orient="records"))
+    else:
+        print(front[columns].to_string(index=False))
+    return 0
+
+
+def _objectives(text: str) -> tuple[str, ...]:
+    from .search import OBJECTIVES
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if len(names) < 2 or any(n not in OBJECTIVES for n in names):
+        raise argparse.ArgumentTypeError(
+            f"two or more comma-separated names from {', '.join(OBJECTIVES)}; got {text!r}"
+        )
+    return names
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return int(text)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from . import zoo
 
@@ -136,6 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-cache", action="store_true", help="re-measure even if stored")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(run=_cmd_evaluate)
+    se = sub.add_parser(
+        "search",
+        help="run search trials (resumable); start it on several machines with one --storage",
+    )
+    se.add_argument("--study", default="search", help="the study's name (the same name resumes)")
+    se.add_argument(
+        "--storage",
+        default=None,
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (default: the lab's SQLite)",
+    )
+    se.add_argument("--trials", type=_positive_int, default=20, help="finished trials in the study")
+    se.add_argument("--hours", type=_epochs, default=None, help="stop starting trials after this")
+    se.add_argument("--workers", type=_positive_int, default=1, help="processes on this machine")
+    se.add_argument("--space", choices=["default", "tiny"], default="default")
+    se.add_argument(
+        "--objectives",
+        type=_objectives,
+        default=("val_accuracy", "artifact_bytes"),
+        help="comma-separated, e.g. val_accuracy,artifact_bytes",
+    )
+    se.add_argument("--max-bytes", type=_positive_int, default=None, help="artifact size bound")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(run=_cmd_search)
     train = sub.add_parser("train", help="train a zoo model and write its checkpoint + card")
     train.add_argument("model", choices=_zoo_names())
     train.add_argument("--out", default=None, help="directory (default: lab/checkpoints)")

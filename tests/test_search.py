@@ -264,3 +264,40 @@ def postgres_url():
 @pytest.mark.slow
 def test_two_worker_processes_share_one_postgresql_study(postgres_url, tmp_path):
     _two_workers_on(postgres_url, tmp_path)
+
+
+def test_the_cli_runs_a_worker_and_prints_the_frontier(tmp_path):
+    import json
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "search",
+            "--space",
+            "tiny",
+            "--trials",
+            "1",
+            "--study",
+            "cli",
+            "--storage",
+            _sqlite(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "LAB_QUICK": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    front = json.loads(done.stdout.strip().splitlines()[-1])
+    assert front and {"number", "val_accuracy", "artifact_bytes"} <= set(front[0])
+    bad = subprocess.run(
+        [sys.executable, "-m", "lab", "search", "--objectives", "speed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--objectives" in bad.stderr
