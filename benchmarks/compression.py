@@ -11,24 +11,43 @@ Targets (issue "Compression techniques with real bytes and real speed"):
 
 Prints one JSON object: the accuracy-vs-bytes curve, the best recipe meeting the size target,
 and the speed results.
+
+Speed (``speed_cnn``): the lab's ``fp32`` and ``int8`` runtimes, the 50%-channel model, and the
+same fp32 and int8 models exported to ONNX and run by ONNX Runtime (``onnxruntime_fp32``,
+``onnxruntime_int8``; :mod:`lab.export`), all in one process on the same test images with
+the same thread count. After a warm-up, each round times every runtime once, the baseline
+and its candidates interleaved (A B C D E, then B C D E A, …), so that a machine shared with
+other jobs slows every runtime alike; every speed ratio is the median of the per-round
+ratios (candidate and baseline from the same round), with their min and max. The machine (CPU model,
+``torch.backends.cpu.get_cpu_capability()``, threads, torch and onnxruntime versions) and
+the load average before and after the timing are part of the output.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from collections.abc import Callable
 
+import numpy as np
 import torch
 
-from lab import evaluate, zoo
+from lab import data, evaluate, machine, zoo
 from lab.store import ResultStore
 from lab.techniques import FinetuneConfig, PruneConfig, QuantConfig, Recipe, apply
 from lab.techniques.pruning import prunable_layers
 
 TARGETS = {"cnn": 50.0, "mlp": 40.0}
 MAX_DROP_PT = 1.0
+SPEED_BATCH = 256  # images per call for the throughput
+SPEED_ROUNDS = 15  # interleaved timing rounds (every runtime once per round), after warm-up
+WARMUP_CALLS = 3  # untimed calls per runtime and batch size before the first round
+THROUGHPUT_CALLS = 2  # batch-256 calls per runtime per round (their total time is the round's)
+BATCH1_CALLS = 30  # batch-1 calls per runtime per round (their median is the round's latency)
+ENVIRONMENT = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "LAB_THREADS")  # recorded with the timings
 
 
 def size_recipes(model_name: str, budget: float) -> list[Recipe]:
@@ -108,54 +127,196 @@ def layer_density(model: torch.nn.Module) -> dict[str, float]:
     }
 
 
-def speed(name: str, budget: float, store: ResultStore) -> dict:
-    model = zoo.load(name)
-    base = evaluate(model, split="test", effort="full", name=name, store=store)
-    int8 = evaluate(
-        model,
-        Recipe(quant=QuantConfig(bits=8, activations=True)),
-        split="test",
-        effort="full",
-        name=name,
-        store=store,
-    )
-    ft = FinetuneConfig(epochs=2, max_seconds=None, lr=0.05)  # channel pruning needs the steps
-    channel = evaluate(
-        model,
-        Recipe(prune=PruneConfig(0.5, structure="channel"), finetune=ft),
-        split="test",
-        effort="full",
-        name=name,
-        store=store,
-    )
+def conditions() -> dict:
+    """The machine and its load: CPU model, ISA level, threads, versions, load averages."""
+    import onnxruntime
 
-    def row(m) -> dict:
+    return {
+        **machine.describe(),
+        "onnxruntime": onnxruntime.__version__,
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # 1, 5, 15 min
+        # OpenMP's wait policy decides whether torch's idle threads spin (the default) or
+        # sleep, which changes torch's speed on a machine shared with other jobs
+        "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
+    }
+
+
+def _round(
+    runtime: Callable, batch: torch.Tensor, singles: list[torch.Tensor]
+) -> tuple[float, float]:
+    """One timing of ``runtime``: (images/s over THROUGHPUT_CALLS batch calls, median batch-1 ms)."""
+    start = time.perf_counter()
+    for _ in range(THROUGHPUT_CALLS):
+        runtime(batch)
+    throughput = THROUGHPUT_CALLS * len(batch) / (time.perf_counter() - start)
+    latencies = []
+    for one in singles:
+        start = time.perf_counter()
+        runtime(one)
+        latencies.append(time.perf_counter() - start)
+    return throughput, float(np.median(latencies)) * 1e3
+
+
+@torch.no_grad()
+def interleaved_timings(
+    runtimes: dict[str, Callable], images: torch.Tensor, rounds: int = SPEED_ROUNDS
+) -> dict[str, dict[str, list[float]]]:
+    """Per-round throughput (images/s at batch 256) and batch-1 median latency (ms) of each runtime.
+
+    Every runtime sees the same images: the first ``SPEED_BATCH`` as one batch, the first
+    ``BATCH1_CALLS`` one at a time. After ``WARMUP_CALLS`` untimed calls each, every round
+    times every runtime once, the order rotating by one each round, so that a change of
+    load on a shared machine falls on all of them.
+    """
+    batch = images[:SPEED_BATCH].contiguous()
+    singles = [images[i : i + 1].contiguous() for i in range(BATCH1_CALLS)]
+    for runtime in runtimes.values():
+        for _ in range(WARMUP_CALLS):
+            runtime(batch)
+            runtime(singles[0])
+    names = list(runtimes)
+    timings = {name: {"throughput": [], "latency_ms": []} for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            throughput, latency = _round(runtimes[name], batch, singles)
+            timings[name]["throughput"].append(throughput)
+            timings[name]["latency_ms"].append(latency)
+    return timings
+
+
+def ratio(numerator: list[float], denominator: list[float]) -> dict:
+    """Median, min and max of the per-round ratios ``numerator[i] / denominator[i]``."""
+    values = np.array(numerator) / np.array(denominator)
+    return {
+        "median": _significant(np.median(values)),
+        "min": _significant(values.min()),
+        "max": _significant(values.max()),
+    }
+
+
+def _significant(value: float, digits: int = 3) -> float:
+    """``value`` rounded to ``digits`` significant digits (ratios span 0.01–100 under load)."""
+    return float(f"{float(value):.{digits}g}")
+
+
+def _speed_fields(name: str, timings: dict, baseline: str = "fp32") -> dict:
+    """Throughput and batch-1 latency (median over rounds, with min–max) and the speed-ups
+    against ``baseline`` from the same rounds (throughput ratio; latency ratio baseline/this)."""
+    own, base = timings[name], timings[baseline]
+    throughput = ratio(own["throughput"], base["throughput"])
+    latency = ratio(base["latency_ms"], own["latency_ms"])
+    return {
+        "throughput_ips_b256": round(float(np.median(own["throughput"])), 1),
+        "throughput_ips_b256_range": [
+            round(min(own["throughput"]), 1),
+            round(max(own["throughput"]), 1),
+        ],
+        "latency_ms_p50_b1": round(float(np.median(own["latency_ms"])), 3),
+        "latency_ms_p50_b1_range": [
+            round(min(own["latency_ms"]), 3),
+            round(max(own["latency_ms"]), 3),
+        ],
+        f"speedup_vs_{baseline}": throughput["median"],
+        f"speedup_vs_{baseline}_range": [throughput["min"], throughput["max"]],
+        f"latency_speedup_vs_{baseline}": latency["median"],
+        f"latency_speedup_vs_{baseline}_range": [latency["min"], latency["max"]],
+    }
+
+
+@torch.no_grad()
+def _predictions(runtime: Callable, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([runtime(x).argmax(1) for x in images.split(SPEED_BATCH)])
+
+
+def speed(name: str, budget: float, store: ResultStore) -> dict:
+    from lab.export import onnxruntime_runtime
+
+    model = zoo.load(name)
+    ft = FinetuneConfig(epochs=2, max_seconds=None, lr=0.05)  # channel pruning needs the steps
+    compressed = {
+        "fp32": apply(model, Recipe(), progress=False),
+        "int8": apply(model, Recipe(quant=QuantConfig(bits=8, activations=True)), progress=False),
+        "channel_50pct_finetuned": apply(
+            model, Recipe(prune=PruneConfig(0.5, structure="channel"), finetune=ft), progress=False
+        ),
+    }
+    measured = {
+        key: evaluate(c, split="test", effort="quick", name=name, store=store)
+        for key, c in compressed.items()
+    }
+    onnx = {
+        "onnxruntime_fp32": onnxruntime_runtime(compressed["fp32"]),
+        "onnxruntime_int8": onnxruntime_runtime(compressed["int8"]),
+    }
+    runtimes = {key: c.runtime for key, c in compressed.items()} | onnx
+    test = data.load_split("test")
+    before = conditions()
+    timings = interleaved_timings(runtimes, test.images)
+    after = conditions()
+    base = measured["fp32"]
+
+    def row(key: str) -> dict:
+        m = measured[key]
         return {
             "executes_as": m.executes_as,
             "accuracy": round(m.accuracy, 4),
             "drop_pt": round((base.accuracy - m.accuracy) * 100, 2),
-            "throughput_ips_b256": round(m.throughput_ips, 1),
-            "speedup_vs_fp32": round(m.throughput_ips / base.throughput_ips, 2),
-            "latency_ms_p50_b1": round(m.latency_ms_p50, 3),
+            **_speed_fields(key, timings),
             "macs": m.macs,
             "artifact_bytes": m.artifact_bytes,
         }
 
+    def onnx_row(key: str, lab_key: str) -> dict:
+        runtime, lab = onnx[key], measured[lab_key]
+        predictions = _predictions(runtime, test.images)
+        lab_predictions = _predictions(compressed[lab_key].runtime, test.images)
+        accuracy = float((predictions == test.labels).float().mean())
+        return {
+            "executes_as": runtime.executes_as,
+            "accuracy": round(accuracy, 4),
+            "drop_pt": round((base.accuracy - accuracy) * 100, 2),
+            f"vs_lab_{lab_key}_pt": round((accuracy - lab.accuracy) * 100, 2),
+            f"same_class_as_lab_{lab_key}": round(
+                float((predictions == lab_predictions).float().mean()), 4
+            ),
+            **_speed_fields(key, timings),
+            **_speed_fields(key, timings, baseline=lab_key),
+            "threads": runtime.threads,
+            "onnx_bytes": len(runtime.onnx_bytes),
+        }
+
+    int8_speedup = ratio(timings["int8"]["throughput"], timings["fp32"]["throughput"])["median"]
+    channel = measured["channel_50pct_finetuned"]
+    channel_speedup = ratio(
+        timings["channel_50pct_finetuned"]["throughput"], timings["fp32"]["throughput"]
+    )["median"]
     return {
         "threads": torch.get_num_threads(),
-        "fp32": row(base),
+        "timing": {
+            "rounds": SPEED_ROUNDS,
+            "order": "every runtime once per round, the order rotating, after warm-up",
+            "images": f"test split: the first {SPEED_BATCH} as one batch, the first "
+            f"{BATCH1_CALLS} one at a time",
+            "throughput_calls_per_round": THROUGHPUT_CALLS,
+            "batch1_calls_per_round": BATCH1_CALLS,
+            "machine_before": before,
+            "load_average_after": after["load_average"],
+        },
+        "fp32": row("fp32"),
         "int8": {
-            **row(int8),
+            **row("int8"),
             "target": "≥2.5x at ≤0.5 pt",
-            "target_met": int8.throughput_ips / base.throughput_ips >= 2.5
-            and (base.accuracy - int8.accuracy) * 100 <= 0.5,
+            "target_met": int8_speedup >= 2.5
+            and (base.accuracy - measured["int8"].accuracy) * 100 <= 0.5,
         },
         "channel_50pct_finetuned": {
-            **row(channel),
+            **row("channel_50pct_finetuned"),
             "target": "≥1.6x at ≤1.5 pt",
-            "target_met": channel.throughput_ips / base.throughput_ips >= 1.6
+            "target_met": channel_speedup >= 1.6
             and (base.accuracy - channel.accuracy) * 100 <= 1.5,
         },
+        "onnxruntime_fp32": onnx_row("onnxruntime_fp32", "fp32"),
+        "onnxruntime_int8": onnx_row("onnxruntime_int8", "int8"),
     }
 
 
@@ -175,7 +336,12 @@ def main() -> None:
     args = parser.parse_args()
     store = ResultStore(args.store)
     started = time.perf_counter()
-    out: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "split": "test"}
+    out: dict = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "split": "test",
+        "machine": conditions(),
+    }
     for name in [] if args.skip_size else args.models:
         out[name] = size_curve(name, args.budget, store)
     if not args.skip_speed:

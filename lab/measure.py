@@ -43,7 +43,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -345,7 +345,7 @@ def _baseline_bytes(original: nn.Module) -> int:
 @dataclass(frozen=True)
 class CacheKey:
     """What makes two evaluations the same: model content, recipe, split, country, effort,
-    thread count and the measurement version. ``str(key)`` is the result store's key."""
+    thread count, runtime and the measurement version. ``str(key)`` is the result store's key."""
 
     model_hash: str
     recipe: str
@@ -353,20 +353,11 @@ class CacheKey:
     country: str
     effort: str
     threads: int
+    runtime: str = "torch"
     version: int = MEASUREMENT_VERSION
 
     def __str__(self) -> str:
-        return "|".join(
-            [
-                self.model_hash,
-                self.recipe,
-                self.split,
-                self.country,
-                self.effort,
-                str(self.threads),
-                f"v{self.version}",
-            ]
-        )
+        return "|".join(str(value) for value in astuple(self))
 
 
 @dataclass
@@ -499,6 +490,7 @@ def evaluate(
     cancel: threading.Event | None = None,
     threads: int | None = None,
     timings: dict[str, float] | None = None,
+    runtime: str = "torch",
 ) -> Measurement:
     """Measure ``model`` (optionally after applying ``recipe`` to a copy of it) on ``split``.
 
@@ -519,6 +511,7 @@ def evaluate(
             process's setting); the caller's setting is restored afterwards.
         timings: a dict to receive the seconds spent in each phase (fingerprint, apply,
             each metric of :data:`METRICS`, store write) — a public hook for benchmarks.
+        runtime: ``"torch"`` or ``"onnxruntime"`` (see :func:`lab.techniques.apply.apply`).
     """
     started = time.perf_counter()
     if split not in ("live", "val", "test"):
@@ -540,7 +533,13 @@ def evaluate(
         name = name or type(base).__name__
         with _phase(timings, "fingerprint"):
             key = CacheKey(
-                fingerprint(base), recipe.to_json(), split, country, effort, torch.get_num_threads()
+                fingerprint(base),
+                recipe.to_json(),
+                split,
+                country,
+                effort,
+                torch.get_num_threads(),
+                runtime,
             )
         store = store if store is not None else default_store()
         if use_cache:
@@ -551,9 +550,12 @@ def evaluate(
                 return result
         _check(cancel)
         with _phase(timings, "apply"):
-            compressed = (
-                model if isinstance(model, Compressed) else apply(model, recipe, progress=False)
-            )
+            if isinstance(model, Compressed):
+                compressed = model
+                if runtime != "torch":
+                    raise ValueError("pass runtime= to apply() when evaluating a Compressed model")
+            else:
+                compressed = apply(model, recipe, progress=False, runtime=runtime)
             compressed.model.eval()
             compressed.runtime.eval()
         run = _Run(compressed, data.load_split(split), EFFORTS[effort], cancel)
