@@ -16,11 +16,11 @@ export LAB_QUICK ?= 1
 
 setup: $(STAMP) data
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv python3-pip; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c constraints.txt
 	@touch $(STAMP)
 
 # Fashion-MNIST: LAB_DATA_DIR, else Debian's dataset-fashion-mnist (installed here when apt is

@@ -15,42 +15,12 @@ The result says what actually executes in ``model.executes_as``.
   graph and the rest runs in float. If nothing can be converted the float model comes
   back, with the reason in ``executes_as``.
 
-Speed, measured on this machine (AMD EPYC with AVX-512 VNNI, 2 cores) for the zoo
-``cnn`` (untrained weights; speed does not depend on them), torch 2.15 CPU, while other
-jobs kept both cores busy (load average 4–6): the table gives the *best* of 30
-interleaved runs, which is what an idle machine approaches (medians were 2–10× worse
-and noisy). Images per second at batch 256, and batch-1 latency:
-
-===============================  =========  =========  =========  =========
-path                              b256, 1 t  b256, 2 t  b1, 1 t    b1, 2 t
-===============================  =========  =========  =========  =========
-fp32 eager (baseline)              1,981      1,608     0.37 ms    0.25 ms
-fp32 eager, channels_last          4,730      2,560     0.29 ms    0.21 ms
-fp32 ``torch.compile``                 —      3,009          —     0.32 ms
-int8 FX, x86 engine  (**used**)   26,575     25,466     0.20 ms    0.20 ms
-int8 FX, onednn                   27,561     26,261     0.22 ms    0.22 ms
-int8 FX, fbgemm                   12,349     10,582     0.15 ms    0.14 ms
-int8 FX, qnnpack                   2,251      1,582     0.45 ms    0.40 ms
-int8 eager (QuantStub), x86       27,480     18,304     0.20 ms    0.19 ms
-int8 eager, fbgemm                12,404      7,163     0.16 ms    0.14 ms
-torchao 0.18 dynamic int8 (Linear)     —        963          —     0.65 ms
-torchao PT2E + X86InductorQuant.       —     17,241          —     0.17 ms
-:func:`to_int8` (FX, x86)         27,302     19,263     0.20 ms    0.20 ms
-===============================  =========  =========  =========  =========
-
-So int8 runs ~13× the fp32 throughput at batch 256 here (fp32 eager convolutions with
-one input channel and 28 px maps are far from the CPU's peak; int8 uses VNNI); at
-batch 1 everything is overhead-bound (~0.2 ms) and int8 gains little. The x86 engine
-(oneDNN for these convolutions) has the best throughput; fbgemm has the lowest batch-1
-latency but half the throughput. Eager mode runs the same kernels as FX but needs
-hand-placed QuantStubs and fusion lists, so FX is used. torchao's int8 path for conv
-nets (PT2E + ``X86InductorQuantizer`` + ``torch.compile``) needs a C++ compiler, ~27 s
-of compilation per input shape, and failed with dynamic batch sizes here
-(inductor stride assertion); torchao's eager ``Int8DynamicActivationInt8WeightConfig``
-only touches Linear layers (no speed-up for this conv net). Accuracy (zoo ``cnn``
-checkpoint, 10,000 test images, 512 training images for calibration): fp32 92.86 % →
-int8 92.80 %; 8-bit codes 92.85 → 92.86 %; 4-bit codes 92.28 → 92.16 %. Converting takes
-~1–2.5 s (histogram observers calibrating on 512 images, on the busy machine).
+Why FX graph mode with the x86 engine: it had the best batch-256 throughput of the int8
+paths measured (eager x86, oneDNN, fbgemm, qnnpack, torchao's dynamic and PT2E paths);
+eager mode runs the same kernels but needs hand-placed QuantStubs and fusion lists.
+int8 pays off where the CPU has int8 dot-product instructions (VNNI, AMX); on an AVX2-only
+CPU it gains little over fp32 (``lab.machine.int8_instructions()``; the notes say so). At
+batch 1 every path is overhead-bound. The measured table is in the README ("int8 paths").
 
 ``torch.ao.quantization`` is deprecated in favour of torchao; its warnings are silenced
 where it is called. :func:`to_int8` packs the weights under ``torch.backends.quantized.engine``
