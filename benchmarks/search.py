@@ -2,6 +2,7 @@
 
     python benchmarks/search.py frontier --name target --hours 2 [--workers 1] --json
     python benchmarks/search.py efficiency --minutes 6 --json
+    python benchmarks/search.py workflows --seconds 120 --json
 
 ``frontier`` runs (or resumes: the study lives in ``benchmarks/results/search_<name>.sqlite``)
 a search over architectures, training and compression for val accuracy vs artifact bytes,
@@ -13,7 +14,10 @@ Every finished trial is written to ``benchmarks/results/search_<name>.jsonl``.
 
 ``efficiency`` runs the tiny space in quick mode for a fixed time three ways — one worker
 without early stopping, one with, two workers with — and prints trials/hour of each.
-Every output carries ``lab.machine.describe()`` (CPU, ISA, threads, torch, load).
+``workflows`` gives the survey's two workflows the same wall-time budget and compares them on
+val and test: shrink-and-improve (the zoo cnn pruned 90% + 4-bit, fine-tuned distilled from
+itself) against grow-improve-shrink (the zoo teacher distilled into a small SearchNet, then
+4-bit). Every output carries ``lab.machine.describe()`` (CPU, ISA, threads, torch, load).
 """
 
 from __future__ import annotations
@@ -167,6 +171,38 @@ def efficiency(args: argparse.Namespace) -> dict:
     return out
 
 
+def workflows(args: argparse.Namespace) -> dict:
+    from lab import evaluate, machine, zoo
+    from lab.architectures import SearchNet
+    from lab.techniques.configs import PruneConfig, QuantConfig, Recipe
+    from lab.workflows import grow_improve_shrink, shrink_and_improve
+
+    budget = args.seconds
+    out: dict = {"machine": machine.describe(), "budget_s": budget}
+    start = time.time()
+    recipe = Recipe(prune=PruneConfig(0.9), quant=QuantConfig(bits=4))
+    # two fine-tuning stages (after pruning, then QAT): half the budget each
+    shrunk = shrink_and_improve(
+        zoo.load("cnn"), recipe, epochs=50, seconds=budget / 2, progress=False
+    )
+    out["shrink_and_improve"] = {"seconds": round(time.time() - start, 1)}
+    start = time.time()
+    grown, report = grow_improve_shrink(
+        SearchNet((16, 32, 32), head_grid=2),
+        QuantConfig(bits=4),
+        epochs=50,
+        seconds=budget,
+        progress=False,
+    )
+    out["grow_improve_shrink"] = {"seconds": round(time.time() - start, 1), "steps": report.steps}
+    for name, compressed in (("shrink_and_improve", shrunk), ("grow_improve_shrink", grown)):
+        for split in ("val", "test"):
+            m = evaluate(compressed, split=split, effort="quick", use_cache=False)
+            out[name][f"{split}_accuracy"] = m.accuracy
+        out[name].update(artifact_bytes=m.artifact_bytes, macs=m.macs, recipe=m.label)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,8 +217,13 @@ def main() -> None:
     e = sub.add_parser("efficiency")
     e.add_argument("--minutes", type=float, default=6.0)
     e.add_argument("--json", action="store_true")
+    w = sub.add_parser("workflows")
+    w.add_argument("--seconds", type=float, default=120.0)
+    w.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = frontier(args) if args.mode == "frontier" else efficiency(args)
+    result = {"frontier": frontier, "efficiency": efficiency, "workflows": workflows}[args.mode](
+        args
+    )
     print(json.dumps(result, indent=2, default=str))
 
 

@@ -73,7 +73,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         space,
         objectives=args.objectives,
         constraints=constraints,
-        n_trials=args.trials,
+        n_trials=args.trials if args.trials or args.hours else 20,
         timeout=None if args.hours is None else args.hours * 3600,
         study=args.study,
         storage=args.storage,
@@ -189,7 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (default: the lab's SQLite)",
     )
-    se.add_argument("--trials", type=_positive_int, default=20, help="finished trials in the study")
+    se.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=None,
+        help="finished trials the study should hold (default: 20, or unbounded with --hours)",
+    )
     se.add_argument("--hours", type=_epochs, default=None, help="stop starting trials after this")
     se.add_argument("--workers", type=_positive_int, default=1, help="processes on this machine")
     se.add_argument("--space", choices=["default", "tiny"], default="default")

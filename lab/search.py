@@ -346,8 +346,9 @@ def _save_model(stored: nn.Module, candidate: Candidate, number: int, settings: 
     """Keep the compressed trial's artifact (for test accuracy and export of frontier points)."""
     folder = Path(settings.models_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"architecture": candidate.architecture, "recipe": candidate.recipe.to_dict()}
-    artifact.save(stored, folder / f"trial-{number}.lab", meta=meta)
+    # no meta: the file is exactly the one whose bytes were measured (the architecture and
+    # recipe are in the study and in the exported model card)
+    artifact.save(stored, folder / f"trial-{number}.lab")
 
 
 def _sampler(kind: str, seed: int):
@@ -368,16 +369,18 @@ def _storage(url: str):
 
 
 def _load_study(settings: _Settings, sampler: str, worker: int = 0):
+    """The study, with a sampler seeded by (seed, worker, trials so far): a fresh search is
+    reproducible, and a resumed one or a second worker does not replay the same start."""
     import optuna
 
     directions = [OBJECTIVES[name][0] for name in settings.objectives]
-    return optuna.create_study(
-        study_name=settings.study,
-        storage=_storage(settings.storage),
-        directions=directions,
-        sampler=_sampler(sampler, settings.seed + worker),
-        load_if_exists=True,
+    storage = _storage(settings.storage)
+    study = optuna.create_study(
+        study_name=settings.study, storage=storage, directions=directions, load_if_exists=True
     )
+    earlier = len(study.get_trials(deepcopy=False))
+    study.sampler = _sampler(sampler, settings.seed + 1000 * worker + 7919 * earlier)
+    return study
 
 
 def _finished(study) -> int:
@@ -432,7 +435,9 @@ class SearchResult:
     def study(self):
         import optuna
 
-        return optuna.load_study(study_name=self.study_name, storage=_storage(self.storage))
+        if getattr(self, "_storage_object", None) is None:
+            self._storage_object = _storage(self.storage)  # one engine per result, not per call
+        return optuna.load_study(study_name=self.study_name, storage=self._storage_object)
 
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: state, objectives, architecture, recipe, and the measurement."""
@@ -463,8 +468,11 @@ class SearchResult:
 
     def frontier(self) -> pd.DataFrame:
         """The feasible, non-dominated trials (Optuna's ``best_trials``), cheapest first."""
-        best = {t.number for t in self.study().best_trials}
         frame = self.trials_frame()
+        if frame.empty or not set(self.objectives) <= set(frame.columns):
+            columns = ["number", "state", *self.objectives, "feasible", "architecture", "recipe"]
+            return pd.DataFrame(columns=columns)
+        best = {t.number for t in self.study().best_trials}
         frame = frame[frame["number"].isin(best) & frame["feasible"]]
         return frame.sort_values(list(self.objectives)[::-1]).reset_index(drop=True)
 
@@ -594,7 +602,10 @@ def search(
 
         storage = default_store().url
     quick = os.environ.get("LAB_QUICK") == "1" if quick is None else bool(quick)
-    models_dir = data.cache_dir() / "search" / _safe(study)
+    import hashlib
+
+    where = hashlib.sha256(storage.encode()).hexdigest()[:8]  # same name, other storage: apart
+    models_dir = data.cache_dir() / "search" / f"{_safe(study)}-{where}"
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     settings = _Settings(
         study=study,

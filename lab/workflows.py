@@ -63,7 +63,9 @@ def shrink_and_improve(
         model: the model you have (left untouched).
         recipe: its compression (a Recipe or one technique config); a fine-tuning part, if
             any, is replaced by this workflow's.
-        epochs, seconds: the recovery budget (passes over the training split, wall time).
+        epochs, seconds: the recovery budget of each fine-tuning stage (passes over the
+            training split, wall time): a recipe that prunes and quantizes fine-tunes twice
+            (after pruning, then quantization-aware), so it may take up to 2 × ``seconds``.
         teacher: ``"original"`` (the uncompressed model), a zoo name, or None (labels only).
     """
     recipe = Recipe.of(recipe)

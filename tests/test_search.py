@@ -81,6 +81,19 @@ def test_a_search_resumes_where_it_stopped(tmp_path):
     frame = again.trials_frame()
     assert list(frame["number"]) == [0, 1, 2, 3]
     assert frame.iloc[:2]["recipe"].tolist() == first["recipe"].tolist()
+    earlier = {(r, a) for r, a in zip(first["recipe"], first["architecture"], strict=True)}
+    later = set(zip(frame["recipe"].iloc[2:], frame["architecture"].iloc[2:], strict=True))
+    assert not later & earlier  # resuming does not replay the first trials
+
+
+def test_an_empty_study_has_an_empty_frontier(tmp_path):
+    result = SearchResult("none", _sqlite(tmp_path), ("val_accuracy", "artifact_bytes"), "")
+    import optuna
+
+    optuna.create_study(
+        study_name="none", storage=result.storage, directions=["maximize", "minimize"]
+    )
+    assert result.frontier().empty
 
 
 def test_frontier_model_reloads_measures_on_test_and_exports(tmp_path):
@@ -94,6 +107,8 @@ def test_frontier_model_reloads_measures_on_test_and_exports(tmp_path):
 
     card = json.loads((folder / "model_card.json").read_text())
     assert card["artifact_bytes"] == size
+    measured = result.trials_frame().set_index("number").loc[number, "artifact_bytes"]
+    assert size == measured  # the exported file is the one whose bytes were optimised
     assert Recipe.from_json((folder / "recipe.json").read_text()) == result.recipe(number)
 
 

@@ -16,6 +16,7 @@ from .metrics import MetricsPanel
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
 from .scale import DeploymentScale
+from .search_view import SearchView
 from .sensitivity import SensitivityView
 from .sliders import BitWidthSlider, ResolutionSlider, SparsitySlider
 from .status import StatusLine
@@ -32,6 +33,7 @@ __all__ = [
     "ParetoPlot",
     "RegionPicker",
     "ResolutionSlider",
+    "SearchView",
     "SensitivityView",
     "SparsitySlider",
     "StatusLine",
