@@ -132,6 +132,9 @@ class Measurement:
     cpu_capability: str = ""  # ISA level torch dispatches to (e.g. AVX2, AVX512)
     torch_version: str = ""
     load_1min: float | None = None  # 1-minute load average when measured
+    train_seconds: float | None = None  # thin models: fitting time (torch models: not tracked)
+    train_energy_kwh: float | None = None  # thin models: fitting energy (codecarbon)
+    operations_kind: str = "MACs"  # what ``macs`` counts: MACs, or comparisons for trees
 
     @property
     def compression_ratio(self) -> float:
@@ -477,6 +480,46 @@ def _threads_wanted(threads: int | None) -> int | None:
     return int(text)
 
 
+def _as_thin(model: object):
+    """``model`` as a :class:`lab.thin.ThinModel` (a scikit-learn estimator is wrapped), or None."""
+    module = type(model).__module__
+    if not (module.startswith("lab.thin") or module.startswith("sklearn")):
+        return None
+    from .thin import ThinModel
+
+    return model if isinstance(model, ThinModel) else ThinModel.from_estimator(model)
+
+
+def _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache, cancel):
+    """:func:`evaluate` for a thin (scikit-learn) model: the same Measurement, stored alike."""
+    from .thin import measure_thin
+
+    if recipe is not None and not Recipe.of(recipe).is_identity:
+        raise ValueError(
+            f"a recipe cannot be applied to a {thin.name}: {thin.techniques}. Linear models and "
+            "the MLP have a torch form: evaluate(thin.to_torch(), recipe)"
+        )
+    started = time.perf_counter()
+    store = store if store is not None else default_store()
+    model_hash = (thin.file_sha256 or "")[:16]
+    key = CacheKey(model_hash, "{}", split, country, effort, torch.get_num_threads(), "sklearn")
+    if use_cache and model_hash:
+        hit = store.get(str(key))
+        if hit is not None:
+            result = Measurement(**hit)
+            result.cached, result.seconds = True, time.perf_counter() - started
+            return result
+    row = measure_thin(thin, split, country, effort=effort, cancel=cancel)
+    known = set(Measurement.__dataclass_fields__)
+    result = Measurement(**{k: v for k, v in row.items() if k in known})
+    result.name = name or result.name
+    result.seconds = time.perf_counter() - started
+    _check(cancel)
+    if model_hash:
+        store.put(str(key), asdict(result), model_name=result.name, recipe="{}", split=split)
+    return result
+
+
 def evaluate(
     model: nn.Module | Compressed,
     recipe: object = None,
@@ -496,7 +539,9 @@ def evaluate(
 
     Args:
         model: a ``torch.nn.Module`` mapping N×1×28×28 normalized images to 10 logits,
-            or a :class:`~lab.techniques.apply.Compressed` result.
+            a :class:`~lab.techniques.apply.Compressed` result, or a thin model (a
+            :class:`lab.thin.ThinModel` or a fitted scikit-learn classifier on the 784 pixels),
+            measured alike: accuracy, bytes of its skops file, operations, latency, energy.
         recipe: techniques to apply first (to a copy; ``model`` is never modified): a
             :class:`Recipe`, one technique config, or None.
         split: ``live`` (2,000 balanced test images), ``val`` or ``test``.
@@ -520,9 +565,13 @@ def evaluate(
         raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
     country = energy.validate_country(country)
     if not isinstance(model, (nn.Module, Compressed)):
-        raise TypeError(
-            f"evaluate() needs a torch.nn.Module or Compressed, got {type(model).__name__}"
-        )
+        thin = _as_thin(model)
+        if thin is None:
+            raise TypeError(
+                "evaluate() needs a torch.nn.Module, a Compressed, a lab.thin.ThinModel or a "
+                f"fitted scikit-learn classifier; got {type(model).__name__}"
+            )
+        return _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache, cancel)
     if isinstance(model, Compressed):
         if recipe is not None and Recipe.of(recipe) != model.recipe:
             raise ValueError("a Compressed model already has its recipe; pass recipe=None")
