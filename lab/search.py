@@ -57,6 +57,7 @@ __all__ = [
     "SearchResult",
     "SearchSpace",
     "search",
+    "trial_models_dir",
 ]
 
 # name → (Optuna direction, Measurement field)
@@ -602,10 +603,7 @@ def search(
 
         storage = default_store().url
     quick = os.environ.get("LAB_QUICK") == "1" if quick is None else bool(quick)
-    import hashlib
-
-    where = hashlib.sha256(storage.encode()).hexdigest()[:8]  # same name, other storage: apart
-    models_dir = data.cache_dir() / "search" / f"{_safe(study)}-{where}"
+    models_dir = trial_models_dir(study, storage)
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     settings = _Settings(
         study=study,
@@ -643,6 +641,15 @@ def search(
     if failed:
         raise RuntimeError(f"{len(failed)} search worker(s) failed (exit codes {failed})")
     return result
+
+
+def trial_models_dir(study: str, storage: str) -> Path:
+    """Where this machine keeps the compressed models of ``study``'s trials in ``storage``
+    (by name and storage: the same name in another storage stays apart)."""
+    import hashlib
+
+    where = hashlib.sha256(storage.encode()).hexdigest()[:8]
+    return data.cache_dir() / "search" / f"{_safe(study)}-{where}"
 
 
 def _safe(name: str) -> str:

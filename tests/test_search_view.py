@@ -10,6 +10,7 @@ import dataclasses
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -279,3 +280,13 @@ def test_watch_follows_a_study_as_it_grows_and_stop_ends_the_thread(searched, ma
     polls = view.polls
     time.sleep(0.5)
     assert view.polls == polls  # stopped: no more reads
+
+
+def test_a_view_made_from_the_study_name_finds_the_trials_models(searched, make_view, monkeypatch):
+    result, url = searched
+    monkeypatch.setenv("LAB_CACHE_DIR", str(Path(result.models_dir).parent.parent))
+    view = make_view(result.study_name, storage=url)
+    assert view.result.models_dir == result.models_dir
+    number = int(result.frontier()["number"].iloc[0])
+    view.select(number)
+    assert view.measure_test() == result.test_accuracy(number)

@@ -361,9 +361,9 @@ class SearchView(w.VBox):
 
             storage = default_store().url
         if models_dir is None:
-            from lab import data
+            from lab.search import trial_models_dir
 
-            models_dir = data.cache_dir() / "search" / _safe(source)
+            models_dir = trial_models_dir(source, str(storage))
         objectives = tuple(objectives or DEFAULT_OBJECTIVES)
         return SearchResult(source, str(storage), objectives, str(models_dir))
 
