@@ -15,6 +15,7 @@ from .figure import FigureView
 from .metrics import MetricsPanel
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
+from .recommendation import RecommendationView
 from .scale import DeploymentScale
 from .search_view import SearchView
 from .sensitivity import SensitivityView
@@ -31,6 +32,7 @@ __all__ = [
     "MetricsPanel",
     "ModelPicker",
     "ParetoPlot",
+    "RecommendationView",
     "RegionPicker",
     "ResolutionSlider",
     "SearchView",

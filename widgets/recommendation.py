@@ -1,0 +1,196 @@
+"""Which model is the most efficient one that is good enough? An accuracy floor → the answer.
+
+:class:`RecommendationView` shows a set of measurements (thin models, zoo models, compressed
+recipes, search trials) on a cost-vs-accuracy plot, with an accuracy-floor slider and an
+objective choice; :func:`lab.recommend.recommend` picks the cheapest model on par, which is
+highlighted, and its plain-English reason is shown beneath.
+
+Example:
+    >>> from types import SimpleNamespace as NS
+    >>> rows = [NS(name="forest", recipe="{}", label="scikit-learn", split="test", accuracy=0.873,
+    ...            artifact_bytes=16_000_000, latency_ms_p50=5.0, co2_g_per_1k=0.1, country="FRA"),
+    ...         NS(name="cnn", recipe="{}", label="4-bit", split="test", accuracy=0.923,
+    ...            artifact_bytes=43_000, latency_ms_p50=0.3, co2_g_per_1k=0.01, country="FRA")]
+    >>> view = RecommendationView(rows, floor=0.85)
+    >>> view.recommendation.chosen["name"]
+    'cnn'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from lab.pareto import pareto_front
+from lab.recommend import recommend
+
+from .figure import FigureView
+from .units import format_bytes
+
+__all__ = ["RecommendationView"]
+
+# objective → (column, axis label)
+_AXES = {
+    "bytes": ("artifact_bytes", "size on disk (log scale)"),
+    "latency": ("latency_ms_p50", "latency, batch 1 p50 (ms, log scale)"),
+    "co2": ("co2_g_per_1k", "CO₂-eq per 1,000 inferences (g, log scale)"),
+}
+
+
+def _frame(results: Any) -> pd.DataFrame:
+    if isinstance(results, pd.DataFrame):
+        return results.copy()
+    if hasattr(results, "to_frame") and not isinstance(results, (list, tuple)):
+        return results.to_frame()
+    rows = []
+    for r in results:
+        if isinstance(r, dict):
+            rows.append(dict(r))
+        elif is_dataclass(r):
+            rows.append(asdict(r))
+        else:
+            rows.append(dict(vars(r)))
+    return pd.DataFrame(rows)
+
+
+class RecommendationView(w.VBox):
+    """Accuracy floor slider + objective → the recommended model, highlighted on the plot.
+
+    Args:
+        results: measurements (a DataFrame, a ResultStore, or a list of Measurements/dicts).
+        floor: the initial accuracy floor (fraction); default 1 pt below the best.
+        objective: ``"bytes"``, ``"latency"`` or ``"co2"``.
+        split: keep rows measured on this split (needed when the results mix splits).
+    """
+
+    def __init__(
+        self,
+        results: Any,
+        *,
+        floor: float | None = None,
+        objective: str = "bytes",
+        split: str | None = None,
+    ) -> None:
+        self.frame = _frame(results)
+        if split is not None and "split" in self.frame:
+            self.frame = self.frame[self.frame["split"] == split].reset_index(drop=True)
+        self.split = split
+        if self.frame.empty:
+            raise ValueError("RecommendationView needs at least one measurement")
+        best = float(self.frame["accuracy"].max())
+        low = float(np.floor(self.frame["accuracy"].min() * 100) / 100)
+        start = best - 0.01 if floor is None else float(floor)
+        self.floor = w.FloatSlider(
+            value=min(max(start, low), best),
+            min=low,
+            max=best,
+            step=0.001,
+            description="accuracy ≥",
+            readout_format=".1%",
+            continuous_update=False,
+            style={"description_width": "initial"},
+            layout=w.Layout(width="420px"),
+        )
+        self.objective = w.ToggleButtons(
+            options=[("smallest file", "bytes"), ("fastest", "latency"), ("least CO₂", "co2")],
+            value=objective,
+        )
+        self.reason = w.HTML()
+        self.reason.add_class("lab-recommendation")
+        self.view = FigureView((5.6, 3.4))
+        ax = self.ax = self.view.figure.subplots()
+        self._scatter = ax.scatter([], [], s=28, color="#8da0cb", alpha=0.8, label="models")
+        (self._front,) = ax.plot(
+            [], [], drawstyle="steps-post", color="#e5883e", lw=2, label="Pareto frontier"
+        )
+        self._floor_line = ax.axhline(0, color="#555", ls="--", lw=1, label="accuracy floor")
+        (self._chosen,) = ax.plot(
+            [],
+            [],
+            marker="*",
+            ms=18,
+            ls="none",
+            color="#2ca02c",
+            markeredgecolor="black",
+            label="recommended",
+        )
+        ax.set_xscale("log")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
+        self.recommendation = None
+        super().__init__([w.HBox([self.floor, self.objective]), self.view.widget, self.reason])
+        self.floor.observe(lambda _: self.update(), "value")
+        self.objective.observe(lambda _: self.update(), "value")
+        self.update()
+
+    def update(self) -> None:
+        """Recompute the recommendation for the current floor and objective, and redraw."""
+        column, label = _AXES[self.objective.value]
+        try:
+            self.recommendation = recommend(
+                self.frame,
+                min_accuracy=self.floor.value,
+                objective=self.objective.value,
+                split=self.split,
+            )
+            text = self.recommendation.reason
+            style = ""
+        except Exception as exc:  # a message in the widget, never a traceback
+            self.recommendation = None
+            text, style = f"cannot recommend: {exc}", "color:#b00"
+        self.reason.value = f"<div style='{style}'>{_escape(text)}</div>"
+        self._draw(column, label)
+
+    def _draw(self, column: str, label: str) -> None:
+        shown = (
+            self.frame[self.frame[column].notna() & (self.frame[column] > 0)]
+            if column in self.frame
+            else self.frame.iloc[:0]
+        )
+        xs = shown[column].to_numpy(dtype=float)
+        ys = 100 * shown["accuracy"].to_numpy(dtype=float)
+        self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
+        front = pareto_front(list(zip(xs, ys, strict=True)))
+        self._front.set_data(xs[front], ys[front])
+        self._floor_line.set_ydata([100 * self.floor.value] * 2)
+        chosen = self.recommendation.chosen if self.recommendation is not None else None
+        if chosen is not None and chosen.get(column) is not None:
+            self._chosen.set_data([float(chosen[column])], [100 * float(chosen["accuracy"])])
+        else:
+            self._chosen.set_data([], [])
+        self.ax.set_xlabel(label)
+        if len(xs):
+            self.ax.set_xlim(xs.min() / 1.6, xs.max() * 1.6)
+            self.ax.set_ylim(min(ys.min(), 100 * self.floor.value) - 1, ys.max() + 1)
+        if column == "artifact_bytes":
+            from matplotlib.ticker import FuncFormatter
+
+            self.ax.xaxis.set_major_formatter(
+                FuncFormatter(lambda v, _: format_bytes(int(round(v))))
+            )
+        else:
+            from matplotlib.ticker import LogFormatterSciNotation
+
+            self.ax.xaxis.set_major_formatter(LogFormatterSciNotation())
+        self.view.redraw()
+
+    @property
+    def data(self) -> dict:
+        """What is drawn: points (x, y %), the recommended point (or None) and the floor (%)."""
+        offsets = np.asarray(self._scatter.get_offsets(), dtype=float).reshape(-1, 2)
+        cx, cy = self._chosen.get_data()
+        return {
+            "x": offsets[:, 0],
+            "y": offsets[:, 1],
+            "chosen": (float(cx[0]), float(cy[0])) if len(cx) else None,
+            "floor": 100 * self.floor.value,
+        }
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
