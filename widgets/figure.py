@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["FigureView"]
+__all__ = ["FigureView", "fit_axes"]
 
 _NUMBERS = itertools.count(1000)  # ipympl manager numbers, kept clear of pyplot's
 
@@ -62,3 +62,15 @@ class FigureView:
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png")
         self.widget.value = buffer.getvalue()
+
+
+def fit_axes(ax, xs, ys, empty_x: tuple[float, float] = (1, 10)) -> None:
+    """Limits for a log-x cost vs accuracy (%) plot: a margin around the points, 0–100 % clipped."""
+    if not len(xs):
+        ax.set_xlim(*empty_x)
+        ax.set_ylim(0, 100)
+        return
+    ax.set_xlim(min(xs) / 1.6, max(xs) * 1.6)
+    low, high = min(ys), max(ys)
+    pad = max(1.5, 0.12 * (high - low))
+    ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))

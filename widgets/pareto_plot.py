@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lab.pareto import pareto_front
 
-from .figure import FigureView
+from .figure import FigureView, fit_axes
 from .units import format_bytes, format_grams
 
 __all__ = ["AXES", "ParetoPlot"]
@@ -154,11 +154,4 @@ class ParetoPlot(w.VBox):
         self.view.redraw()
 
     def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        if not len(xs):
-            self.ax.set_xlim(1, 10)
-            self.ax.set_ylim(0, 100)
-            return
-        self.ax.set_xlim(xs.min() / 1.6, xs.max() * 1.6)
-        low, high = ys.min(), ys.max()
-        pad = max(1.5, 0.12 * (high - low))
-        self.ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+        fit_axes(self.ax, xs, ys)

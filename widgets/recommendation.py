@@ -28,7 +28,7 @@ import pandas as pd
 from lab.pareto import pareto_front
 from lab.recommend import recommend
 
-from .figure import FigureView
+from .figure import FigureView, fit_axes
 from .units import format_bytes
 
 __all__ = ["RecommendationView"]
@@ -164,9 +164,7 @@ class RecommendationView(w.VBox):
         else:
             self._chosen.set_data([], [])
         self.ax.set_xlabel(label)
-        if len(xs):
-            self.ax.set_xlim(xs.min() / 1.6, xs.max() * 1.6)
-            self.ax.set_ylim(min(ys.min(), 100 * self.floor.value) - 1, ys.max() + 1)
+        fit_axes(self.ax, xs, [*ys, 100 * self.floor.value] if len(ys) else ys)
         if column == "artifact_bytes":
             from matplotlib.ticker import FuncFormatter
 

@@ -39,7 +39,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lab.pareto import pareto_front
 
-from .figure import FigureView
+from .figure import FigureView, fit_axes
 from .units import format_bytes, format_si
 
 __all__ = ["SearchView"]
@@ -801,14 +801,7 @@ class SearchView(w.VBox):
         return np.column_stack([x, y])
 
     def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        if not len(xs):
-            self.ax.set_xlim(100, 100_000)
-            self.ax.set_ylim(0, 100)
-            return
-        self.ax.set_xlim(xs.min() / 1.6, xs.max() * 1.6)
-        low, high = ys.min(), ys.max()
-        pad = max(1.5, 0.12 * (high - low))
-        self.ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+        fit_axes(self.ax, xs, ys, empty_x=(100, 100_000))
 
 
 def _number(value: Any) -> float | None:
