@@ -45,7 +45,7 @@ app: setup
 	   echo "Efficiency Lab dashboard: http://127.0.0.1:$(PORT)/"; \
 	   $(VENV)/bin/voila notebooks/app.ipynb --port=$(PORT) --no-browser --Voila.ip=127.0.0.1 \
 	     --show_tracebacks=False; \
-	 else $(MAKE) jupyter; fi
+	 else $(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1; fi
 
 jupyter: setup
 	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
