@@ -149,7 +149,8 @@ class ParetoPlot(w.VBox):
         self._rescale(xs, ys)
         self.ax.set_xlabel(AXES[self.x_axis][1])
         self.ax.xaxis.set_major_formatter(FuncFormatter(_TICKS[self.x_axis]))
-        self.ax.set_title(f"{len(xs)} configurations, {len(front)} on the frontier", fontsize=9)
+        noun = "configuration" if len(xs) == 1 else "configurations"
+        self.ax.set_title(f"{len(xs)} {noun}, {len(front)} on the frontier", fontsize=9)
         self.count = len(xs)
         self.view.redraw()
 
