@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
@@ -280,7 +280,7 @@ def _accuracy_pass(
     return correct, seconds, (full_images / full_seconds if full_images else len(split) / seconds)
 
 
-_SIZES: OrderedDict[str, tuple[int, int]] = OrderedDict()
+_SIZES: OrderedDict[str, int] = OrderedDict()  # content key → bytes of a file written once
 _SIZES_LOCK = threading.Lock()
 
 
@@ -309,22 +309,29 @@ def _size_key(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _sizes(model: nn.Module, cancel: threading.Event | None = None) -> tuple[int, int]:
-    """(artifact file bytes, fp32 state_dict file bytes), remembered by the model's content."""
-    key = _size_key(model)
+def _remembered_bytes(key: str, write: Callable[[], int]) -> int:
+    """Bytes of a file ``write()`` produces, remembered (LRU) by the content ``key``."""
     with _SIZES_LOCK:
         if key in _SIZES:
             _SIZES.move_to_end(key)
             return _SIZES[key]
-    _check(cancel)
-    with tempfile.TemporaryDirectory() as tmp:
-        artifact_bytes = artifact.save(model, Path(tmp) / "model.lab")
-    sizes = artifact_bytes, artifact.state_dict_bytes(model)
+    size = write()
     with _SIZES_LOCK:
-        _SIZES[key] = sizes
+        _SIZES[key] = size
         while len(_SIZES) > SIZE_CACHE_ENTRIES:
             _SIZES.popitem(last=False)
-    return sizes
+    return size
+
+
+def _artifact_bytes(model: nn.Module, cancel: threading.Event | None = None) -> int:
+    """Bytes of :func:`lab.artifact.save`'s file for the stored ``model``."""
+
+    def write() -> int:
+        _check(cancel)
+        with tempfile.TemporaryDirectory() as tmp:
+            return artifact.save(model, Path(tmp) / "model.lab")
+
+    return _remembered_bytes(_size_key(model), write)
 
 
 def _parameter_counts(model: nn.Module) -> tuple[int, int]:
@@ -334,15 +341,8 @@ def _parameter_counts(model: nn.Module) -> tuple[int, int]:
 
 def _baseline_bytes(original: nn.Module) -> int:
     """Bytes of the *input* model's fp32 ``state_dict`` file: the baseline of every ratio."""
-    key = f"fp32|{fingerprint(original)}"
-    with _SIZES_LOCK:
-        if key in _SIZES:
-            _SIZES.move_to_end(key)
-            return _SIZES[key][1]
-    size = artifact.state_dict_bytes(original)
-    with _SIZES_LOCK:
-        _SIZES[key] = (size, size)
-    return size
+    key = f"fp32 state_dict|{fingerprint(original)}"
+    return _remembered_bytes(key, lambda: artifact.state_dict_bytes(original))
 
 
 @dataclass(frozen=True)
@@ -404,9 +404,11 @@ def _measure_latency(run: _Run) -> dict:
 
 
 def _measure_size(run: _Run) -> dict:
-    artifact_bytes, _ = _sizes(run.compressed.model, run.cancel)
     original = run.compressed.original or run.compressed.model
-    return {"artifact_bytes": artifact_bytes, "state_dict_bytes": _baseline_bytes(original)}
+    return {
+        "artifact_bytes": _artifact_bytes(run.compressed.model, run.cancel),
+        "state_dict_bytes": _baseline_bytes(original),
+    }
 
 
 def _measure_counts(run: _Run) -> dict:
@@ -480,6 +482,16 @@ def _threads_wanted(threads: int | None) -> int | None:
     return int(text)
 
 
+def _stored(store: ResultStore, key: CacheKey, started: float) -> Measurement | None:
+    """The stored result for ``key``, marked cached (None when there is none)."""
+    hit = store.get(str(key))
+    if hit is None:
+        return None
+    result = Measurement(**hit)
+    result.cached, result.seconds = True, time.perf_counter() - started
+    return result
+
+
 def _as_thin(model: object):
     """``model`` as a :class:`lab.thin.ThinModel` (a scikit-learn estimator is wrapped), or None."""
     module = type(model).__module__
@@ -503,12 +515,9 @@ def _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache,
     store = store if store is not None else default_store()
     model_hash = (thin.file_sha256 or "")[:16]
     key = CacheKey(model_hash, "{}", split, country, effort, torch.get_num_threads(), "sklearn")
-    if use_cache and model_hash:
-        hit = store.get(str(key))
-        if hit is not None:
-            result = Measurement(**hit)
-            result.cached, result.seconds = True, time.perf_counter() - started
-            return result
+    hit = _stored(store, key, started) if use_cache and model_hash else None
+    if hit is not None:
+        return hit
     row = measure_thin(thin, split, country, effort=effort, cancel=cancel)
     known = set(Measurement.__dataclass_fields__)
     result = Measurement(**{k: v for k, v in row.items() if k in known})
@@ -591,12 +600,9 @@ def evaluate(
                 runtime,
             )
         store = store if store is not None else default_store()
-        if use_cache:
-            hit = store.get(str(key))
-            if hit is not None:
-                result = Measurement(**hit)
-                result.cached, result.seconds = True, time.perf_counter() - started
-                return result
+        hit = _stored(store, key, started) if use_cache else None
+        if hit is not None:
+            return hit
         _check(cancel)
         with _phase(timings, "apply"):
             if isinstance(model, Compressed):
