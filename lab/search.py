@@ -432,13 +432,14 @@ class SearchResult:
     objectives: tuple[str, ...]
     models_dir: str
     constraints: dict = field(default_factory=dict)
+    _opened: object = field(default=None, init=False, repr=False, compare=False)
 
     def study(self):
         import optuna
 
-        if getattr(self, "_storage_object", None) is None:
-            self._storage_object = _storage(self.storage)  # one engine per result, not per call
-        return optuna.load_study(study_name=self.study_name, storage=self._storage_object)
+        if self._opened is None:
+            self._opened = _storage(self.storage)  # one engine per result, not per call
+        return optuna.load_study(study_name=self.study_name, storage=self._opened)
 
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: state, objectives, architecture, recipe, and the measurement."""
