@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LeNet300100", "MobileNetLike", "SearchNet", "SmallCNN"]
+__all__ = ["LeNet300100", "MobileNetLike", "SearchNet", "SmallCNN", "TabularMLP"]
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
@@ -52,10 +52,11 @@ class SmallCNN(PooledClassifier):
         num_classes: int = 10,
         dropout: float = 0.2,
         head_grid: int = 1,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        c_in = 1
+        c_in = in_channels
         for stage, stage_widths in enumerate(widths):
             if stage > 0:
                 layers.append(nn.MaxPool2d(2, ceil_mode=True))
@@ -97,6 +98,27 @@ class MobileNetLike(PooledClassifier):
             c_in = width
         self.features = nn.Sequential(*layers)
         self.add_head(c_in, num_classes, dropout, head_grid)
+
+
+class TabularMLP(nn.Sequential):
+    """A plain MLP on flattened samples: Linear-ReLU(-Dropout) per hidden width, then a Linear."""
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden: tuple[int, ...] = (64,),
+        dropout: float = 0.1,
+    ) -> None:
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, num_classes))
+        super().__init__(*layers)
 
 
 class LeNet300100(nn.Module):

@@ -131,7 +131,9 @@ def _resolution(model: nn.Module | Compressed, resolution: int | None) -> int:
         return model.resolution
     if resolution is None:
         return data.NATIVE_SIZE
-    return ResolutionConfig(resolution).size  # validates: an integer from 4 to 28
+    from .datasets import fashion_mnist
+
+    return fashion_mnist().check_size(ResolutionConfig(resolution).size)  # an integer, 4 to 28
 
 
 def _example(example: torch.Tensor | None, int8: bool) -> torch.Tensor:

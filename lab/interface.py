@@ -17,7 +17,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import data
 from .training import eval_mode
 
 __all__ = ["ModelInterfaceError", "check_model"]
@@ -33,24 +32,25 @@ def _device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def check_model(
-    model: nn.Module,
-    *,
-    channels: int = 1,
-    size: int = data.NATIVE_SIZE,
-    n_classes: int = len(data.CLASSES),
-) -> None:
-    """Raise :class:`ModelInterfaceError` unless ``model`` maps N×C×H×W images to N×K logits."""
+def check_model(model: nn.Module, data: object = None) -> None:
+    """Raise :class:`ModelInterfaceError` unless ``model`` maps a batch of the data's
+    samples (N×C×H×W images or N×D features; Fashion-MNIST by default) to N×K logits."""
+    from .datasets import as_data
+
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    expected = f"N×{channels}×{size}×{size} images → N×{n_classes} logits (one per class)"
-    x = torch.zeros(2, channels, size, size, device=_device_of(model))
+    dataset = as_data(data)
+    shape = "×".join(str(d) for d in dataset.input_shape)
+    what = "images" if dataset.kind == "image" else "feature rows"
+    k = dataset.n_classes
+    expected = f"N×{shape} {what} → N×{k} logits (one per class of {dataset.name!r})"
+    x = dataset.example(2).to(_device_of(model))
     try:
         with torch.no_grad(), eval_mode(model):
             out = model(x)
     except Exception as exc:
         raise ModelInterfaceError(
-            f"the model failed on a 2×{channels}×{size}×{size} input batch; the lab expects "
+            f"the model failed on a 2×{shape} input batch; the lab expects "
             f"{expected}. torch said: {type(exc).__name__}: {exc}"
         ) from exc
     if not isinstance(out, torch.Tensor):
@@ -58,10 +58,10 @@ def check_model(
             f"the model returned a {type(out).__name__}, not a tensor; the lab expects {expected}. "
             "Wrap it so that forward() returns the logits tensor only"
         )
-    if out.shape != (2, n_classes):
+    if out.shape != (2, k):
         raise ModelInterfaceError(
-            f"the model returned shape {tuple(out.shape)} for 2 images; the lab expects "
-            f"{expected}, i.e. (2, {n_classes})"
+            f"the model returned shape {tuple(out.shape)} for 2 samples; the lab expects "
+            f"{expected}, i.e. (2, {k})"
         )
     if not out.is_floating_point():
         raise ModelInterfaceError(f"the model returned {out.dtype} values; expected float logits")

@@ -53,6 +53,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import artifact, data, energy, machine
+from .datasets import Data, as_data
 from .store import ResultStore, default_store
 from .techniques.apply import Compressed, apply
 from .techniques.configs import Recipe
@@ -110,7 +111,7 @@ class Measurement:
     # baseline of every ratio (the model before the recipe, not the pruned one)
     parameters: int
     nonzero_parameters: int
-    resolution: int  # input pixels per side the network processes
+    resolution: int | None  # input pixels per side the network processes (None: tabular)
     flops: int  # per image (2 × MACs)
     macs: int
     latency_ms_p50: float  # batch 1
@@ -135,6 +136,7 @@ class Measurement:
     train_seconds: float | None = None  # thin models: fitting time (torch models: not tracked)
     train_energy_kwh: float | None = None  # thin models: fitting energy (codecarbon)
     operations_kind: str = "MACs"  # what ``macs`` counts: MACs, or comparisons for trees
+    data: str = "fashion-mnist"  # the data set's name (lab.datasets.Data.name)
 
     @property
     def compression_ratio(self) -> float:
@@ -184,9 +186,12 @@ def fingerprint(model: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def count_flops(model: nn.Module, size: int = data.NATIVE_SIZE) -> int:
-    """FLOPs for one 1×1×size×size image, counted by torch's FlopCounterMode."""
-    x = torch.zeros(1, 1, size, size)
+def count_flops(
+    model: nn.Module, size: int = data.NATIVE_SIZE, *, example: torch.Tensor | None = None
+) -> int:
+    """FLOPs for one input, counted by torch's FlopCounterMode: ``example`` (one sample,
+    batch 1), or a 1×1×size×size image."""
+    x = torch.zeros(1, 1, size, size) if example is None else example
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     return int(counter.get_total_flops())
@@ -209,14 +214,17 @@ def measure_latency(
     throughput_repeats: int = 5,
     *,
     cancel: threading.Event | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> tuple[float, float, float | None]:
     """Batch-1 median and p95 latency (ms) and batch-256 throughput (images/s) after warm-up.
 
-    Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when ``throughput_repeats`` is 0.
-    Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
+    Inputs are ``input_shape`` (one sample, e.g. ``(3, 32, 32)`` or ``(30,)``), by default
+    1×size×size images. Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when
+    ``throughput_repeats`` is 0. Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
     """
+    shape = (1, size, size) if input_shape is None else tuple(input_shape)
     inputs = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
-    one = torch.randn(1, 1, size, size, generator=inputs)
+    one = torch.randn(1, *shape, generator=inputs)
     for _ in range(3):
         model(one)
 
@@ -233,7 +241,7 @@ def measure_latency(
     throughput = None
     if throughput_repeats:
         _check(cancel)
-        batch = torch.randn(THROUGHPUT_BATCH, 1, size, size, generator=inputs)
+        batch = torch.randn(THROUGHPUT_BATCH, *shape, generator=inputs)
         model(batch)
         times = []
         for _ in range(throughput_repeats):
@@ -348,7 +356,8 @@ def _baseline_bytes(original: nn.Module) -> int:
 @dataclass(frozen=True)
 class CacheKey:
     """What makes two evaluations the same: model content, recipe, split, country, effort,
-    thread count, runtime and the measurement version. ``str(key)`` is the result store's key."""
+    thread count, runtime, the data's fingerprint and the measurement version.
+    ``str(key)`` is the result store's key."""
 
     model_hash: str
     recipe: str
@@ -357,6 +366,7 @@ class CacheKey:
     effort: str
     threads: int
     runtime: str = "torch"
+    data: str = "fashion-mnist"
     version: int = MEASUREMENT_VERSION
 
     def __str__(self) -> str:
@@ -369,6 +379,7 @@ class _Run:
 
     compressed: Compressed
     split: data.Split
+    dataset: Data
     settings: dict
     cancel: threading.Event | None
     found: dict = field(default_factory=dict)  # Measurement fields (and a few internals)
@@ -393,10 +404,10 @@ def _measure_accuracy_and_energy(run: _Run) -> dict:
 def _measure_latency(run: _Run) -> dict:
     p50, p95, throughput = measure_latency(
         run.compressed.runtime,
-        data.NATIVE_SIZE,
-        run.settings["batch1_runs"],
-        run.settings["throughput_repeats"],
+        batch1_runs=run.settings["batch1_runs"],
+        throughput_repeats=run.settings["throughput_repeats"],
         cancel=run.cancel,
+        input_shape=run.dataset.input_shape,  # the runtime takes native-size inputs
     )
     if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
         throughput = run.found["_pass_throughput"]
@@ -413,7 +424,8 @@ def _measure_size(run: _Run) -> dict:
 
 def _measure_counts(run: _Run) -> dict:
     parameters, nonzero = _parameter_counts(run.compressed.model)
-    flops = count_flops(run.compressed.model, run.compressed.resolution)
+    example = run.dataset.example(1, run.compressed.resolution)
+    flops = count_flops(run.compressed.model, example=example)
     return {
         "parameters": parameters,
         "nonzero_parameters": nonzero,
@@ -502,7 +514,7 @@ def _as_thin(model: object):
     return model if isinstance(model, ThinModel) else ThinModel.from_estimator(model)
 
 
-def _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache, cancel):
+def _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache, cancel, dataset):
     """:func:`evaluate` for a thin (scikit-learn) model: the same Measurement, stored alike."""
     from .thin import measure_thin
 
@@ -514,14 +526,24 @@ def _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache,
     started = time.perf_counter()
     store = store if store is not None else default_store()
     model_hash = (thin.file_sha256 or "")[:16]
-    key = CacheKey(model_hash, "{}", split, country, effort, torch.get_num_threads(), "sklearn")
+    key = CacheKey(
+        model_hash,
+        "{}",
+        split,
+        country,
+        effort,
+        torch.get_num_threads(),
+        "sklearn",
+        dataset.fingerprint,
+    )
     hit = _stored(store, key, started) if use_cache and model_hash else None
     if hit is not None:
         return hit
-    row = measure_thin(thin, split, country, effort=effort, cancel=cancel)
+    row = measure_thin(thin, split, country, effort=effort, cancel=cancel, data=dataset)
     known = set(Measurement.__dataclass_fields__)
     result = Measurement(**{k: v for k, v in row.items() if k in known})
     result.name = name or result.name
+    result.data = dataset.name
     result.seconds = time.perf_counter() - started
     _check(cancel)
     if model_hash:
@@ -543,14 +565,17 @@ def evaluate(
     threads: int | None = None,
     timings: dict[str, float] | None = None,
     runtime: str = "torch",
+    data: object = None,
 ) -> Measurement:
     """Measure ``model`` (optionally after applying ``recipe`` to a copy of it) on ``split``.
 
     Args:
-        model: a ``torch.nn.Module`` mapping N×1×28×28 normalized images to 10 logits,
+        model: a ``torch.nn.Module`` mapping a batch of the data's samples (N×1×28×28
+            normalized Fashion-MNIST images by default) to N×K logits,
             a :class:`~lab.techniques.apply.Compressed` result, or a thin model (a
-            :class:`lab.thin.ThinModel` or a fitted scikit-learn classifier on the 784 pixels),
-            measured alike: accuracy, bytes of its skops file, operations, latency, energy.
+            :class:`lab.thin.ThinModel` or a fitted scikit-learn classifier on the flattened
+            samples), measured alike: accuracy, bytes of its skops file, operations,
+            latency, energy.
         recipe: techniques to apply first (to a copy; ``model`` is never modified): a
             :class:`Recipe`, one technique config, or None.
         split: ``live`` (2,000 balanced test images), ``val`` or ``test``.
@@ -566,6 +591,10 @@ def evaluate(
         timings: a dict to receive the seconds spent in each phase (fingerprint, apply,
             each metric of :data:`METRICS`, store write) — a public hook for benchmarks.
         runtime: ``"torch"`` or ``"onnxruntime"`` (see :func:`lab.techniques.apply.apply`).
+        data: the data to measure on (and, for a recipe, to fine-tune and calibrate
+            with): anything :func:`lab.datasets.as_data` accepts — a torch Dataset or
+            DataLoader, ``(X, y)`` arrays or tensors, a scikit-learn Bunch, a dict of
+            splits. Default: Fashion-MNIST.
     """
     started = time.perf_counter()
     if split not in ("live", "val", "test"):
@@ -573,6 +602,15 @@ def evaluate(
     if effort not in EFFORTS:
         raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
     country = energy.validate_country(country)
+    dataset = as_data(data)
+    if isinstance(model, Compressed) and data is not None and model.data is not None:
+        if model.data.fingerprint != dataset.fingerprint:
+            raise ValueError(
+                f"this Compressed was made for {model.data.name!r}; evaluate it on that data "
+                "(or pass data=None)"
+            )
+    if isinstance(model, Compressed) and data is None and model.data is not None:
+        dataset = model.data
     if not isinstance(model, (nn.Module, Compressed)):
         thin = _as_thin(model)
         if thin is None:
@@ -580,12 +618,14 @@ def evaluate(
                 "evaluate() needs a torch.nn.Module, a Compressed, a lab.thin.ThinModel or a "
                 f"fitted scikit-learn classifier; got {type(model).__name__}"
             )
-        return _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache, cancel)
+        return _evaluate_thin(
+            thin, recipe, split, country, name, effort, store, use_cache, cancel, dataset
+        )
     if isinstance(model, Compressed):
         if recipe is not None and Recipe.of(recipe) != model.recipe:
             raise ValueError("a Compressed model already has its recipe; pass recipe=None")
         recipe = model.recipe
-    recipe = Recipe.of(recipe)
+    recipe = dataset.canonical(Recipe.of(recipe))
     with _threads(_threads_wanted(threads)):
         base = model.model if isinstance(model, Compressed) else model
         name = name or type(base).__name__
@@ -598,6 +638,7 @@ def evaluate(
                 effort,
                 torch.get_num_threads(),
                 runtime,
+                dataset.fingerprint,
             )
         store = store if store is not None else default_store()
         hit = _stored(store, key, started) if use_cache else None
@@ -610,10 +651,10 @@ def evaluate(
                 if runtime != "torch":
                     raise ValueError("pass runtime= to apply() when evaluating a Compressed model")
             else:
-                compressed = apply(model, recipe, progress=False, runtime=runtime)
+                compressed = apply(model, recipe, progress=False, runtime=runtime, data=dataset)
             compressed.model.eval()
             compressed.runtime.eval()
-        run = _Run(compressed, data.load_split(split), EFFORTS[effort], cancel)
+        run = _Run(compressed, dataset.split(split), dataset, EFFORTS[effort], cancel)
         for phase, metric in METRICS:
             _check(cancel)
             with _phase(timings, phase):
@@ -633,6 +674,7 @@ def evaluate(
             notes=list(compressed.notes),
             model_hash=key.model_hash,
             effort=effort,
+            data=dataset.name,
             **fields_,
         )
         result.seconds = time.perf_counter() - started

@@ -28,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import sys
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -443,3 +445,13 @@ def _reason(
         )
         sentences.append(f"Runners-up: {listed}.")
     return " ".join(sentences) + left_out
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``lab.recommend(results, ...)`` call :func:`recommend` (the module stays a module)."""
+
+    def __call__(self, *args, **kwargs) -> Recommendation:
+        return recommend(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -131,7 +131,12 @@ class SearchSpace:
             return check
 
         def resolution(v: object) -> None:
-            ResolutionConfig(v)  # 4–28 px, integers
+            from .datasets import DataError, fashion_mnist
+
+            try:  # integers, 4–28 px (Fashion-MNIST)
+                fashion_mnist().check_size(ResolutionConfig(v).size)
+            except DataError as exc:
+                raise ConfigError(str(exc)) from None
 
         def kernel(v: object) -> None:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v % 2 == 0:

@@ -53,6 +53,7 @@ from torch import nn
 from . import data, energy, machine
 
 __all__ = [
+    "compression_problem",
     "MEASUREMENT_EXTRAS",
     "QUICK_TRAIN_SIZE",
     "THIN_MODELS",
@@ -280,12 +281,10 @@ def features(x: object) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     array = np.asarray(x)
-    if array.ndim == 4:
-        if array.shape[1] != 1:
-            raise ValueError(f"expected N×1×H×W images, got shape {array.shape}")
+    if array.ndim in (3, 4):  # N×H×W or N×C×H×W images: one row of pixels per image
         array = array.reshape(len(array), -1)
     elif array.ndim != 2:
-        raise ValueError(f"expected N×1×H×W images or N×D rows, got shape {array.shape}")
+        raise ValueError(f"expected N×C×H×W images or N×D rows, got shape {array.shape}")
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
@@ -307,9 +306,11 @@ def _stratified_subset(labels: np.ndarray, size: int, seed: int = QUICK_SEED) ->
     return np.sort(chosen)
 
 
-def _training_data(quick: bool) -> tuple[np.ndarray, np.ndarray]:
+def _training_data(quick: bool, dataset: object = None) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) to fit on: a fresh copy (estimators may keep it: kNN) of ``train`` or its subset."""
-    split = data.load_split("train")
+    from .datasets import as_data
+
+    split = as_data(dataset).split("train")
     x, y = features(split.images), split.labels.numpy()
     if quick:
         idx = _stratified_subset(y, QUICK_TRAIN_SIZE)
@@ -641,11 +642,12 @@ class ThinModel:
         )
 
     def to_torch(self) -> nn.Module:
-        """An equivalent ``torch.nn.Module`` (N×1×28×28 → N×10 logits, same argmax).
+        """An equivalent ``torch.nn.Module`` (N×… samples → N×K logits, same argmax).
 
-        Linear models become ``Flatten + Linear(784, 10)``; an MLP becomes Flatten and its
-        Linear layers with their activations. Other estimators raise :class:`NoTorchForm`
-        naming the techniques that do apply to them.
+        Linear models become ``Flatten + Linear(D, K)``; an MLP becomes Flatten and its
+        Linear layers with their activations; a binary model's single score ``s`` becomes
+        the logits ``(0, s)``. Other estimators raise :class:`NoTorchForm` naming the
+        techniques that do apply to them.
         """
         estimator = self.estimator
         final = _final(estimator)
@@ -670,12 +672,54 @@ class ThinModel:
                     layers.append(acts[final.activation]())
         else:
             layers.append(_linear(np.atleast_2d(final.coef_), np.atleast_1d(final.intercept_)))
+        if layers[-1].out_features == 1 and len(classes) == 2:  # binary: one score s
+            last = layers[-1]  # logits (0, s): the same argmax as s > 0
+            pair = nn.Linear(last.in_features, 2)
+            with torch.no_grad():
+                pair.weight.zero_()
+                pair.bias.zero_()
+                pair.weight[1] = last.weight[0]
+                pair.bias[1] = last.bias[0]
+            layers[-1] = pair
         if layers[-1].out_features != len(classes):
             raise NoTorchForm(
                 f"{self.name} has {layers[-1].out_features} outputs for {len(classes)} classes "
                 "(binary models are not converted)"
             )
         return nn.Sequential(*layers).eval()
+
+
+def _fitted_to(estimator, x: np.ndarray) -> object:
+    """``estimator`` with a PCA stage no wider than the data allows (small or tabular data)."""
+    for _, step in getattr(estimator, "steps", []):
+        components = getattr(step, "n_components", None)
+        if isinstance(components, int) and components > min(x.shape):
+            step.set_params(n_components=min(x.shape))
+    return estimator
+
+
+_TORCH_FORM_CLASSES = ("LogisticRegression", "LinearSVC", "MLPClassifier")
+
+
+def compression_problem(name: str) -> str | None:
+    """Why the lab's pruning/quantization do not apply to thin model ``name`` (None when
+    they do, through :meth:`ThinModel.to_torch`): a forest is not a stack of Linear layers.
+
+    Example:
+        >>> compression_problem("LogisticRegression") is None
+        True
+        >>> compression_problem("RandomForestClassifier")[:40]
+        "a RandomForestClassifier has no weights "
+    """
+    final = _final(_spec(name).build())
+    kind = type(final).__name__
+    if len(_steps(_spec(name).build())) == 1 and kind in _TORCH_FORM_CLASSES:
+        return None
+    own = _TECHNIQUES.get(kind, "its own hyper-parameters")
+    return (
+        f"a {kind} has no weights the lab can prune or quantize (those act on torch "
+        f"Linear/Conv layers); what shrinks it: {own}"
+    )
 
 
 def _torch_form_possible(estimator) -> bool:
@@ -809,12 +853,15 @@ def _params_text(estimator) -> str:
     return json.dumps(kept, sort_keys=True, default=repr)
 
 
-def cache_key(name: str, quick: bool) -> str:
+def cache_key(name: str, quick: bool, dataset: object = None) -> str:
     """SHA-256 of what determines a fitted thin model: name, hyper-parameters, quick/full,
-    the scikit-learn version, the data's identity (raw file hashes, split seed) and
-    :data:`THIN_FORMAT`."""
+    the scikit-learn version, the data's identity (Fashion-MNIST's raw file hashes and split
+    seed, or your data's content fingerprint) and :data:`THIN_FORMAT`."""
     import sklearn
 
+    from .datasets import as_data
+
+    dataset = as_data(dataset)
     spec = _spec(name)
     identity = {
         "format": THIN_FORMAT,
@@ -827,6 +874,8 @@ def cache_key(name: str, quick: bool) -> str:
         "data": sorted(data.RAW_SHA256.values()),
         "split": [data.SPLIT_SEED, data.VAL_SIZE],
     }
+    if not dataset.is_default:
+        identity["data"], identity["split"] = dataset.fingerprint, None
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -837,11 +886,15 @@ def _thin_dir(cache_dir: str | Path | None) -> Path:
 
 
 def model_path(
-    name: str, *, quick: bool | None = None, cache_dir: str | Path | None = None
+    name: str,
+    *,
+    quick: bool | None = None,
+    cache_dir: str | Path | None = None,
+    data: object = None,
 ) -> Path:
     """Where :func:`fit_thin` keeps (or will keep) this model's skops file."""
     quick = quick_mode(quick)
-    key = cache_key(name, quick)
+    key = cache_key(name, quick, data)
     return _thin_dir(cache_dir) / f"{name}-{'quick' if quick else 'full'}-{key[:16]}.skops"
 
 
@@ -944,8 +997,9 @@ def fit_thin(
     quick: bool | None = None,
     progress: bool = True,
     cache_dir: str | Path | None = None,
+    data: object = None,
 ) -> ThinModel:
-    """The thin model ``name`` (a key of :data:`THIN_MODELS`), trained on ``train``.
+    """The thin model ``name`` (a key of :data:`THIN_MODELS`), trained on ``data``'s ``train``.
 
     Loaded from the cache when it is there and its SHA-256 matches; otherwise trained (with
     a tqdm progress bar when ``progress``), its wall time and codecarbon energy recorded,
@@ -957,17 +1011,22 @@ def fit_thin(
         quick: train on a stratified subset of 10,000 ``train`` images (default: ``LAB_QUICK``).
         progress: show a progress bar while training.
         cache_dir: where the files live (default ``lab.data.cache_dir() / "thin"``).
+        data: what to train on (:func:`lab.datasets.as_data`; default Fashion-MNIST). The
+            quick subset applies only to sets larger than 10,000 training samples.
     """
+    from .datasets import as_data
+
     spec = _spec(name)
-    quick = quick_mode(quick)
-    path = model_path(name, quick=quick, cache_dir=cache_dir)
+    dataset = as_data(data)
+    quick = quick_mode(quick) and len(dataset.split("train")) > QUICK_TRAIN_SIZE
+    path = model_path(name, quick=quick, cache_dir=cache_dir, data=dataset)
     if path.is_file():
         try:
             return load_thin(path)
         except ThinCacheError as exc:
             warnings.warn(f"{exc} Retraining {name}.", RuntimeWarning, stacklevel=2)
-    x, y = _training_data(quick)
-    estimator = spec.build()
+    x, y = _training_data(quick, dataset)
+    estimator = _fitted_to(spec.build(), x)
     with warnings.catch_warnings():
         from sklearn.exceptions import ConvergenceWarning
 
@@ -979,7 +1038,8 @@ def fit_thin(
 
     metadata = {
         "name": name,
-        "key": cache_key(name, quick),
+        "key": cache_key(name, quick, dataset),
+        "data": dataset.name,
         "quick": quick,
         "n_train": len(y),
         "train_seconds": seconds,
@@ -1058,8 +1118,10 @@ def measure_thin(
     *,
     effort: str = "full",
     cancel: threading.Event | None = None,
+    data: object = None,
 ) -> dict:
-    """Measure ``thin`` on ``split`` (``live``, ``val`` or ``test``) like :func:`lab.measure.evaluate`.
+    """Measure ``thin`` on ``split`` (``live``, ``val`` or ``test``) of ``data`` (default
+    Fashion-MNIST; see :func:`lab.datasets.as_data`) like :func:`lab.measure.evaluate`.
 
     Returns a dict whose keys are :class:`lab.measure.Measurement`'s fields (same names
     and meanings where they apply) plus :data:`MEASUREMENT_EXTRAS`:
@@ -1089,9 +1151,18 @@ def measure_thin(
         raise ValueError(
             f"unknown split {split!r}; choose one of live, val, test (thin models train on train)"
         )
+    from .datasets import as_data
+
     country = energy.validate_country(country)
-    chunk = data.load_split(split)
+    dataset = as_data(data)
+    chunk = dataset.split(split)
     x, y = _read_only(features(chunk.images)), chunk.labels.numpy()
+    n_features = getattr(_final(thin.estimator), "n_features_in_", x.shape[1])
+    if n_features != x.shape[1]:
+        raise ValueError(
+            f"{thin.name} was fitted on {n_features} features; {dataset.name!r} has "
+            f"{x.shape[1]} per sample. Fit it on this data: fit_thin({thin.name!r}, data=...)"
+        )
     estimator = for_serving(thin.estimator)  # what the file holds (n_jobs=None)
     predictions: list[np.ndarray] = []
     full = {"images": 0, "seconds": 0.0}
@@ -1116,7 +1187,10 @@ def measure_thin(
     throughput = (
         full["images"] / full["seconds"] if full["images"] else len(x) / max(pass_seconds, 1e-12)
     )
-    ops = thin.operations_per_image
+    if dataset.is_default:
+        ops = thin.operations_per_image
+    else:
+        ops = thin.count_operations(dataset.split("val").images[:OPS_SAMPLE])
     kind = thin.operations_kind
     macs = int(round(ops))
     flops = macs if kind == "comparisons" else 2 * macs
@@ -1147,7 +1221,7 @@ def measure_thin(
         "state_dict_bytes": artifact_bytes,
         "parameters": thin.parameters,
         "nonzero_parameters": thin.nonzero_parameters,
-        "resolution": data.NATIVE_SIZE,
+        "resolution": dataset.native_size,
         "flops": flops,
         "macs": macs,
         "latency_ms_p50": p50,
@@ -1169,6 +1243,7 @@ def measure_thin(
         "cpu_capability": info["cpu_capability"],
         "torch_version": info["torch"],
         "load_1min": info["load_1min"],
+        "data": dataset.name,
         # extras (not Measurement fields)
         "train_seconds": thin.train_seconds,
         "train_energy_kwh": thin.train_energy_kwh,

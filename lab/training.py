@@ -24,8 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import data
-
 __all__ = [
     "TrainConfig",
     "accuracy",
@@ -48,7 +46,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     augment: bool = False  # random horizontal flips, plus shifts of up to ±`shift` px
     shift: int = 2
-    sizes: tuple[int, ...] = (data.NATIVE_SIZE,)  # input sizes; >1 → multi-resolution training
+    sizes: tuple[int, ...] = ()  # input sizes (px); () → the data's own; >1 → multi-resolution
     seed: int = 0
     max_seconds: float | None = None  # stop after this wall-clock budget
     max_batches: int | None = None  # stop after this many steps (smoke tests)
@@ -60,8 +58,8 @@ class TrainConfig:
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         for size in self.sizes:
-            if not 4 <= size <= data.NATIVE_SIZE:
-                raise ValueError(f"training sizes must be 4–{data.NATIVE_SIZE} px, got {size}")
+            if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+                raise ValueError(f"training sizes must be integers ≥ 2 px, got {size!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,8 +168,10 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -
     flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
     cols = torch.where(flip[:, None], cols.flip(1), cols)
     batch_idx = torch.arange(n, device=x.device)[:, None, None]
-    out = padded[:, 0][batch_idx, rows[:, :, None], cols[:, None, :]]
-    return out.unsqueeze(1)
+    channels = [
+        padded[:, c][batch_idx, rows[:, :, None], cols[:, None, :]] for c in range(x.shape[1])
+    ]
+    return torch.stack(channels, dim=1)
 
 
 def fit(
@@ -182,11 +182,12 @@ def fit(
     after_step: Callable[[nn.Module, int, int], None] | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
+    data: object = None,
 ) -> TrainReport:
     """Train ``model`` in place with SGD + one-cycle LR and return a :class:`TrainReport`.
 
     Args:
-        model: any module mapping N×1×H×W images to 10 logits.
+        model: any module mapping a batch of the data's samples to K logits.
         config: a :class:`TrainConfig`; defaults to ``TrainConfig()``.
         loss_fn: ``loss_fn(model, x, y)``; defaults to label-smoothed cross-entropy
             (distillation passes its own).
@@ -194,15 +195,20 @@ def fit(
             optimizer step (gradual pruning re-applies masks here).
         device: where to train; defaults to CUDA when present.
         progress: show a tqdm progress bar.
+        data: what to train on (see :func:`lab.datasets.as_data`; default Fashion-MNIST),
+            its ``config.split`` split.
 
     Training is deterministic for a given ``config.seed`` (on the CPU) and leaves the
     caller's random streams (Python, NumPy, torch) as they were. ``model`` ends in eval
     mode, ready to evaluate.
     """
+    from .datasets import as_data
+
     config = config or TrainConfig()
+    dataset = as_data(data)
     device = torch.device(device) if device is not None else default_device()
     with seeded(config.seed, device):
-        return _train(model, config, loss_fn, after_step, device, progress)
+        return _train(model, config, loss_fn, after_step, device, progress, dataset)
 
 
 def _train(
@@ -212,10 +218,18 @@ def _train(
     after_step: Callable[[nn.Module, int, int], None] | None,
     device: torch.device,
     progress: bool,
+    dataset,
 ) -> TrainReport:
     """The training loop of :func:`fit` (seeded by its caller)."""
-    split = data.load_split(config.split)
-    images = {size: data.resize(split.images, size).to(device) for size in config.sizes}
+    sizes = config.sizes or (dataset.native_size,)
+    if dataset.kind != "image" and config.sizes:
+        raise ValueError(f"training sizes apply to images; {dataset.name!r} is tabular")
+    if dataset.kind != "image" and config.augment:
+        raise ValueError(
+            f"augment (flips and shifts) applies to images; {dataset.name!r} is tabular"
+        )
+    images = {size: dataset.split(config.split, size).images.to(device) for size in sizes}
+    split = dataset.split(config.split)
     labels = split.labels.to(device)
     steps_per_epoch = math.ceil(len(labels) / config.batch_size)
     total = max(1, int(round(config.epochs * steps_per_epoch)))
@@ -254,7 +268,7 @@ def _train(
             order, cursor = torch.randperm(len(labels), generator=generator), 0
         idx = order[cursor : cursor + config.batch_size].to(device)
         cursor += config.batch_size
-        size = config.sizes[step % len(config.sizes)]
+        size = sizes[step % len(sizes)]
         x, y = images[size][idx], labels[idx]
         if config.augment:
             x = augment_batch(x, generator, config.shift)
@@ -292,17 +306,22 @@ def _train(
 def accuracy(
     model: nn.Module,
     split: str = "val",
-    size: int = data.NATIVE_SIZE,
+    size: int | None = None,
     batch_size: int = 1000,
     device: torch.device | str | None = None,
+    data: object = None,
 ) -> float:
-    """Top-1 accuracy (0–1) of ``model`` on a named split at ``size`` px."""
+    """Top-1 accuracy (0–1) of ``model`` on a named split of ``data`` at ``size`` px
+    (default: the data's native size)."""
+    from .datasets import as_data
+
     device = (
         torch.device(device)
         if device is not None
         else next((p.device for p in model.parameters()), torch.device("cpu"))
     )
-    chunk = data.load_split(split, size)
+    dataset = as_data(data)
+    chunk = dataset.split(split, size)
     correct = 0
     with eval_mode(model):
         for start in range(0, len(chunk), batch_size):

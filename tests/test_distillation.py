@@ -92,7 +92,9 @@ def test_adapting_to_a_resolution_distills_when_a_teacher_is_named(tiny_model, m
 
     seen = []
     monkeypatch.setattr(
-        resolution, "fit", lambda model, config, loss_fn=None, progress=True: seen.append(loss_fn)
+        resolution,
+        "fit",
+        lambda model, config, loss_fn=None, progress=True, **kw: seen.append(loss_fn),
     )
     before = measure.fingerprint(tiny_model)
     resolution.adapt(tiny_model, 14, FinetuneConfig(teacher="original"), progress=False)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from lab import apply, evaluate, zoo
+from lab.datasets import as_data
 from lab.interface import ModelInterfaceError, check_model
 from lab.techniques.configs import (
     ConfigError,
@@ -177,7 +178,9 @@ def test_a_single_skip_name_is_one_layer_not_its_letters():
 
 def test_identity_parts_have_one_canonical_form_and_key():
     assert Recipe(prune=PruneConfig(0.0)) == Recipe()
-    assert Recipe(resolution=ResolutionConfig(28)) == Recipe()
+    fashion = as_data(None)  # the native size is dropped where the data is known
+    assert fashion.canonical(Recipe(resolution=ResolutionConfig(28))) == Recipe()
+    assert fashion.canonical(Recipe(resolution=ResolutionConfig(14))) != Recipe()
     assert Recipe(prune=PruneConfig(0.0)).to_json() == Recipe().to_json() == "{}"
     assert hash(Recipe(prune=PruneConfig(0.0))) == hash(Recipe())
     assert Recipe(prune=PruneConfig(0.0, per_layer={"fc1": 0.5})).prune is not None

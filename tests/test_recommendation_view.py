@@ -74,10 +74,12 @@ def test_the_objective_changes_the_axis_and_the_answer():
     assert view.data["chosen"][0] == pytest.approx(0.30)
 
 
-def test_problems_are_messages_and_empty_input_is_refused():
+def test_problems_are_messages_and_empty_input_waits_for_results():
     mixed = [*ROWS, {**ROWS[0], "split": "live"}]
     view = RecommendationView(mixed, floor=0.8)  # mixed splits: lab.recommend refuses
     assert view.recommendation is None and "cannot recommend" in view.reason.value
     assert RecommendationView(mixed, floor=0.8, split="test").recommendation is not None
-    with pytest.raises(ValueError, match="at least one"):
-        RecommendationView([])
+    empty = RecommendationView([])  # the dashboard starts empty and fills it
+    assert empty.recommendation is None and "no measurements yet" in empty.reason.value
+    empty.set_results(ROWS)
+    assert empty.recommendation is not None and len(empty.data["x"]) == len(ROWS)

@@ -154,7 +154,7 @@ def test_corrupted_cache_file_is_caught_and_retrained(logreg, tmp_path, monkeypa
         thin.load_thin(copy)
     # fit_thin warns and retrains (on 600 images here, to stay fast)
     small = _small_training()
-    monkeypatch.setattr(thin, "_training_data", lambda quick: small)
+    monkeypatch.setattr(thin, "_training_data", lambda quick, dataset=None: small)
     with pytest.warns(RuntimeWarning, match="Retraining LogisticRegression"):
         with threadpool_limits(ONE_THREAD):
             fresh = thin.fit_thin(
@@ -399,9 +399,8 @@ def test_features_accepts_images_and_rows():
     images = torch.zeros(3, 1, 28, 28)
     assert thin.features(images).shape == (3, 784)
     assert thin.features(np.zeros((3, 784), dtype=np.float64)).dtype == np.float32
-    with pytest.raises(ValueError, match="N×1×H×W"):
-        thin.features(torch.zeros(3, 3, 28, 28))
-    with pytest.raises(ValueError, match="N×1×H×W"):
+    assert thin.features(torch.zeros(3, 3, 32, 32)).shape == (3, 3 * 32 * 32)  # RGB images
+    with pytest.raises(ValueError, match="N×C×H×W"):
         thin.features(torch.zeros(28, 28, 1, 1, 1))
 
 

@@ -208,7 +208,7 @@ def test_model_picker_offers_zoo_and_user_models():
     assert picker.model is mine
     with pytest.raises(traitlets.TraitError, match="unknown model"):
         picker.value = "resnet"
-    with pytest.raises(ValueError, match="zoo model"):
+    with pytest.raises(ValueError, match="zoo or thin model"):
         picker.add_model("cnn", mine)
 
 

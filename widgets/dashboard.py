@@ -5,6 +5,11 @@ One line in a notebook (or a Voilà page)::
     from widgets import Dashboard
     Dashboard(model="cnn")                       # a zoo model
     Dashboard(model=my_module, name="mine")      # your own torch.nn.Module
+    Dashboard(model=my_module, data=(X, y))      # … on your own data (see lab.datasets)
+
+Thin (scikit-learn) models are offered beside the zoo in the model picker; where a
+technique does not apply (a forest has no weights to prune; tabular data has no pixels to
+downsample) its slider is disabled and the reason is shown under the sliders.
 
 How it stays live: every change builds a :class:`~lab.techniques.configs.Recipe` on the
 widget thread and hands the evaluation to one background :class:`~widgets.worker.LatestWorker`
@@ -35,10 +40,11 @@ Example:
 
 from __future__ import annotations
 
+import html
 import inspect
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +58,7 @@ from lab.techniques.configs import Recipe
 from .metrics import MetricsPanel
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
+from .recommendation import RecommendationView
 from .scale import DeploymentScale
 from .sensitivity import SensitivityView
 from .sliders import BitWidthSlider, ResolutionSlider, SparsitySlider
@@ -92,6 +99,14 @@ def _default_evaluator(model: nn.Module, recipe: Recipe, **kwargs: Any) -> Any:
     return evaluate(model, recipe, **kwargs)
 
 
+def _enable(control: w.Widget, enabled: bool) -> None:
+    """Enable or disable every input inside ``control`` (a slider row)."""
+    for child in getattr(control, "children", ()):
+        if hasattr(child, "disabled"):
+            child.disabled = not enabled
+        _enable(child, enabled)
+
+
 def _accepts_cancel(evaluator: Callable[..., Any]) -> bool:
     """Whether ``evaluator`` takes a ``cancel`` keyword (named, or through ``**kwargs``)."""
     try:
@@ -105,9 +120,15 @@ class Dashboard(w.VBox):
     """Sliders for pruning, quantization and resolution around one model, with live metrics.
 
     Args:
-        model: a zoo name (``"cnn"``, ``"teacher"``, ``"mobile"``, ``"mlp"``), your own
-            ``torch.nn.Module``, or ``{"name": module, ...}``.
+        model: a zoo name (``"cnn"``, ``"teacher"``, ``"mobile"``, ``"mlp"``), a thin model's
+            name (``"LogisticRegression"``…), your own ``torch.nn.Module`` (or a fitted
+            scikit-learn classifier), or ``{"name": module, ...}``.
         name: the label of your module (default ``"my model"``).
+        data: the data to measure on (anything :func:`lab.datasets.as_data` accepts);
+            default Fashion-MNIST. With other data the zoo is not offered (its models are
+            Fashion-MNIST models): pass your own model.
+        thin_models: thin models to offer (names from :data:`lab.thin.THIN_MODELS`; default
+            all of them, fitted on ``data`` when first chosen).
         country: ISO alpha-3 code of the grid pricing the energy in CO₂.
         evaluator: replaces :func:`lab.measure.evaluate` (same signature), e.g. in tests.
             If it takes ``cancel`` (or ``**kwargs``) it gets a ``threading.Event`` that is set
@@ -132,9 +153,15 @@ class Dashboard(w.VBox):
         country: str = energy.DEFAULT_COUNTRY,
         evaluator: Callable[..., Any] | None = None,
         *,
+        data: Any = None,
+        thin_models: Sequence[str] | None = None,
         store: Any = None,
         debounce: float = 0.05,
     ) -> None:
+        from lab import thin
+        from lab.datasets import as_data
+
+        self.data = as_data(data)
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts_cancel(self._evaluator)
         self._store = store
@@ -143,17 +170,30 @@ class Dashboard(w.VBox):
         self._worker = LatestWorker(debounce=debounce)
         self.last_outcome: _Outcome | None = None
 
+        thin_models = list(thin.THIN_MODELS) if thin_models is None else list(thin_models)
         user, first = self._user_models(model, name)
-        self.model_picker = ModelPicker(first, user_models=user)
+        if not self.data.is_default and first not in user and first not in thin_models:
+            raise ValueError(
+                f"the zoo's models are Fashion-MNIST models; on {self.data.name!r} pass your "
+                "own model (a torch.nn.Module, e.g. lab.families.train('mlp-s', data)[0]) "
+                f"or a thin model's name ({', '.join(thin_models)})"
+            )
+        self.model_picker = ModelPicker(
+            first,
+            user_models=user,
+            zoo_models=self.data.is_default,
+            thin_models=thin_models,
+            data=self.data,
+        )
         self.region = RegionPicker(country)
         self.sparsity = SparsitySlider()
         self.bits = BitWidthSlider()
-        self.resolution = ResolutionSlider(
-            sizes=ResolutionSlider.sizes_for(self.model_picker.model)
-        )
+        self.resolution = ResolutionSlider()
+        self.unavailable = w.HTML()  # why a disabled slider does not apply
+        self.unavailable.add_class("lab-unavailable")
+        self._problems: dict[str, str] = {}  # control → reason it is disabled
         self.full_button = w.Button(
             description="Evaluate on full test set",
-            icon="check",
             tooltip="10,000 test images, 100 latency samples",
             layout={"width": "220px"},
         )
@@ -161,7 +201,10 @@ class Dashboard(w.VBox):
         self.scale = DeploymentScale()
         self.metrics = MetricsPanel()
         self.pareto = ParetoPlot()
-        self.sensitivity = SensitivityView(lambda: self.model_picker.model)
+        self.sensitivity = SensitivityView(
+            self._torch_model, data=None if self.data.is_default else self.data
+        )
+        self.recommendation = RecommendationView([], split=LIVE[0])
         self.status = StatusLine()
         super().__init__(self._layout(), layout={"padding": "4px"})
         self.add_class("lab-dashboard")
@@ -179,15 +222,24 @@ class Dashboard(w.VBox):
         t.link((self.status, "error"), (self, "error"))
         t.dlink((self.model_picker, "warning"), (self.status, "warning"))
         self.status.warning = self.model_picker.warning
+        self._fit_controls()
         self.refresh()
 
     # ---------------------------------------------------------------- public API
     @property
     def recipe(self) -> Recipe:
-        """The configuration the sliders show (raises ValueError for an invalid one)."""
-        return Recipe(
-            prune=self.sparsity.config, quant=self.bits.config, resolution=self.resolution.config
-        )
+        """The configuration the enabled sliders show (raises ValueError for an invalid one)."""
+        parts = {
+            "prune": None if "sparsity" in self._problems else self.sparsity.config,
+            "quant": None if "bits" in self._problems else self.bits.config,
+            "resolution": None if "resolution" in self._problems else self.resolution.config,
+        }
+        return self.data.canonical(Recipe(**parts))
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Disabled controls (``sparsity``, ``bits``, ``resolution``) → why they do not apply."""
+        return dict(self._problems)
 
     def refresh(self, split: str = LIVE[0], effort: str = LIVE[1]) -> None:
         """Evaluate the sliders' configuration (in the background unless already known)."""
@@ -211,11 +263,15 @@ class Dashboard(w.VBox):
                 self._worker.invalidate()
                 self._show(_Outcome(request, baseline, measurement, 0.0))
             return
-        model = self.model_picker.model
-        self.status.busy = True
+        picker = self.model_picker
+        model = None if picker.is_thin() else picker.model  # a thin model may need fitting:
+        self.status.busy = True  # that happens in the worker, not on the widget thread
         cancel = threading.Event()
         self._worker.submit(
-            lambda: self._evaluate(model, request, cancel), self._show, self._failed, cancel=cancel
+            lambda: self._evaluate(model if model is not None else picker.model, request, cancel),
+            self._show,
+            self._failed,
+            cancel=cancel,
         )
 
     def evaluate_full(self) -> None:
@@ -243,17 +299,19 @@ class Dashboard(w.VBox):
 
     # ---------------------------------------------------------------- internals
     @staticmethod
-    def _user_models(model: Any, name: str | None) -> tuple[dict[str, nn.Module], str]:
+    def _user_models(model: Any, name: str | None) -> tuple[dict[str, Any], str]:
+        from lab.measure import _as_thin
+
         if isinstance(model, str):
             return {}, model
-        if isinstance(model, nn.Module):
+        if isinstance(model, nn.Module) or _as_thin(model) is not None:
             user = {name or "my model": model}
         elif isinstance(model, Mapping):
             user = dict(model)
         else:
             raise TypeError(
-                f"model must be a zoo name, a torch.nn.Module or a dict of them; "
-                f"got {type(model).__name__}"
+                f"model must be a zoo or thin model's name, a torch.nn.Module, a fitted "
+                f"scikit-learn classifier or a dict of them; got {type(model).__name__}"
             )
         if not user:
             raise ValueError("model={} holds no model")
@@ -269,6 +327,7 @@ class Dashboard(w.VBox):
                 self.sparsity,
                 self.bits,
                 self.resolution,
+                self.unavailable,
                 self.full_button,
                 w.HTML("<b>At deployment scale</b>"),
                 self.scale,
@@ -282,11 +341,18 @@ class Dashboard(w.VBox):
             layout={"width": "580px"},
         )
         row = {"flex_flow": "row wrap", "grid_gap": "8px 24px", "align_items": "flex-start"}
+        advice = w.Accordion(
+            [self.recommendation],
+            titles=("The most efficient model that is good enough (every model tried)",),
+            selected_index=None,
+            layout={"width": "1160px", "max_width": "100%"},
+        )
         return [
             w.HBox([self.model_picker, self.region], layout={"flex_flow": "row wrap"}),
             self.status,
             w.HBox([controls, self.metrics], layout=row),
             w.HBox([self.pareto, scan], layout=row),
+            advice,
         ]
 
     def _evaluate(
@@ -294,9 +360,11 @@ class Dashboard(w.VBox):
     ) -> _Outcome:
         started = time.perf_counter()
         baseline = self._measure(model, request, Recipe(), cancel)
-        measurement = (
-            baseline if request.recipe.is_identity else self._measure(model, request, cancel=cancel)
-        )
+        if request.recipe.is_identity:
+            measurement = baseline
+        else:  # a thin model with a torch form is compressed as that form
+            runnable = model if isinstance(model, nn.Module) else model.to_torch()
+            measurement = self._measure(runnable, request, cancel=cancel)
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
 
     def _measure(
@@ -314,6 +382,8 @@ class Dashboard(w.VBox):
             return known
         self.evaluations += 1
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
+        if not self.data.is_default:
+            extra["data"] = self.data
         result = self._evaluator(
             model,
             recipe,
@@ -355,6 +425,8 @@ class Dashboard(w.VBox):
         )
         self.status.show_message(f"{current.label} · {where} · {how}")
         self.status.busy = False
+        if live:
+            self._recommend()
         self.baseline, self.measurement = base, current
         self.last_outcome = outcome
 
@@ -380,6 +452,91 @@ class Dashboard(w.VBox):
     def _model_changed(self, change: dict) -> None:
         with self._worker.deliver_lock:
             self.pareto.clear()
-        self.resolution.set_sizes(ResolutionSlider.sizes_for(self.model_picker.model))
-        self.sensitivity.model = lambda: self.model_picker.model
+        self._fit_controls()
+        self.sensitivity.model = self._torch_model
         self.refresh()
+
+    def _recommend(self) -> None:
+        """Every model and configuration measured on the live split, for the recommendation."""
+        with self._memo_lock:
+            measured = [
+                m
+                for key, m in self._memo.items()
+                if key[2:4] == LIVE and key[4] == self.region.value
+            ]
+        unique = {(m.name, m.recipe): m for m in measured}
+        self.recommendation.set_results(list(unique.values()))
+
+    def _torch_model(self) -> nn.Module:
+        """The chosen model as a torch module (the sensitivity scan needs weights)."""
+        model = self.model_picker.model
+        if isinstance(model, nn.Module):
+            return model
+        return model.to_torch()
+
+    def _thin_problem(self) -> str | None:
+        """Why the lab's techniques do not apply to the chosen thin model (None if they do)."""
+        from lab import thin
+        from lab.measure import _as_thin
+
+        picker, name = self.model_picker, self.model_picker.value
+        if not picker.is_thin():
+            return None
+        if name in thin.THIN_MODELS and not picker.is_zoo(name) and name not in picker._user:
+            return thin.compression_problem(name)
+        model = _as_thin(picker.model)
+        try:
+            model.to_torch()
+        except thin.NoTorchForm as exc:
+            return str(exc)
+        return None
+
+    def _sizes(self) -> tuple[int, ...]:
+        """Resolutions (px) the chosen model runs at on this data (native first)."""
+        from lab.techniques.resolution import check_runs_at
+
+        if self.data.is_default and not self.model_picker.is_thin():
+            return ResolutionSlider.sizes_for(self.model_picker.model)
+        native = self.data.native_size
+        if native is None:
+            return (ResolutionSlider.value.default_value,)  # unused: the slider is disabled
+        if self.model_picker.is_thin():
+            return (native,)
+        fractions = (0.875, 0.75, 0.625, 0.5, 0.375, 0.25)
+        candidates = {round(native * f) for f in fractions} | {native}
+        ok = [native]
+        for size in sorted(candidates, reverse=True):
+            if size == native or size < self.data.min_size:
+                continue
+            try:
+                check_runs_at(self.model_picker.model, size, self.data)
+                ok.append(size)
+            except ValueError:
+                pass
+        return tuple(ok)
+
+    def _fit_controls(self) -> None:
+        """Offer what applies to the chosen model and data; disable the rest, saying why."""
+        problems: dict[str, str] = {}
+        thin_problem = self._thin_problem()
+        if thin_problem is not None:
+            problems = dict.fromkeys(("sparsity", "bits", "resolution"), thin_problem)
+        resolution = self.data.resolution_problem()
+        if resolution is not None:
+            problems["resolution"] = resolution
+        sizes = self._sizes()
+        if "resolution" not in problems and len(sizes) == 1:
+            if self.model_picker.is_thin():
+                problems["resolution"] = (
+                    f"{self.model_picker.value} reads every input pixel as a feature"
+                )
+            else:
+                problems["resolution"] = "this model runs only at the native size"
+        self.resolution.set_sizes(sizes)
+        self._problems = problems
+        for key in ("sparsity", "bits", "resolution"):
+            _enable(getattr(self, key), key not in problems)
+        self.unavailable.value = "".join(
+            f"<div class='lab-unavailable-{key}'>{key}: not available — {html.escape(reason)}</div>"
+            for key, reason in problems.items()
+        )

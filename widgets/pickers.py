@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as w
 import traitlets as t
@@ -26,21 +27,47 @@ _STYLE = {"description_width": "60px"}
 
 
 class ModelPicker(w.HBox):
-    """A dropdown of the zoo's models plus your own ``{"name": module}``.
+    """A dropdown of the zoo's models, thin (scikit-learn) models and your own ``{"name": module}``.
 
-    ``value`` is the chosen name; :attr:`model` the module (zoo models are loaded
-    once; an untrained zoo model is used, with :attr:`warning` set, while its
-    checkpoint is missing).
+    ``value`` is the chosen name; :attr:`model` the module or thin model (zoo models are
+    loaded once; an untrained zoo model is used, with :attr:`warning` set, while its
+    checkpoint is missing; a thin model is fitted on ``data`` on first use, or loaded from
+    its cache).
+
+    Args:
+        value: the name chosen first.
+        user_models: your own ``{"name": module}`` (a ``torch.nn.Module``, a
+            :class:`lab.thin.ThinModel` or a fitted scikit-learn classifier).
+        zoo_models: offer the zoo (Fashion-MNIST models; off for other data).
+        thin_models: names from :data:`lab.thin.THIN_MODELS` to offer.
+        data: what the thin models are fitted on (default Fashion-MNIST).
     """
 
     value = t.Unicode("cnn")
     warning = t.Unicode("")  # e.g. "cnn: showing untrained weights (checkpoint … is missing)"
 
     def __init__(
-        self, value: str = "cnn", user_models: Mapping[str, nn.Module] | None = None
+        self,
+        value: str = "cnn",
+        user_models: Mapping[str, object] | None = None,
+        *,
+        zoo_models: bool = True,
+        thin_models: Sequence[str] = (),
+        data: object = None,
     ) -> None:
-        self._user: dict[str, nn.Module] = {}
-        self._loaded: dict[str, nn.Module] = {}
+        from lab import thin
+
+        unknown = [n for n in thin_models if n not in thin.THIN_MODELS]
+        if unknown:
+            raise ValueError(
+                f"unknown thin model(s) {unknown}; choose from {', '.join(thin.THIN_MODELS)}"
+            )
+        self._zoo = list(zoo.names()) if zoo_models else []
+        self._thin = list(thin_models)
+        self._data = data
+        self._user: dict[str, object] = {}
+        self._loaded: dict[str, object] = {}
+        self._lock = threading.Lock()  # a thin model may be fitted from the worker thread
         self._failures: dict[str, str] = {}  # zoo name → why its checkpoint did not load
         self.dropdown = w.Dropdown(description="Model", style=_STYLE, layout={"width": "230px"})
         self.dropdown.add_class("lab-model-picker")
@@ -53,29 +80,41 @@ class ModelPicker(w.HBox):
 
     @property
     def options(self) -> list[str]:
-        """Every choosable name: zoo models first, then yours."""
-        return [*zoo.names(), *self._user]
+        """Every choosable name: zoo models first, then thin models, then yours."""
+        return [*self._zoo, *self._thin, *self._user]
 
     def is_zoo(self, name: str) -> bool:
-        return name in zoo.names() and name not in self._user
+        return name in self._zoo and name not in self._user
 
-    def add_model(self, name: str, module: nn.Module, select: bool = True) -> None:
+    def is_thin(self, name: str | None = None) -> bool:
+        """Whether ``name`` (default: the chosen one) is a thin (scikit-learn) model."""
+        name = self.value if name is None else name
+        if name in self._user:
+            return not isinstance(self._user[name], nn.Module)
+        return name in self._thin
+
+    def add_model(self, name: str, module: object, select: bool = True) -> None:
         """Offer your own ``module`` under ``name`` (and choose it when ``select``)."""
-        if not isinstance(module, nn.Module):
+        from lab.measure import _as_thin
+
+        if not isinstance(module, nn.Module) and _as_thin(module) is None:
             raise TypeError(
-                f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}"
+                f"model {name!r} must be a torch.nn.Module, a lab.thin.ThinModel or a fitted "
+                f"scikit-learn classifier; got {type(module).__name__}"
             )
-        if name in zoo.names():
-            raise ValueError(f"{name!r} is a zoo model's name; pick another name for yours")
+        if name in self._zoo or name in self._thin:
+            raise ValueError(f"{name!r} is a zoo or thin model's name; pick another name for yours")
         self._user[name] = module
         self._refresh()
         if select:
             self.value = name
 
     def _refresh(self) -> None:
-        labels = [(f"{n} (zoo)", n) for n in zoo.names()] + [
-            (f"{n} (yours)", n) for n in self._user
-        ]
+        labels = (
+            [(f"{n} (zoo)", n) for n in self._zoo]
+            + [(f"{n} (thin)", n) for n in self._thin]
+            + [(f"{n} (yours)", n) for n in self._user]
+        )
         with self.dropdown.hold_trait_notifications():
             self.dropdown.options = labels
 
@@ -88,12 +127,19 @@ class ModelPicker(w.HBox):
         return proposal["value"]
 
     @property
-    def model(self) -> nn.Module:
-        """The chosen module (never modified by the lab); zoo models are loaded once."""
+    def model(self) -> object:
+        """The chosen module or thin model (never modified by the lab); loaded once."""
         name = self.value
         if name in self._user:
             self.warning = ""
             return self._user[name]
+        if name in self._thin:
+            from lab.thin import fit_thin
+
+            with self._lock:  # fitted once, even if asked from two threads
+                if name not in self._loaded:
+                    self._loaded[name] = fit_thin(name, data=self._data, progress=False)
+            return self._loaded[name]
         if name not in self._loaded:
             try:
                 self._loaded[name] = zoo.load(name)

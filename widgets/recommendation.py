@@ -61,7 +61,8 @@ class RecommendationView(w.VBox):
     """Accuracy floor slider + objective → the recommended model, highlighted on the plot.
 
     Args:
-        results: measurements (a DataFrame, a ResultStore, or a list of Measurements/dicts).
+        results: measurements (a DataFrame, a ResultStore, or a list of Measurements/dicts);
+            may be empty at first (the dashboard fills it with :meth:`set_results`).
         floor: the initial accuracy floor (fraction); default 1 pt below the best.
         objective: ``"bytes"``, ``"latency"`` or ``"co2"``.
         split: keep rows measured on this split (needed when the results mix splits).
@@ -75,19 +76,13 @@ class RecommendationView(w.VBox):
         objective: str = "bytes",
         split: str | None = None,
     ) -> None:
-        self.frame = _frame(results)
-        if split is not None and "split" in self.frame:
-            self.frame = self.frame[self.frame["split"] == split].reset_index(drop=True)
         self.split = split
-        if self.frame.empty:
-            raise ValueError("RecommendationView needs at least one measurement")
-        best = float(self.frame["accuracy"].max())
-        low = float(np.floor(self.frame["accuracy"].min() * 100) / 100)
-        start = best - 0.01 if floor is None else float(floor)
+        self._initial_floor = floor
+        self.frame = self._filtered(results)
         self.floor = w.FloatSlider(
-            value=min(max(start, low), best),
-            min=low,
-            max=best,
+            value=0.0,
+            min=0.0,
+            max=1.0,
             step=0.001,
             description="accuracy ≥",
             readout_format=".1%",
@@ -124,13 +119,48 @@ class RecommendationView(w.VBox):
         ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
         self.recommendation = None
         super().__init__([w.HBox([self.floor, self.objective]), self.view.widget, self.reason])
+        self._set_range(floor)
         self.floor.observe(lambda _: self.update(), "value")
         self.objective.observe(lambda _: self.update(), "value")
+        self.update()
+
+    def _filtered(self, results: Any) -> pd.DataFrame:
+        frame = _frame(results)
+        if self.split is not None and "split" in frame:
+            frame = frame[frame["split"] == self.split].reset_index(drop=True)
+        return frame
+
+    def _set_range(self, floor: float | None) -> None:
+        """Slider range = the measured accuracies; ``floor`` (or 1 pt below the best) chosen."""
+        if self.frame.empty or "accuracy" not in self.frame:
+            return
+        best = float(self.frame["accuracy"].max())
+        low = float(np.floor(self.frame["accuracy"].min() * 100) / 100)
+        value = self.floor.value if floor is None else float(floor)
+        if floor is None and not self._ranged:
+            value = best - 0.01
+        with self.floor.hold_trait_notifications():
+            self.floor.min, self.floor.max = 0.0, 1.0  # widen first: min ≤ max at every step
+            self.floor.value = min(max(value, low), best)
+            self.floor.min, self.floor.max = low, best
+        self._ranged = True
+
+    _ranged = False
+
+    def set_results(self, results: Any) -> None:
+        """Show these measurements instead (keeps the floor where it is, within range)."""
+        self.frame = self._filtered(results)
+        self._set_range(None)
         self.update()
 
     def update(self) -> None:
         """Recompute the recommendation for the current floor and objective, and redraw."""
         column, label = _AXES[self.objective.value]
+        if self.frame.empty:
+            self.recommendation = None
+            self.reason.value = "<div>no measurements yet</div>"
+            self._draw(column, label)
+            return
         try:
             self.recommendation = recommend(
                 self.frame,
@@ -147,13 +177,12 @@ class RecommendationView(w.VBox):
         self._draw(column, label)
 
     def _draw(self, column: str, label: str) -> None:
-        shown = (
-            self.frame[self.frame[column].notna() & (self.frame[column] > 0)]
-            if column in self.frame
-            else self.frame.iloc[:0]
-        )
-        xs = shown[column].to_numpy(dtype=float)
-        ys = 100 * shown["accuracy"].to_numpy(dtype=float)
+        if column in self.frame and "accuracy" in self.frame:
+            shown = self.frame[self.frame[column].notna() & (self.frame[column] > 0)]
+            xs = shown[column].to_numpy(dtype=float)
+            ys = 100 * shown["accuracy"].to_numpy(dtype=float)
+        else:
+            xs = ys = np.empty(0)
         self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
         front = pareto_front(list(zip(xs, ys, strict=True)))
         self._front.set_data(xs[front], ys[front])

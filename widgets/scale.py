@@ -1,10 +1,19 @@
 """What the per-inference figures mean at deployment scale: kg of CO2 per year.
 
+Inferences per day come from a log slider or are typed ("5000", "1e6", "1,000,000", "2M");
+a typed value outside the slider's range, or not a number, is refused with a message.
+
 Example:
     >>> scale = DeploymentScale(per_day=1_000_000)
     >>> scale.co2_g_per_1k = 0.02  # grams per 1,000 inferences, from a Measurement
     >>> round(scale.kg_per_year, 3)
     7.3
+    >>> scale.entry.value = "5000"  # typed into the box
+    >>> scale.per_day, scale.entry.value
+    (5000.0, '5,000')
+    >>> scale.entry.value = "-5"
+    >>> scale.per_day, scale.error
+    (5000.0, "Inferences per day must be a number from 100 to 10 billion (e.g. 5000, 1e6, 1,000,000 or 2M); got '-5'")
 """
 
 from __future__ import annotations
@@ -14,44 +23,67 @@ import traitlets as t
 
 from lab.energy import kg_per_year
 
-from .units import format_grams
+from .status import render_feedback
+from .units import format_count, format_grams, parse_count
 
 __all__ = ["DeploymentScale"]
 
 
 class DeploymentScale(w.VBox):
-    """Inferences per day (log slider, 100 – 10 billion) → kg CO2-eq per year.
+    """Inferences per day (log slider or typed, 100 – 10 billion) → kg CO2-eq per year.
 
     Set ``co2_g_per_1k`` (and optionally ``baseline_co2_g_per_1k``) from measurements;
-    read ``kg_per_year``.
+    read ``kg_per_year``. ``error`` says why the last typed value was refused ("" if it was
+    accepted); the same text is shown under the slider.
     """
 
     per_day = t.Float(1e6)
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
     kg_per_year = t.Float(None, allow_none=True, read_only=True)
+    error = t.Unicode("")
 
     def __init__(self, per_day: float = 1e6) -> None:
+        self._writing = False  # True while the widget itself rewrites the box
         self.slider = w.FloatLogSlider(
             value=per_day,
             base=10,
             min=2,
             max=10,
             step=0.25,
-            readout_format=".3s",
+            readout=False,  # its editable readout snaps 5000 to 5.62k and -5 or 0 to 100
             description="Inferences/day",
             continuous_update=True,
             style={"description_width": "100px"},
-            layout={"width": "340px"},
+            layout={"width": "290px"},
         )
         self.slider.add_class("lab-scale-slider")
+        self.entry = w.Text(
+            continuous_update=False,  # parse on Enter or when the box loses focus
+            layout={"width": "120px"},
+            tooltip=f"Type a number from {format_count(self._low)} to {format_count(self._high)}"
+            " (5000, 1e6, 1,000,000 or 2M)",
+        )
+        self.entry.add_class("lab-scale-entry")
+        self.feedback = w.HTML("", layout={"display": "none"})
+        self.feedback.add_class("lab-scale-message")
         self.summary = w.HTML()
         self.summary.add_class("lab-scale-summary")
-        super().__init__([self.slider, self.summary])
+        super().__init__([w.HBox([self.slider, self.entry]), self.feedback, self.summary])
         self.add_class("lab-scale")
         t.link((self, "per_day"), (self.slider, "value"))
         self.per_day = per_day
+        self.entry.observe(self._typed, names="value")
+        self._show()
         self._update()
+
+    @property
+    def _low(self) -> float:
+        return self.slider.base**self.slider.min
+
+    @property
+    def _high(self) -> float:
+        return self.slider.base**self.slider.max
 
     @t.validate("per_day")
     def _positive(self, proposal: dict) -> float:
@@ -60,8 +92,34 @@ class DeploymentScale(w.VBox):
             raise t.TraitError(f"inferences per day must be ≥ 0; got {proposal['value']!r}")
         return value
 
+    def _typed(self, change: dict) -> None:
+        if self._writing:
+            return
+        try:
+            value = parse_count(change["new"], self._low, self._high, name="Inferences per day")
+        except ValueError as exc:
+            self.error = str(exc)
+            self._show()
+            render_feedback(self.feedback, error=self.error)
+            return
+        self.per_day = value
+        self.error = ""
+        self._show()
+        render_feedback(self.feedback)
+
+    def _show(self) -> None:
+        self._writing = True
+        try:
+            self.entry.value = format_count(self.per_day)
+        finally:
+            self._writing = False
+
     @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k")
     def _update(self, change: dict | None = None) -> None:
+        if change is not None and change["name"] == "per_day":
+            self.error = ""
+            render_feedback(self.feedback)
+            self._show()
         kg = kg_per_year(self.per_day, self.co2_g_per_1k)
         self.set_trait("kg_per_year", kg)
         if kg is None:

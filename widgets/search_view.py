@@ -153,7 +153,6 @@ class SearchView(w.VBox):
         self.details.add_class("lab-search-details")
         self.test_button = w.Button(
             description="Measure on test",
-            icon="check",
             tooltip="test accuracy of this trial's model, measured once (val chose it)",
             disabled=True,
             layout={"width": "160px"},
@@ -166,7 +165,6 @@ class SearchView(w.VBox):
         )
         self.export_button = w.Button(
             description="Export",
-            icon="download",
             tooltip="write model.lab, recipe.json and model_card.json into the folder",
             disabled=True,
             layout={"width": "100px"},

@@ -36,12 +36,22 @@ DEFAULT_SPARSITIES = (0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
 def _lab_scan(
-    model: Any, sparsities: Sequence[float], split: str, structure: str, progress: bool
+    model: Any,
+    sparsities: Sequence[float],
+    split: str,
+    structure: str,
+    progress: bool,
+    data: Any = None,
 ) -> Any:
     from lab.techniques.pruning import sensitivity_scan
 
     return sensitivity_scan(
-        model, sparsities=sparsities, split=split, structure=structure, progress=progress
+        model,
+        sparsities=sparsities,
+        split=split,
+        structure=structure,
+        progress=progress,
+        data=data,
     )
 
 
@@ -53,6 +63,7 @@ class SensitivityView(w.VBox):
         sparsities: fractions tried for every layer.
         split: data split of the accuracy (``live``: 2,000 test images).
         scan: replaces lab's ``sensitivity_scan`` (same keyword arguments), for tests.
+        data: the data to scan on (:func:`lab.datasets.as_data`; default Fashion-MNIST).
     """
 
     running = t.Bool(False)
@@ -65,14 +76,15 @@ class SensitivityView(w.VBox):
         sparsities: Sequence[float] = DEFAULT_SPARSITIES,
         split: str = "live",
         scan: Callable[..., Any] | None = None,
+        data: Any = None,
     ) -> None:
         self._model = model
+        self._data = data
         self.sparsities, self.split = tuple(sparsities), split
         self._scan = scan or _lab_scan
         self._thread: threading.Thread | None = None
         self.button = w.Button(
             description="Run scan",
-            icon="play",
             button_style="info",
             tooltip="Prune each layer alone at each sparsity; measure accuracy",
         )
@@ -157,6 +169,7 @@ class SensitivityView(w.VBox):
                 split=self.split,
                 structure=structure,
                 progress=False,
+                **({} if self._data is None else {"data": self._data}),
             )
         except Exception as exc:
             done.set()

@@ -4,12 +4,21 @@ Moving any slider to the right compresses more. Every component exposes ``value`
 (and a second choice, e.g. ``structure``) as traitlets — observe them with
 ``slider.observe(handler, names="value")`` — and a ``config`` property.
 
+The pruning amount can also be typed: ``50``, ``50 %`` and ``0.5`` all mean 50 %;
+anything else is refused with a message next to the box naming the allowed range.
+
 Example:
     >>> s = SparsitySlider()
     >>> s.value = 0.8
     >>> s.config
     PruneConfig(sparsity=0.8, structure='unstructured', scope='global', per_layer={})
-    >>> s.value = 1.7  # clamped to the slider's range
+    >>> s.entry.value = "50"  # typed into the box
+    >>> s.value, s.entry.value, s.error
+    (0.5, '50%', '')
+    >>> s.entry.value = "abc"
+    >>> s.value, s.error
+    (0.5, "Pruning must be from 0 % to 95 % (type e.g. 50, 50 % or 0.5); got 'abc'")
+    >>> s.value = 1.7  # set in code: clamped to the slider's range
     >>> s.value, SparsitySlider().config is None
     (0.95, True)
 """
@@ -26,7 +35,10 @@ from torch import nn
 from lab import data
 from lab.techniques.configs import PruneConfig, QuantConfig, ResolutionConfig
 
-__all__ = ["BitWidthSlider", "ResolutionSlider", "SparsitySlider"]
+from .status import render_feedback
+from .units import parse_percent
+
+__all__ = ["BitWidthSlider", "ResolutionSlider", "SparsitySlider", "bits_label"]
 
 _STYLE = {"description_width": "88px"}
 _SLIDER_LAYOUT = {"width": "340px"}
@@ -35,15 +47,31 @@ BIT_CHOICES = (OFF_BITS, 8, 7, 6, 5, 4, 3, 2, 1)
 SIZES = (28, 24, 21, 18, 14, 12, 10, 8, 7)
 
 
-class SparsitySlider(w.HBox):
+def bits_label(bits: int) -> str:
+    """``"off (fp32)"`` for 32, else ``"1 bit"``, ``"4 bits"`` (singular for one).
+
+    Example:
+        >>> bits_label(1), bits_label(4), bits_label(32)
+        ('1 bit', '4 bits', 'off (fp32)')
+    """
+    if bits == OFF_BITS:
+        return "off (fp32)"
+    return f"{bits} bit" if bits == 1 else f"{bits} bits"
+
+
+class SparsitySlider(w.VBox):
     """Fraction of weights (or output channels) pruned, 0 – ``max_sparsity`` in 5 % steps.
 
-    ``value`` is clamped into range and snapped to the step; ``structure`` is
-    ``"unstructured"`` (single weights) or ``"channel"`` (whole filters).
+    ``value`` set in code is clamped into range and snapped to the step; ``structure`` is
+    ``"unstructured"`` (single weights) or ``"channel"`` (whole filters). The box next to
+    the slider (``entry``) shows the value and takes typed ones (see
+    :func:`~widgets.units.parse_percent`): a value off the 5 % grid is rounded, with a note;
+    an invalid one is refused, with the reason in ``error`` and shown under the slider.
     """
 
     value = t.Float(0.0)
     structure = t.Enum(("unstructured", "channel"), default_value="unstructured")
+    error = t.Unicode("")  # why the last typed value was refused; "" when it was accepted
 
     def __init__(
         self,
@@ -54,19 +82,27 @@ class SparsitySlider(w.HBox):
         step: float = 0.05,
     ) -> None:
         self.max_sparsity, self.step = max_sparsity, step
+        self._writing = False  # True while the widget itself rewrites the box
         self.slider = w.FloatSlider(
             value=0.0,
             min=0.0,
             max=max_sparsity,
             step=step,
-            readout_format=".0%",
+            readout=False,  # ipywidgets' editable readout misreads "50" as 50 (→ 95 %)
             description="Pruning",
             continuous_update=True,
             style=_STYLE,
-            layout=_SLIDER_LAYOUT,
+            layout={"width": "290px"},
             tooltip="Fraction of weights set to zero (unstructured) or of filters removed (channels)",
         )
         self.slider.add_class("lab-sparsity-slider")
+        self.entry = w.Text(
+            value=self._format(0.0),
+            continuous_update=False,  # parse on Enter or when the box loses focus
+            layout={"width": "56px"},
+            tooltip=f"Type a percentage from 0 to {100 * max_sparsity:g} (50, 50 % or 0.5)",
+        )
+        self.entry.add_class("lab-sparsity-readout")
         self.toggle = w.ToggleButtons(
             options=[("weights", "unstructured"), ("channels", "channel")],
             value=structure,
@@ -76,11 +112,15 @@ class SparsitySlider(w.HBox):
             ],
             style={"button_width": "90px"},
         )
-        super().__init__([self.slider, self.toggle])
+        self.feedback = w.HTML("", layout={"display": "none"})
+        self.feedback.add_class("lab-sparsity-message")
+        super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
         self.add_class("lab-sparsity")
         self.value, self.structure = value, structure
         t.link((self, "value"), (self.slider, "value"))
         t.link((self, "structure"), (self.toggle, "value"))
+        self.entry.observe(self._typed, names="value")
+        self._show(self.value)
 
     @t.validate("value")
     def _clamp(self, proposal: dict) -> float:
@@ -92,6 +132,44 @@ class SparsitySlider(w.HBox):
             )
         value = min(max(value, 0.0), self.max_sparsity)
         return round(round(value / self.step) * self.step, 6)
+
+    @t.observe("value")
+    def _moved(self, change: dict) -> None:
+        self.error = ""
+        render_feedback(self.feedback)
+        self._show(change["new"])
+
+    def _typed(self, change: dict) -> None:
+        if self._writing:
+            return
+        try:
+            typed = parse_percent(change["new"], self.max_sparsity, name="Pruning")
+        except ValueError as exc:
+            self._show(self.value)
+            self.error = str(exc)
+            render_feedback(self.feedback, error=self.error)
+            return
+        self.value = typed
+        self._show(self.value)
+        self.error = ""
+        if abs(typed - self.value) > 1e-9:
+            shown, step = self._format(self.value), self._format(self.step)
+            render_feedback(
+                self.feedback, note=f"{self._format(typed)} rounded to {shown} ({step} steps)"
+            )
+        else:
+            render_feedback(self.feedback)
+
+    def _show(self, value: float) -> None:
+        self._writing = True
+        try:
+            self.entry.value = self._format(value)
+        finally:
+            self._writing = False
+
+    @staticmethod
+    def _format(fraction: float) -> str:
+        return f"{100 * fraction:.3g}%"
 
     @property
     def config(self) -> PruneConfig | None:
@@ -112,10 +190,7 @@ class BitWidthSlider(w.HBox):
     granularity = t.Enum(("channel", "tensor"), default_value="channel")
 
     def __init__(self, value: int = OFF_BITS, granularity: str = "channel") -> None:
-        options = [
-            ("off (fp32)" if b == OFF_BITS else f"{b} bit" + ("s" if b > 1 else ""), b)
-            for b in BIT_CHOICES
-        ]
+        options = [(bits_label(b), b) for b in BIT_CHOICES]
         self.slider = w.SelectionSlider(
             options=options,
             value=OFF_BITS,
@@ -130,7 +205,7 @@ class BitWidthSlider(w.HBox):
             options=[("per channel", "channel"), ("per tensor", "tensor")],
             value=granularity,
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
-            style={"button_width": "90px"},
+            style={"button_width": "104px"},  # fits "per channel" in JupyterLab's font
         )
         super().__init__([self.slider, self.toggle])
         self.add_class("lab-bits")

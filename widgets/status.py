@@ -17,11 +17,50 @@ import html
 import ipywidgets as w
 import traitlets as t
 
-__all__ = ["StatusLine"]
+__all__ = ["BUSY_HTML", "StatusLine", "render_feedback"]
+
+ERROR_COLOR, NOTE_COLOR, WARNING_COLOR = "#b00020", "#555", "#a15c00"
+
+# A CSS spinner, not an hourglass emoji (an empty box without an emoji font); still when the
+# reader asked for reduced motion.
+BUSY_HTML = (
+    "<style>@keyframes lab-spin{to{transform:rotate(360deg)}}"
+    ".lab-spinner{display:inline-block;width:0.8em;height:0.8em;margin-right:0.4em;"
+    "vertical-align:-0.1em;border:2px solid #bbb;border-top-color:#555;border-radius:50%;"
+    "animation:lab-spin 0.8s linear infinite}"
+    "@media (prefers-reduced-motion:reduce){.lab-spinner{animation:none}}</style>"
+    "<span class='lab-busy'><span class='lab-spinner' aria-hidden='true'></span>evaluating…</span>"
+)
+
+
+def render_feedback(target: w.HTML, error: str = "", note: str = "") -> None:
+    """Show ``error`` (red) or else ``note`` (grey) in ``target``; hide it when both are empty.
+
+    The one look of "what happened to what you typed" next to an input box.
+
+    Example:
+        >>> box = w.HTML()
+        >>> render_feedback(box, error="Pruning must be from 0 % to 95 %")
+        >>> box.value, box.layout.display
+        ("<span class='lab-error' style='color:#b00020'>⚠ Pruning must be from 0 % to 95 %</span>", None)
+        >>> render_feedback(box); box.layout.display
+        'none'
+    """
+    if error:
+        target.value = (
+            f"<span class='lab-error' style='color:{ERROR_COLOR}'>⚠ {html.escape(error)}</span>"
+        )
+    elif note:
+        target.value = (
+            f"<span class='lab-note' style='color:{NOTE_COLOR}'>{html.escape(note)}</span>"
+        )
+    else:
+        target.value = ""
+    target.layout.display = None if (error or note) else "none"
 
 
 class StatusLine(w.HBox):
-    """``busy`` shows a "⏳ evaluating…" indicator; ``message`` a note; ``error`` a red message."""
+    """``busy`` shows a spinner and "evaluating…"; ``message`` a note; ``error`` a red message."""
 
     busy = t.Bool(False)
     message = t.Unicode("")
@@ -50,15 +89,15 @@ class StatusLine(w.HBox):
     def _render(self, change: dict | None = None) -> None:
         parts = []
         if self.busy:
-            parts.append("<span class='lab-busy'>⏳ evaluating…</span>")
+            parts.append(BUSY_HTML)
         if self.error:
             parts.append(
-                f"<span class='lab-error' style='color:#b00020'>⚠ {html.escape(self.error)}</span>"
+                f"<span class='lab-error' style='color:{ERROR_COLOR}'>⚠ {html.escape(self.error)}</span>"
             )
         elif self.message and not self.busy:
-            parts.append(f"<span style='color:#555'>{html.escape(self.message)}</span>")
+            parts.append(f"<span style='color:{NOTE_COLOR}'>{html.escape(self.message)}</span>")
         if self.warning:
             parts.append(
-                f"<span class='lab-warning' style='color:#a15c00'>{html.escape(self.warning)}</span>"
+                f"<span class='lab-warning' style='color:{WARNING_COLOR}'>{html.escape(self.warning)}</span>"
             )
         self.text.value = " &nbsp; ".join(parts)

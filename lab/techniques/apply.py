@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .. import data, machine
+from ..datasets import Data, as_data
 from ..interface import check_model
 from .configs import Recipe
 from .distillation import LossFn, finetune_loss
@@ -53,10 +54,13 @@ class Compressed:
     model: nn.Module
     runtime: nn.Module
     recipe: Recipe
-    resolution: int = data.NATIVE_SIZE
+    resolution: int | None = data.NATIVE_SIZE  # px per side it runs at; None: tabular data
     executes_as: str = "fp32"
     notes: list[str] = field(default_factory=list)
     original: nn.Module | None = field(default=None, repr=False)
+    data: Data | None = field(
+        default=None, repr=False
+    )  # what it was made for (None: Fashion-MNIST)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.runtime(x)
@@ -65,9 +69,10 @@ class Compressed:
         return f"Compressed({self.recipe.describe()}, executes as {self.executes_as})"
 
 
-def calibration_images(n: int = 512, size: int = data.NATIVE_SIZE) -> torch.Tensor:
-    """``n`` training images (never test images) for calibrating activation ranges."""
-    return data.load_split("train", size).images[:n]
+def calibration_images(n: int = 512, size: int | None = None, data: object = None) -> torch.Tensor:
+    """``n`` training samples (never test ones) of ``data`` (default Fashion-MNIST) at
+    ``size`` px (default: native) for calibrating activation ranges."""
+    return as_data(data).split("train", size).images[:n]
 
 
 @dataclass
@@ -77,13 +82,19 @@ class _Work:
     original: nn.Module
     recipe: Recipe
     progress: bool
-    resolution: int = data.NATIVE_SIZE
+    data: Data
+    resolution: int | None = None  # px per side (None: tabular data)
     model: nn.Module | None = None  # the model so far (``original`` until a step copies it)
     loss_fn: LossFn | None = None  # fine-tuning loss (distillation when a teacher is named)
     runtime: nn.Module | None = None  # set by a step that builds its own runtime (int8)
     executes_as: str = "fp32"
     details: list[str] = field(default_factory=list)  # what the fp32 runtime says it runs
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Training input sizes: the resolution the model will run at (() for tabular data)."""
+        return () if self.resolution is None else (self.resolution,)
 
     def own_copy(self) -> nn.Module:
         """The model so far, copied first if it still is the caller's."""
@@ -106,11 +117,12 @@ class Step:
 
 def _resolution(work: _Work) -> None:
     size = work.recipe.resolution.size
-    check_runs_at(work.original, size)  # restores every submodule's mode
+    check_runs_at(work.original, size, work.data)  # restores every submodule's mode
     work.resolution = size
+    native = work.data.native_size
     work.notes.append(
-        f"input area-downsampled to {size}×{size} px: "
-        f"{size**2 / data.NATIVE_SIZE**2:.0%} of the pixels"
+        f"input area-downsampled from {native}×{native} to {size}×{size} px: "
+        f"{size**2 / native**2:.0%} of the pixels"
     )
 
 
@@ -124,7 +136,7 @@ def _prune(work: _Work) -> None:
     if gradual:  # finetune_pruned prunes along its schedule, starting dense
         work.own_copy()
     else:
-        example = torch.zeros(1, 1, work.resolution, work.resolution)
+        example = work.data.example(1, work.resolution)
         work.model = pruning.prune(work.model, config, example_input=example)
     if config.structure == "unstructured":
         work.notes.append(
@@ -138,9 +150,10 @@ def _prune(work: _Work) -> None:
             work.model,
             finetune,
             config,
-            sizes=(work.resolution,),
+            sizes=work.sizes,
             loss_fn=work.loss_fn,
             progress=work.progress,
+            data=work.data,
         )
         work.trained()
 
@@ -149,8 +162,8 @@ def _finetune(work: _Work) -> None:
     """Fine-tuning alone (with pruning it runs inside the prune step; with quantization, as QAT)."""
     from ..training import fit
 
-    config = work.recipe.finetune.train_config((work.resolution,))
-    fit(work.own_copy(), config, loss_fn=work.loss_fn, progress=work.progress)
+    config = work.recipe.finetune.train_config(work.sizes)
+    fit(work.own_copy(), config, loss_fn=work.loss_fn, progress=work.progress, data=work.data)
     work.trained()
 
 
@@ -167,6 +180,7 @@ def _quantize(work: _Work) -> None:
             size=work.resolution,
             loss_fn=work.loss_fn,
             progress=work.progress,
+            data=work.data,
         )
     else:
         work.model = quantization.quantize(work.model, weights_only)
@@ -180,7 +194,8 @@ def _quantize(work: _Work) -> None:
     from . import int8
 
     work.model.eval()
-    work.runtime = int8.to_int8(_wrap(work.model, work.resolution), calibration_images())
+    calibration = calibration_images(data=work.data)  # at native size: the runtime downsamples
+    work.runtime = int8.to_int8(_wrap(work.model, work.resolution, work.data), calibration)
     work.executes_as = getattr(work.runtime, "executes_as", "int8")
     if config.bits < 8:
         work.notes.append(
@@ -209,19 +224,28 @@ RUNTIMES = ("torch", "onnxruntime")
 
 
 def apply(
-    model: nn.Module, recipe: object = None, *, progress: bool = True, runtime: str = "torch"
+    model: nn.Module,
+    recipe: object = None,
+    *,
+    progress: bool = True,
+    runtime: str = "torch",
+    data: object = None,
 ) -> Compressed:
     """Apply ``recipe`` to a copy of ``model`` and return a :class:`Compressed`.
 
     Args:
-        model: any ``torch.nn.Module`` with Conv2d/Linear layers mapping N×1×28×28 images
-            to N×10 logits (checked up front, with a clear error).
+        model: any ``torch.nn.Module`` with Conv2d/Linear layers mapping a batch of the
+            data's samples (N×1×28×28 Fashion-MNIST images by default) to N×K logits
+            (checked up front, with a clear error).
         recipe: a :class:`Recipe`, one technique config (e.g. ``PruneConfig(0.5)``), or
             ``None`` / an empty recipe to measure the model as it is.
         progress: show progress bars during fine-tuning.
         runtime: what executes: ``"torch"`` (the lab's fp32 runtime or torch's int8
             kernels) or ``"onnxruntime"`` (the same model exported by :mod:`lab.export`,
             int8 as QDQ; faster at batch 1 on many CPUs). ``executes_as`` says which.
+        data: the data fine-tuning trains on and int8 calibrates with, whose native size
+            the resolution is relative to: anything :func:`lab.datasets.as_data` accepts
+            (default Fashion-MNIST).
     """
     if runtime not in RUNTIMES:
         raise ValueError(
@@ -229,9 +253,28 @@ def apply(
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"apply() needs a torch.nn.Module, got {type(model).__name__}")
-    recipe = Recipe.of(recipe)
-    check_model(model)
-    work = _Work(original=model, recipe=recipe, progress=progress, model=model)
+    dataset = as_data(data)
+    if runtime == "onnxruntime" and not dataset.is_default:
+        raise ValueError(
+            "runtime='onnxruntime' exports Fashion-MNIST-shaped graphs only so far; "
+            f"measure {dataset.name!r} with runtime='torch'"
+        )
+    recipe = dataset.canonical(Recipe.of(recipe))
+    check_model(model, dataset)
+    teacher = recipe.finetune.teacher if recipe.finetune is not None else None
+    if teacher not in (None, "original") and not dataset.is_default:
+        raise ValueError(
+            f"teacher={teacher!r} is a Fashion-MNIST zoo model; on {dataset.name!r} use "
+            "teacher='original' (the model before compression) or None"
+        )
+    work = _Work(
+        original=model,
+        recipe=recipe,
+        progress=progress,
+        data=dataset,
+        model=model,
+        resolution=dataset.native_size,
+    )
     work.loss_fn = finetune_loss(recipe.finetune, model)
     for step in STEPS:
         if step.applies(recipe):
@@ -239,10 +282,10 @@ def apply(
     stored = work.own_copy().eval()
     executes = work.runtime
     if executes is None:  # fp32: a faster copy computing the same function (stored model untouched)
-        fast, done = fast_fp32(stored, torch.zeros(1, 1, work.resolution, work.resolution))
+        fast, done = fast_fp32(stored, dataset.example(1, work.resolution))
         details = ", ".join(d for d in (*work.details, *done) if d)
         work.executes_as = f"fp32 ({details})" if details else "fp32"
-        executes = _wrap(fast, work.resolution)
+        executes = _wrap(fast, work.resolution, dataset)
     compressed = Compressed(
         model=stored,
         runtime=executes.eval(),
@@ -251,6 +294,7 @@ def apply(
         executes_as=work.executes_as,
         notes=work.notes,
         original=model,
+        data=dataset,
     )
     if runtime == "onnxruntime":
         from ..export import onnxruntime_runtime
@@ -260,5 +304,5 @@ def apply(
     return compressed
 
 
-def _wrap(model: nn.Module, resolution: int) -> nn.Module:
-    return model if resolution == data.NATIVE_SIZE else AtResolution(model, resolution)
+def _wrap(model: nn.Module, resolution: int | None, dataset: Data) -> nn.Module:
+    return model if resolution == dataset.native_size else AtResolution(model, resolution)

@@ -5,7 +5,7 @@ Configs are frozen, hashable dataclasses (torchao style): they check their argum
 naming the allowed values. Booleans must be booleans, numbers must be finite numbers
 (NumPy scalars are accepted), names must be strings. A recipe serializes to and from
 JSON so that a configuration can be saved, shared and reproduced, and has one canonical
-form: a part that changes nothing (0% pruning, the native resolution) is dropped, so
+form: a part that changes nothing (0% pruning) is dropped, so
 ``Recipe(prune=PruneConfig(0.0)) == Recipe()`` and both share one cache key.
 
 Example:
@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .. import data
 from ..training import TrainConfig
+
+MAX_RESOLUTION = 4096  # px per side; a data set's own native size is the real bound
 
 __all__ = [
     "ConfigError",
@@ -197,20 +199,21 @@ class QuantConfig(_Hashable):
 
 @dataclass(frozen=True)
 class ResolutionConfig(_Hashable):
-    """Run the model on ``size``×``size`` inputs (area-downsampled from 28 px)."""
+    """Run the model on ``size``×``size`` inputs, area-downsampled from the data's native size.
 
-    size: int = data.NATIVE_SIZE  # 4 … 28 px
+    The range a data set allows (4–28 px for Fashion-MNIST; 2 px up to the native size for
+    your own square images) is checked where the data is known (:func:`lab.apply`); the
+    native size itself changes nothing and is dropped there (``Data.canonical``).
+    """
+
+    size: int = data.NATIVE_SIZE  # pixels per side
 
     def __post_init__(self) -> None:
         _set(
             self,
             "size",
-            _integer("resolution size", self.size, 4, data.NATIVE_SIZE, " (pixels per side)"),
+            _integer("resolution size", self.size, 2, MAX_RESOLUTION, " (pixels per side)"),
         )
-
-    @property
-    def is_identity(self) -> bool:
-        return self.size == data.NATIVE_SIZE
 
     __hash__ = _Hashable.__hash__
 
@@ -249,9 +252,10 @@ class FinetuneConfig(_Hashable):
         _set(self, "distill_weight", _number("distill_weight", self.distill_weight, low=0, high=1))
 
     def train_config(
-        self, sizes: tuple[int, ...] = (data.NATIVE_SIZE,), max_batches: int | None = None
+        self, sizes: tuple[int, ...] = (), max_batches: int | None = None
     ) -> TrainConfig:
-        """The :class:`~lab.training.TrainConfig` of this fine-tuning at input ``sizes``."""
+        """The :class:`~lab.training.TrainConfig` of this fine-tuning at input ``sizes``
+        (() → the data's native size)."""
         return TrainConfig(
             epochs=self.epochs,
             max_seconds=self.max_seconds,
@@ -279,7 +283,8 @@ class Recipe(_Hashable):
     """A composition of techniques; any part may be ``None`` (not applied).
 
     Applied in this order: resolution → prune → fine-tune → quantize (→ QAT). Parts that
-    change nothing (0% pruning, the native resolution) are dropped: one canonical form.
+    change nothing (0% pruning) are dropped: one canonical form (a resolution at the data's
+    native size is dropped where the data is known: ``Data.canonical``).
     """
 
     prune: PruneConfig | None = None

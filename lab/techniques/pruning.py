@@ -353,9 +353,10 @@ def finetune_pruned(
     target: PruneConfig | None = None,
     *,
     max_batches: int | None = None,
-    sizes: tuple[int, ...] = (data.NATIVE_SIZE,),
+    sizes: tuple[int, ...] = (),
     loss_fn: Callable | None = None,
     progress: bool = True,
+    data: object = None,
 ) -> TrainReport:
     """Fine-tune ``model`` in place for a short, time-bounded run; pruned weights stay zero.
 
@@ -371,9 +372,10 @@ def finetune_pruned(
         finetune: epochs, time budget, learning rate and number of pruning steps.
         target: the sparsity to reach; ``None`` keeps the existing masks only.
         max_batches: stop after this many steps (smoke tests).
-        sizes: training input sizes (the resolution the model will run at).
+        sizes: training input sizes (the resolution the model will run at; () → native).
         loss_fn: ``loss_fn(model, x, y)`` instead of cross-entropy (e.g. distillation).
         progress: show a progress bar.
+        data: what to fine-tune on (:func:`lab.datasets.as_data`; default Fashion-MNIST).
 
     Example:
         >>> from lab import zoo
@@ -405,7 +407,7 @@ def finetune_pruned(
             schedule.prune_due(m, progress=step / total)
         apply_masks(m)
 
-    report = fit(model, train, loss_fn=loss_fn, after_step=after_step, progress=progress)
+    report = fit(model, train, loss_fn=loss_fn, after_step=after_step, progress=progress, data=data)
     if schedule is not None:  # time ran out before the ramp ended: still reach the target
         schedule.prune_due(model, progress=1.0)
     return report
@@ -447,11 +449,15 @@ class _Replay:
     :func:`lab.training.accuracy` by an image whose top logits tie to ~1e-7.
     """
 
-    def __init__(self, model: nn.Module, split: str, size: int, batch_size: int = 1000) -> None:
+    def __init__(
+        self, model: nn.Module, split: str, size: int | None, dataset, batch_size: int = 1000
+    ) -> None:
         self.model, self.split, self.size = model, split, size
-        chunk = data.load_split(split, size)
+        chunk = dataset.split(split, size)
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        images = chunk.images.to(device).contiguous(memory_format=torch.channels_last)  # faster
+        images = chunk.images.to(device)
+        if images.dim() == 4:
+            images = images.contiguous(memory_format=torch.channels_last)  # faster
         labels = chunk.labels.to(device)
         self.batches = [
             (images[i : i + batch_size], labels[i : i + batch_size])
@@ -581,8 +587,9 @@ def sensitivity_scan(
     split: str = "live",
     structure: str = "unstructured",
     *,
-    size: int = data.NATIVE_SIZE,
+    size: int | None = None,
     progress: bool = True,
+    data: object = None,
 ) -> pd.DataFrame:
     """Accuracy with each prunable layer pruned alone (the others dense), per sparsity.
 
@@ -593,8 +600,9 @@ def sensitivity_scan(
         sparsities: fractions in [0, 1) to try for every layer.
         split: data split to evaluate on (``"live"``: 2,000 test images).
         structure: ``"unstructured"`` or ``"channel"``.
-        size: input resolution in pixels.
+        size: input resolution in pixels (default: the data's native size).
         progress: show a progress bar.
+        data: what to evaluate on (:func:`lab.datasets.as_data`; default Fashion-MNIST).
 
     Returns:
         A DataFrame with columns ``layer``, ``sparsity``, ``accuracy`` (0–1).
@@ -605,6 +613,9 @@ def sensitivity_scan(
         >>> df.shape
         (6, 3)
     """
+    from ..datasets import as_data
+
+    dataset = as_data(data)
     sparsities = [float(s) for s in sparsities]
     base = PruneConfig(0.0, structure=structure)  # validates structure
     for s in sparsities:
@@ -613,13 +624,13 @@ def sensitivity_scan(
     dense = copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
     names = list(prunable_layers(dense))
     if structure == "channel":
-        classifier = _output_layer(dense, _tracing_input(dense, None))
+        classifier = _output_layer(dense, _tracing_input(dense, dataset.example(1, size)))
         names = [n for n in names if dense.get_submodule(n) is not classifier]
 
     def variant(name: str, s: float) -> nn.Module:
         return prune(dense, replace(base, per_layer={name: s}))
 
-    replay = _Replay(dense, split, size)
+    replay = _Replay(dense, split, size, dataset)
     top = max(sparsities, default=0.0)
     replay.prepare(variant(name, top) for name in names if top > 0)  # one probe at a time
     rows = []

@@ -48,7 +48,6 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..data import NATIVE_SIZE
 from ..training import TrainReport, fit
 from .codes import WeightCodes, attach, codes_of, detach_codes
 from .configs import FinetuneConfig, QuantConfig
@@ -329,16 +328,18 @@ def quantization_aware_finetune(
     config: QuantConfig,
     finetune: FinetuneConfig | None = None,
     *,
-    size: int = NATIVE_SIZE,
+    size: int | None = None,
     loss_fn: Callable | None = None,
     progress: bool = True,
+    data: object = None,
 ) -> nn.Module:
     """Quantization-aware fine-tuning of a copy of ``model``; returns it quantized, codes attached.
 
     Uniform: the forward pass sees fake-quantized weights, gradients pass straight through to
     float weights. K-means: the codes stay fixed and the shared values (codebooks) are trained,
     as in Deep Compression. Pruned (exactly zero) weights stay zero. Training runs at ``size``
-    px (the resolution the model will see) and is bounded by ``finetune.epochs`` and
+    px (the resolution the model will see; default the native size) on ``data`` (default
+    Fashion-MNIST, see :func:`lab.datasets.as_data`) and is bounded by ``finetune.epochs`` and
     ``finetune.max_seconds``, with ``loss_fn(model, x, y)`` when given (e.g. distillation);
     the :class:`~lab.training.TrainReport` is left on the result as ``result.finetune_report``.
 
@@ -366,8 +367,8 @@ def quantization_aware_finetune(
             parametrization = _FakeQuant(mask, bits, config.granularity, config.symmetric)
         detach_codes(layer)
         parametrize.register_parametrization(layer, "weight", parametrization, unsafe=True)
-    train = finetune.train_config((size,))
-    report: TrainReport = fit(result, train, loss_fn=loss_fn, progress=progress)
+    train = finetune.train_config(() if size is None else (size,))
+    report: TrainReport = fit(result, train, loss_fn=loss_fn, progress=progress, data=data)
     result.cpu()
     for name, layer in layers.items():
         bits = config.per_layer.get(name, config.bits)

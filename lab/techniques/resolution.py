@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import data
 from ..training import TrainReport, eval_mode, fit
 from .configs import FinetuneConfig, ResolutionConfig
 from .distillation import finetune_loss
@@ -30,7 +29,7 @@ __all__ = ["AtResolution", "adapt", "at_resolution", "check_runs_at"]
 
 
 class AtResolution(nn.Module):
-    """Area-downsamples 28 px inputs to ``size`` px, then runs the wrapped model."""
+    """Area-downsamples its (square) input images to ``size`` px, then runs the wrapped model."""
 
     def __init__(self, model: nn.Module, size: int) -> None:
         super().__init__()
@@ -47,14 +46,19 @@ class AtResolution(nn.Module):
         return f"size={self.size}"
 
 
-def check_runs_at(model: nn.Module, size: int) -> None:
-    """Raise a clear ValueError if ``model`` cannot run on ``size``×``size`` inputs.
+def check_runs_at(model: nn.Module, size: int, data: object = None) -> None:
+    """Raise a clear ValueError if ``model`` cannot run on the data's images at ``size`` px.
 
     The probe runs in eval mode without gradients; ``model``'s modes are restored after it.
     """
+    from ..datasets import as_data
+
+    dataset = as_data(data)
+    dataset.check_size(size)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     try:
         with torch.no_grad(), eval_mode(model):
-            model(torch.zeros(1, 1, size, size))
+            model(dataset.example(1, size).to(device))
     except Exception as exc:
         raise ValueError(
             f"{type(model).__name__} cannot run at {size} px ({exc}). Models must end in global "
@@ -62,26 +66,34 @@ def check_runs_at(model: nn.Module, size: int) -> None:
         ) from exc
 
 
-def at_resolution(model: nn.Module, config: ResolutionConfig) -> nn.Module:
+def at_resolution(model: nn.Module, config: ResolutionConfig, data: object = None) -> nn.Module:
     """Return ``model`` wrapped to run at ``config.size`` px ("as trained": weights unchanged)."""
-    if config.size == data.NATIVE_SIZE:
+    from ..datasets import as_data
+
+    if config.size == as_data(data).native_size:
         return model
-    check_runs_at(model, config.size)
+    check_runs_at(model, config.size, data)
     return AtResolution(model, config.size)
 
 
 def adapt(
-    model: nn.Module, size: int, finetune: FinetuneConfig | None = None, progress: bool = True
+    model: nn.Module,
+    size: int,
+    finetune: FinetuneConfig | None = None,
+    progress: bool = True,
+    *,
+    data: object = None,
 ) -> tuple[nn.Module, TrainReport]:
     """A copy of ``model`` fine-tuned at ``size`` px (the "adapted" variant); returns (model, report)."""
     finetune = finetune or FinetuneConfig(epochs=1.0, max_seconds=60)
     ResolutionConfig(size)
-    check_runs_at(model, size)
+    check_runs_at(model, size, data)
     adapted = copy.deepcopy(model)
     report = fit(
         adapted,
         finetune.train_config((size,)),
         loss_fn=finetune_loss(finetune, model),
         progress=progress,
+        data=data,
     )
     return adapted.cpu().eval(), report

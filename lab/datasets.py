@@ -1,0 +1,433 @@
+"""Your own data: any labelled set of images or feature rows as the lab's four splits.
+
+Every function that needs data — :func:`lab.evaluate`, :func:`lab.apply` (fine-tuning and
+int8 calibration), :func:`lab.training.fit`, the sensitivity scan, the thin models and the
+dashboard — takes ``data=``, turned into a :class:`Data` by :func:`as_data`:
+
+* ``None``: Fashion-MNIST (:mod:`lab.data`), the default;
+* a :class:`Data`;
+* ``(X, y)``: NumPy arrays or torch tensors — X is N×D (tabular), N×H×W (grayscale images)
+  or N×C×H×W (images, channels first); y holds N integer labels 0…K−1;
+* a scikit-learn ``Bunch`` (``load_digits()``: its 8×8 ``images``; ``load_wine()``: its
+  feature ``data``), class names from ``target_names``;
+* a torch ``Dataset`` or ``DataLoader`` yielding ``(x, label)`` (read once, into tensors);
+* a dict of splits ``{"train": …, "test": …}`` (optionally ``"val"``, ``"live"``), each
+  any of the forms above.
+
+One set given as a whole is split with a fixed seed, stratified by class: 70 % ``train``,
+10 % ``val``, 20 % ``test``; ``live`` (the dashboard's fast split) is ``test``, or a
+stratified 2,000 of it when ``test`` is larger. Arrays and Bunches are standardized with
+the training split's mean and standard deviation (per feature, or per channel for images)
+unless ``standardize=False`` (pass that when your model expects your own preprocessing);
+torch Datasets are taken as they are. The caller's arrays, tensors and datasets are never
+modified: the lab keeps float32 copies.
+
+Bad data — wrong shape, labels out of range or not integers, an empty set, mismatched
+lengths, NaN or infinite values — raises :class:`DataError` naming what was expected.
+
+Example:
+    >>> from sklearn.datasets import load_digits
+    >>> digits = as_data(load_digits(), name="digits")
+    >>> digits
+    Data('digits': 1×8×8 images, 10 classes; train 1257, val 180, test 360, live 360)
+    >>> digits.split("live").images.shape
+    torch.Size([360, 1, 8, 8])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from . import data as fashion
+
+__all__ = [
+    "FASHION_MNIST",
+    "SPLIT_NAMES",
+    "Data",
+    "DataError",
+    "as_data",
+    "fashion_mnist",
+]
+
+SPLIT_NAMES = ("train", "val", "test", "live")
+FASHION_MNIST = "fashion-mnist"
+SPLIT_SEED = 0
+SHARES = {"train": 0.7, "val": 0.1, "test": 0.2}  # when one whole set is given
+LIVE_MAX = 2_000  # the live split: test, or a stratified 2,000 of it
+MIN_SIZE = 2  # the smallest resolution (px per side) the knob offers for your images
+_FORMS = (
+    "None (Fashion-MNIST), a lab Data, (X, y) arrays or tensors, a scikit-learn Bunch, "
+    "a torch Dataset or DataLoader of (x, label), or a dict of splits {'train': …, 'test': …}"
+)
+
+
+class DataError(ValueError, TypeError):
+    """The data cannot be used as given; the message names what was expected."""
+
+
+@dataclass(frozen=True, eq=False)
+class Data:
+    """A labelled data set as the lab's splits: ``train``, ``val``, ``test``, ``live``.
+
+    ``input_shape`` is one sample's shape (C×H×W images or D features); ``fingerprint``
+    identifies the content (the result store keys evaluations by it).
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    fingerprint: str
+    splits: Mapping[str, fashion.Split] | None = field(default=None, repr=False)
+    mean: tuple[float, ...] | None = field(default=None, repr=False)  # standardization applied
+    std: tuple[float, ...] | None = field(default=None, repr=False)
+    _resized: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # ------------------------------------------------------------------ what it is
+    @property
+    def is_default(self) -> bool:
+        """True for the lab's Fashion-MNIST."""
+        return self.fingerprint == FASHION_MNIST
+
+    @property
+    def kind(self) -> str:
+        """``"image"`` (C×H×W samples) or ``"tabular"`` (D features)."""
+        return "image" if len(self.input_shape) == 3 else "tabular"
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def native_size(self) -> int | None:
+        """Pixels per side of square images; None for tabular data or non-square images."""
+        if self.kind != "image" or self.input_shape[1] != self.input_shape[2]:
+            return None
+        return self.input_shape[1]
+
+    @property
+    def min_size(self) -> int:
+        """The smallest resolution offered (px per side)."""
+        return 4 if self.is_default else min(MIN_SIZE, self.native_size or MIN_SIZE)
+
+    def sizes(self) -> tuple[int, ...]:
+        """Resolutions (px, largest first) the resolution knob may use; () when it does not apply."""
+        if self.native_size is None:
+            return ()
+        return tuple(range(self.native_size, self.min_size - 1, -1))
+
+    def resolution_problem(self) -> str | None:
+        """Why the resolution knob does not apply to this data (None when it does)."""
+        if self.kind == "tabular":
+            return "tabular data has no pixels to downsample"
+        if self.native_size is None:
+            return f"images are {self.input_shape[1]}×{self.input_shape[2]}, not square"
+        return None
+
+    def check_size(self, size: int) -> int:
+        """``size`` if the data can be downsampled to it, else a :class:`DataError` saying why."""
+        problem = self.resolution_problem()
+        if problem is not None:
+            raise DataError(f"the resolution knob does not apply to {self.name!r}: {problem}")
+        if not self.min_size <= size <= self.native_size:
+            raise DataError(
+                f"resolution must be {self.min_size} to {self.native_size} px for "
+                f"{self.name!r} (its images are {self.native_size}×{self.native_size}); got {size}"
+            )
+        return size
+
+    def canonical(self, recipe):
+        """``recipe`` without a resolution equal to the native size (it changes nothing)."""
+        from dataclasses import replace
+
+        if recipe.resolution is not None and recipe.resolution.size == self.native_size:
+            return replace(recipe, resolution=None)
+        return recipe
+
+    # ------------------------------------------------------------------ its contents
+    def split(self, name: str, size: int | None = None) -> fashion.Split:
+        """Split ``name`` (train, val, test, live), images area-downsampled to ``size`` px.
+
+        The tensors are cached and shared: treat them as read-only.
+        """
+        if name not in SPLIT_NAMES:
+            raise DataError(f"unknown split {name!r}; choose one of {', '.join(SPLIT_NAMES)}")
+        size = self.native_size if size is None else size
+        if self.is_default:
+            return fashion.load_split(name, size)
+        whole = self.splits[name]
+        if size is None or size == self.native_size:
+            return whole
+        self.check_size(size)
+        with self._lock:
+            if (name, size) not in self._resized:
+                images = fashion.resize(whole.images, size)
+                self._resized[(name, size)] = fashion.Split(name, images, whole.labels)
+            return self._resized[(name, size)]
+
+    def example(self, batch: int = 1, size: int | None = None) -> torch.Tensor:
+        """A zero batch shaped like the model's input (at ``size`` px for images)."""
+        shape = self.input_shape
+        if size is not None and self.kind == "image":
+            shape = (shape[0], size, size)
+        return torch.zeros(batch, *shape)
+
+    def describe(self) -> str:
+        """One line: the shape of a sample and the number of classes."""
+        if self.kind == "image":
+            c, h, w = self.input_shape
+            return f"{c}×{h}×{w} images, {self.n_classes} classes"
+        return f"{self.input_shape[0]} features, {self.n_classes} classes"
+
+    def __repr__(self) -> str:
+        if self.is_default:
+            sizes = fashion.split_sizes()
+        else:
+            sizes = {name: len(split) for name, split in self.splits.items()}
+        counts = ", ".join(f"{name} {sizes[name]}" for name in SPLIT_NAMES)
+        return f"Data({self.name!r}: {self.describe()}; {counts})"
+
+
+@lru_cache(maxsize=1)
+def fashion_mnist() -> Data:
+    """The lab's default data: Fashion-MNIST (:mod:`lab.data`), loaded lazily."""
+    return Data(
+        name=FASHION_MNIST,
+        classes=fashion.CLASSES,
+        input_shape=(1, fashion.NATIVE_SIZE, fashion.NATIVE_SIZE),
+        fingerprint=FASHION_MNIST,
+        mean=(fashion.MEAN,),
+        std=(fashion.STD,),
+    )
+
+
+# ---------------------------------------------------------------------- conversion
+def _tensor(value: object, what: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], torch.Tensor):
+        return torch.stack([v.detach().cpu() for v in value])
+    try:
+        array = np.array(value)  # a copy: the caller's array is never touched
+    except Exception as exc:  # noqa: BLE001 - any failure means "not array-like"
+        raise DataError(f"{what} must be array-like; got {type(value).__name__}") from exc
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise DataError(f"{what} must hold numbers; got an array of {array.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _features(x: object, what: str) -> torch.Tensor:
+    x = _tensor(x, what)
+    if x.dtype == torch.bool or x.is_complex():
+        raise DataError(f"{what} must hold real numbers; got {x.dtype}")
+    x = x.float()
+    if x.ndim == 3:  # N×H×W grayscale images
+        x = x.unsqueeze(1)
+    if x.ndim not in (2, 4):
+        raise DataError(
+            f"{what} must be N×D features, N×H×W or N×C×H×W images; got shape {tuple(x.shape)}"
+        )
+    if len(x) == 0:
+        raise DataError(f"{what} is empty: the lab needs at least one sample per split")
+    if not torch.isfinite(x).all():
+        raise DataError(f"{what} holds NaN or infinite values; clean or impute them first")
+    return x
+
+
+def _labels(y: object, n: int, what: str) -> torch.Tensor:
+    y = _tensor(y, what)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{what} must be N integer class labels; got shape {tuple(y.shape)}")
+    if len(y) != n:
+        raise DataError(f"{what} has {len(y)} labels for {n} samples; they must match")
+    if y.is_floating_point():
+        if not torch.equal(y, y.round()):
+            raise DataError(f"{what} must be integer class labels 0…K−1; got fractional values")
+    elif y.dtype == torch.bool:
+        raise DataError(f"{what} must be integer class labels 0…K−1; got booleans")
+    y = y.long()
+    if len(y) and int(y.min()) < 0:
+        raise DataError(f"{what} must be class labels 0…K−1; found {int(y.min())}")
+    return y
+
+
+def _from_torch_dataset(dataset: object, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from torch.utils.data import DataLoader
+
+    xs, ys = [], []
+    batches = dataset if isinstance(dataset, DataLoader) else DataLoader(dataset, batch_size=512)
+    for item in batches:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
+        x, y = item
+        xs.append(torch.as_tensor(x).detach().cpu().float())
+        ys.append(torch.as_tensor(y).detach().cpu())
+    if not xs:
+        raise DataError(f"{what} is empty: the lab needs at least one sample per split")
+    return torch.cat(xs), torch.cat(ys)
+
+
+def _pair(value: object, what: str) -> tuple[torch.Tensor, torch.Tensor, tuple | None, bool]:
+    """``(x, y, class names or None, standardize by default)`` from one form."""
+    from torch.utils.data import DataLoader, Dataset
+
+    if isinstance(value, (Dataset, DataLoader)):
+        x, y = _from_torch_dataset(value, what)
+        x = _features(x, what)
+        return x, _labels(y, len(x), f"{what} labels"), None, False
+    if hasattr(value, "target") and (hasattr(value, "images") or hasattr(value, "data")):
+        source = getattr(value, "images", None)
+        source = value.data if source is None else source
+        x = _features(source, what)
+        names = getattr(value, "target_names", None)
+        names = tuple(str(n) for n in names) if names is not None else None
+        return x, _labels(value.target, len(x), f"{what} labels"), names, True
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        x = _features(value[0], f"{what} X")
+        return x, _labels(value[1], len(x), f"{what} y"), None, True
+    raise DataError(f"{what}: expected {_FORMS}; got {type(value).__name__}")
+
+
+def _stratified(labels: torch.Tensor, shares: dict[str, float], seed: int) -> dict[str, list]:
+    """Indices per part, each class split in the given shares (every part gets ≥ 1 if it can)."""
+    generator = torch.Generator().manual_seed(seed)
+    parts: dict[str, list] = {name: [] for name in shares}
+    for cls in labels.unique().tolist():
+        members = (labels == cls).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)].tolist()
+        n, start = len(members), 0
+        names = list(shares)
+        for i, name in enumerate(names):
+            take = n - start if i == len(names) - 1 else int(round(shares[name] * n))
+            parts[name] += members[start : start + take]
+            start += take
+    return {name: sorted(idx) for name, idx in parts.items()}
+
+
+def _live(test: fashion.Split, seed: int) -> fashion.Split:
+    if len(test) <= LIVE_MAX:
+        return fashion.Split("live", test.images, test.labels)
+    share = LIVE_MAX / len(test)
+    idx = _stratified(test.labels, {"live": share, "rest": 1 - share}, seed)["live"]
+    idx = torch.tensor(idx)
+    return fashion.Split("live", test.images[idx], test.labels[idx])
+
+
+def _fingerprint(splits: Mapping[str, fashion.Split], classes: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(repr(classes).encode())
+    for name in SPLIT_NAMES:
+        split = splits[name]
+        digest.update(f"{name}{tuple(split.images.shape)}".encode())
+        digest.update(split.images.numpy().tobytes())
+        digest.update(split.labels.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def as_data(
+    value: object = None,
+    *,
+    name: str | None = None,
+    classes: tuple[str, ...] | list[str] | None = None,
+    standardize: bool | None = None,
+    seed: int = SPLIT_SEED,
+) -> Data:
+    """``value`` as a :class:`Data` (see the module docstring for the forms accepted).
+
+    Args:
+        value: the data; None is Fashion-MNIST.
+        name: a label for results and plots (default: ``"your data"``).
+        classes: class names (default: ``target_names`` of a Bunch, else ``"0"``, ``"1"``…).
+        standardize: subtract the training split's mean and divide by its std (per feature,
+            or per channel). Default: True for arrays and Bunches, False for torch Datasets.
+        seed: the seed of the stratified split of one whole set.
+
+    Raises:
+        DataError: the data is not one of the forms above, or is malformed (the message
+            says what was expected).
+    """
+    if value is None:
+        return fashion_mnist()
+    if isinstance(value, Data):
+        return value
+    if standardize is not None and not isinstance(standardize, bool):
+        raise DataError(f"standardize must be True, False or None; got {standardize!r}")
+    if isinstance(value, Mapping) and not hasattr(value, "target"):
+        unknown = set(value) - set(SPLIT_NAMES)
+        if unknown or not {"train", "test"} <= set(value):
+            raise DataError(
+                "a dict of splits needs 'train' and 'test' (optionally 'val', 'live'); "
+                f"got keys {sorted(map(str, value))}"
+            )
+        parts = {key: _pair(part, f"data[{key!r}]") for key, part in value.items()}
+        names = next((p[2] for p in parts.values() if p[2] is not None), None)
+        default_standardize = all(p[3] for p in parts.values())
+        raw = {key: (p[0], p[1]) for key, p in parts.items()}
+        if "val" not in raw:  # carve 10 % of train, stratified
+            x, y = raw["train"]
+            idx = _stratified(y, {"val": 0.1, "train": 0.9}, seed)
+            if idx["val"] and idx["train"]:
+                raw["val"] = (x[idx["val"]], y[idx["val"]])
+                raw["train"] = (x[idx["train"]], y[idx["train"]])
+            else:
+                raw["val"] = raw["train"]
+    else:
+        x, y, names, default_standardize = _pair(value, "data")
+        if len(x) < 3:
+            raise DataError(f"data has {len(x)} samples; the lab needs at least 3 to split it")
+        idx = _stratified(y, SHARES, seed)
+        raw = {}
+        for part, members in idx.items():
+            members = members or idx["train"]  # a tiny class set: reuse train rather than fail
+            raw[part] = (x[members], y[members])
+    shapes = {key: tuple(x.shape[1:]) for key, (x, _) in raw.items()}
+    if len(set(shapes.values())) != 1:
+        raise DataError(f"every split must have the same sample shape; got {shapes}")
+    n_classes = int(max(int(y.max()) for _, y in raw.values())) + 1
+    if classes is not None:
+        classes = tuple(str(c) for c in classes)
+        if len(classes) < n_classes:
+            raise DataError(
+                f"labels go up to {n_classes - 1} but {len(classes)} class names were given; "
+                f"give {n_classes} or more"
+            )
+    elif names is not None:
+        if len(names) < n_classes:
+            raise DataError(f"labels go up to {n_classes - 1} but target_names has {len(names)}")
+        classes = names
+    else:
+        classes = tuple(str(c) for c in range(n_classes))
+    if len(classes) < 2:
+        raise DataError("the data has one class only; the lab needs at least 2 classes")
+    standardize = default_standardize if standardize is None else standardize
+    mean = std = None
+    if standardize:
+        train_x = raw["train"][0]
+        dims = [0] if train_x.ndim == 2 else [0, 2, 3]
+        mean = train_x.mean(dim=dims, keepdim=True)
+        std = train_x.std(dim=dims, keepdim=True).clamp_min(1e-8)
+        raw = {k: ((x - mean) / std, y) for k, (x, y) in raw.items()}
+        mean, std = tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())
+    splits = {k: fashion.Split(k, x.contiguous(), y) for k, (x, y) in raw.items()}
+    if "live" not in splits:
+        splits["live"] = _live(splits["test"], seed)
+    input_shape = shapes["train"]
+    if len(input_shape) == 3 and min(input_shape[1:]) < 1:
+        raise DataError(f"images must be at least 1×1 px; got {input_shape}")
+    return Data(
+        name=name or "your data",
+        classes=classes,
+        input_shape=input_shape,
+        fingerprint=_fingerprint(splits, classes),
+        splits=splits,
+        mean=mean,
+        std=std,
+    )
