@@ -172,6 +172,21 @@ class Data:
                 self._resized[(name, size)] = fashion.Split(name, images, whole.labels)
             return self._resized[(name, size)]
 
+    def subset(self, name: str, n: int, size: int | None = None) -> fashion.Split:
+        """A fixed, stratified ``n`` of split ``name`` (the same images every time; the
+        classes in the split's proportions). The whole split when it has ≤ ``n`` images."""
+        whole = self.split(name, size)
+        if len(whole) <= n:
+            return whole
+        key = ("subset", name, n, size)
+        with self._lock:
+            if key not in self._resized:
+                share = n / len(whole)
+                idx = _stratified(whole.labels, {"part": share, "rest": 1 - share}, SPLIT_SEED)
+                chosen = torch.tensor(idx["part"])
+                self._resized[key] = fashion.Split(name, whole.images[chosen], whole.labels[chosen])
+            return self._resized[key]
+
     def example(self, batch: int = 1, size: int | None = None) -> torch.Tensor:
         """A zero batch shaped like the model's input (at ``size`` px for images)."""
         shape = self.input_shape

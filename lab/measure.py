@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -52,7 +53,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import artifact, data, energy, machine
+from . import artifact, data, energy, machine, stats
 from .datasets import Data, as_data
 from .store import ResultStore, default_store
 from .techniques.apply import Compressed, apply
@@ -83,7 +84,8 @@ ACCURACY_BATCH = 256
 # 2: fp32 runtimes run with BN folded and channels_last (faster latency/throughput/energy,
 #    executes_as says so); quick throughput timed on the pass's batches of exactly 256 images
 # 3: state_dict_bytes is the input model's file (was the pruned model's); machine fields
-MEASUREMENT_VERSION = 3  # bump when the meaning of a stored number changes
+# 4: accuracy interval, per-image results, latency samples; the data's fingerprint in the key
+MEASUREMENT_VERSION = 4  # bump when the meaning of a stored number changes
 SIZE_CACHE_ENTRIES = 512  # in-process artifact byte counts remembered (LRU)
 
 
@@ -137,20 +139,62 @@ class Measurement:
     train_energy_kwh: float | None = None  # thin models: fitting energy (codecarbon)
     operations_kind: str = "MACs"  # what ``macs`` counts: MACs, or comparisons for trees
     data: str = "fashion-mnist"  # the data set's name (lab.datasets.Data.name)
+    accuracy_low: float | None = None  # 95 % Wilson interval of the accuracy on these images
+    accuracy_high: float | None = None
+    correct_bits: str = ""  # which images were right (packed bits, base64): paired tests
+    latency_samples_ms: list[float] = field(default_factory=list)  # the batch-1 runs timed
+    preliminary: bool = False  # a first look (preview): part of the images, no timings
 
     @property
     def compression_ratio(self) -> float:
         """The input model's fp32 state_dict bytes / this artifact's bytes."""
         return self.state_dict_bytes / max(1, self.artifact_bytes)
 
+    def correct(self) -> np.ndarray | None:
+        """Per-image correctness (bool array, in the split's order), or None if not recorded."""
+        if not self.correct_bits:
+            return None
+        packed = np.frombuffer(base64.b64decode(self.correct_bits), dtype=np.uint8)
+        return np.unpackbits(packed, count=self.n_images).astype(bool)
+
+    def compare(self, baseline: Measurement) -> stats.PairedComparison | None:
+        """Exact McNemar test of this accuracy against ``baseline``'s on the same images
+        (None when either lacks per-image results or they were scored on different images)."""
+        mine, theirs = self.correct(), baseline.correct()
+        same_images = (self.split, self.data, self.n_images) == (
+            baseline.split,
+            baseline.data,
+            baseline.n_images,
+        )
+        if mine is None or theirs is None or not same_images:
+            return None
+        return stats.mcnemar_exact(theirs, mine)
+
+    def latency_within_noise(self, baseline: Measurement) -> bool | None:
+        """Whether the batch-1 latency change vs ``baseline`` is inside the measurement noise
+        (Mann–Whitney U on the timed runs); None when either lacks samples."""
+        if not self.latency_samples_ms or not baseline.latency_samples_ms:
+            return None
+        return stats.same_within_noise(baseline.latency_samples_ms, self.latency_samples_ms)
+
     def to_row(self) -> dict:
         row = asdict(self)
         row["notes"] = "; ".join(self.notes)
         row["compression_ratio"] = round(self.compression_ratio, 2)
+        del row["correct_bits"], row["latency_samples_ms"]  # raw samples: see correct()
         return row
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([self.to_row()])
+    def to_frame(self, baseline: Measurement | None = None) -> pd.DataFrame:
+        """One row; with ``baseline``, also the paired accuracy change (McNemar) vs it."""
+        row = self.to_row()
+        if baseline is not None:
+            paired = self.compare(baseline)
+            row["change_pt"] = (
+                paired.difference_pt if paired else 100 * (self.accuracy - baseline.accuracy)
+            )
+            row["change_p_value"] = paired.p_value if paired else None
+            row["change_verdict"] = paired.verdict if paired else "not paired (different images)"
+        return pd.DataFrame([row])
 
     def to_json(self) -> str:
         payload = asdict(self)
@@ -215,12 +259,14 @@ def measure_latency(
     *,
     cancel: threading.Event | None = None,
     input_shape: tuple[int, ...] | None = None,
+    samples: list[float] | None = None,
 ) -> tuple[float, float, float | None]:
     """Batch-1 median and p95 latency (ms) and batch-256 throughput (images/s) after warm-up.
 
     Inputs are ``input_shape`` (one sample, e.g. ``(3, 32, 32)`` or ``(30,)``), by default
     1×size×size images. Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when
-    ``throughput_repeats`` is 0. Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
+    ``throughput_repeats`` is 0; ``samples`` (a list), when given, receives every timed
+    batch-1 run in ms. Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
     """
     shape = (1, size, size) if input_shape is None else tuple(input_shape)
     inputs = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
@@ -238,6 +284,8 @@ def measure_latency(
     for _ in range(batch1_runs):
         run_one()
     per_image_ms = np.array(per_image) * 1e3
+    if samples is not None:
+        samples.extend(float(v) for v in per_image_ms)
     throughput = None
     if throughput_repeats:
         _check(cancel)
@@ -269,23 +317,38 @@ def _pass_batches(n: int) -> list[tuple[int, int]]:
 @torch.no_grad()
 def _accuracy_pass(
     model: nn.Module, split: data.Split, cancel: threading.Event | None = None
-) -> tuple[int, float, float]:
-    """``(correct, seconds, images/s at batch 256)``: the rate over the pass's batches of
-    exactly 256 images (over the whole pass if it has none: a split of ≤ 256 images)."""
-    correct, start = 0, time.perf_counter()
+) -> tuple[torch.Tensor, float, float]:
+    """``(per-image correctness, seconds, images/s at batch 256)``: the rate over the pass's
+    batches of exactly 256 images (over the whole pass if it has none: ≤ 256 images)."""
+    right, start = [], time.perf_counter()
     full_images, full_seconds = 0, 0.0
     for lo, hi in _pass_batches(len(split)):
         _check(cancel)
         batch_start = time.perf_counter()
         logits = model(split.images[lo:hi])
-        correct += int((logits.argmax(1) == split.labels[lo:hi]).sum())
+        right.append(logits.argmax(1) == split.labels[lo:hi])
         if hi - lo == THROUGHPUT_BATCH:
             full_images, full_seconds = (
                 full_images + hi - lo,
                 full_seconds + time.perf_counter() - batch_start,
             )
     seconds = time.perf_counter() - start
-    return correct, seconds, (full_images / full_seconds if full_images else len(split) / seconds)
+    rate = full_images / full_seconds if full_images else len(split) / seconds
+    return torch.cat(right), seconds, rate
+
+
+def accuracy_fields(right: torch.Tensor) -> dict:
+    """Accuracy, its 95 % Wilson interval and the packed per-image results."""
+    n, correct = len(right), int(right.sum())
+    low, high = stats.accuracy_interval(correct, n)
+    packed = np.packbits(right.cpu().numpy().astype(np.uint8))
+    return {
+        "n_images": n,
+        "accuracy": correct / n,
+        "accuracy_low": low,
+        "accuracy_high": high,
+        "correct_bits": base64.b64encode(packed.tobytes()).decode("ascii"),
+    }
 
 
 _SIZES: OrderedDict[str, int] = OrderedDict()  # content key → bytes of a file written once
@@ -391,10 +454,9 @@ def _measure_accuracy_and_energy(run: _Run) -> dict:
     reading = energy.measure_energy(
         lambda: passes.append(_accuracy_pass(runtime, chunk, run.cancel))
     )
-    correct, _, pass_throughput = passes[0]
+    right, _, pass_throughput = passes[0]
     return {
-        "n_images": len(chunk),
-        "accuracy": correct / len(chunk),
+        **accuracy_fields(right),
         "energy_kwh_per_1k": None if reading.kwh is None else reading.kwh / len(chunk) * 1000,
         "energy_source": reading.provenance,
         "_pass_throughput": pass_throughput,
@@ -408,10 +470,16 @@ def _measure_latency(run: _Run) -> dict:
         throughput_repeats=run.settings["throughput_repeats"],
         cancel=run.cancel,
         input_shape=run.dataset.input_shape,  # the runtime takes native-size inputs
+        samples=(samples := []),
     )
     if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
         throughput = run.found["_pass_throughput"]
-    return {"latency_ms_p50": p50, "latency_ms_p95": p95, "throughput_ips": throughput}
+    return {
+        "latency_ms_p50": p50,
+        "latency_ms_p95": p95,
+        "throughput_ips": throughput,
+        "latency_samples_ms": samples,
+    }
 
 
 def _measure_size(run: _Run) -> dict:
@@ -494,12 +562,50 @@ def _threads_wanted(threads: int | None) -> int | None:
     return int(text)
 
 
+BUSY_LOAD_PER_CPU = 1.0  # 1-min load per logical CPU above which timings are inflated
+
+
+def _busy(load: float | None) -> bool:
+    return load is not None and load / (os.cpu_count() or 1) > BUSY_LOAD_PER_CPU
+
+
+def stale_reason(stored: Measurement, now: dict | None = None) -> str | None:
+    """Why ``stored``'s load-dependent figures (latency, throughput, energy, CO2) must not be
+    served here and now, or None. Accuracy, bytes and FLOPs never go stale.
+
+    * measured on another CPU model → re-measure;
+    * measured on a busy machine (1-min load > 1 per logical CPU) while this one is not
+      busy now → re-measure (now it can be done better).
+
+    A result measured under load and served while the machine is still busy keeps a note
+    saying so (see :func:`evaluate`).
+    """
+    now = machine.describe() if now is None else now
+    if stored.cpu_model and stored.cpu_model != now["cpu_model"]:
+        return f"measured on another CPU ({stored.cpu_model})"
+    if _busy(stored.load_1min) and not _busy(now["load_1min"]):
+        return f"measured under load {stored.load_1min:.1f}; the machine is quieter now"
+    return None
+
+
+def _load_note(load: float | None) -> str | None:
+    if not _busy(load):
+        return None
+    return (
+        f"latency, throughput and energy measured under load {load:.1f} on "
+        f"{os.cpu_count()} logical CPUs: inflated by other work on this machine"
+    )
+
+
 def _stored(store: ResultStore, key: CacheKey, started: float) -> Measurement | None:
-    """The stored result for ``key``, marked cached (None when there is none)."""
+    """The stored result for ``key``, marked cached (None when there is none, or when its
+    load-dependent figures are stale: :func:`stale_reason`)."""
     hit = store.get(str(key))
     if hit is None:
         return None
     result = Measurement(**hit)
+    if stale_reason(result) is not None:
+        return None
     result.cached, result.seconds = True, time.perf_counter() - started
     return result
 
@@ -566,6 +672,7 @@ def evaluate(
     timings: dict[str, float] | None = None,
     runtime: str = "torch",
     data: object = None,
+    applied: Compressed | None = None,
 ) -> Measurement:
     """Measure ``model`` (optionally after applying ``recipe`` to a copy of it) on ``split``.
 
@@ -595,6 +702,8 @@ def evaluate(
             with): anything :func:`lab.datasets.as_data` accepts — a torch Dataset or
             DataLoader, ``(X, y)`` arrays or tensors, a scikit-learn Bunch, a dict of
             splits. Default: Fashion-MNIST.
+        applied: ``apply(model, recipe, data=data)`` when already computed (e.g. by
+            :func:`preview`): it is measured instead of applying the recipe again.
     """
     started = time.perf_counter()
     if split not in ("live", "val", "test"):
@@ -650,6 +759,10 @@ def evaluate(
                 compressed = model
                 if runtime != "torch":
                     raise ValueError("pass runtime= to apply() when evaluating a Compressed model")
+            elif applied is not None:
+                if applied.original is not model or applied.recipe != recipe:
+                    raise ValueError("applied= must be apply(model, recipe) of this model")
+                compressed = applied
             else:
                 compressed = apply(model, recipe, progress=False, runtime=runtime, data=dataset)
             compressed.model.eval()
@@ -660,6 +773,7 @@ def evaluate(
             with _phase(timings, phase):
                 run.found.update(metric(run))
         fields_ = {k: v for k, v in run.found.items() if not k.startswith("_")}
+        note = _load_note(fields_["load_1min"])
         kwh_per_1k = fields_["energy_kwh_per_1k"]
         intensity = energy.carbon_intensity(country)
         result = Measurement(
@@ -671,7 +785,7 @@ def evaluate(
             country=country,
             carbon_intensity_g_per_kwh=intensity,
             executes_as=compressed.executes_as,
-            notes=list(compressed.notes),
+            notes=[*compressed.notes, *([note] if note else [])],
             model_hash=key.model_hash,
             effort=effort,
             data=dataset.name,
@@ -685,6 +799,94 @@ def evaluate(
             )
         result.seconds = time.perf_counter() - started  # including the write
         return result
+
+
+PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
+
+
+def cached_result(
+    model: nn.Module,
+    recipe: object = None,
+    *,
+    split: str = "live",
+    country: str = energy.DEFAULT_COUNTRY,
+    effort: str = "full",
+    store: ResultStore | None = None,
+    threads: int | None = None,
+    runtime: str = "torch",
+    data: object = None,
+) -> Measurement | None:
+    """What :func:`evaluate` would serve from the result store right now, or None (it
+    would measure). Cheap: a fingerprint and one lookup."""
+    dataset = as_data(data)
+    recipe = dataset.canonical(Recipe.of(recipe))
+    with _threads(_threads_wanted(threads)):
+        key = CacheKey(
+            fingerprint(model),
+            recipe.to_json(),
+            split,
+            energy.validate_country(country),
+            effort,
+            torch.get_num_threads(),
+            runtime,
+            dataset.fingerprint,
+        )
+    return _stored(store if store is not None else default_store(), key, time.perf_counter())
+
+
+def preview(
+    model: nn.Module,
+    recipe: object = None,
+    *,
+    data: object = None,
+    images: int = PREVIEW_IMAGES,
+    name: str | None = None,
+    country: str = energy.DEFAULT_COUNTRY,
+    cancel: threading.Event | None = None,
+) -> tuple[Compressed, Measurement]:
+    """A first look, in a fraction of :func:`evaluate`'s time: ``(applied, measurement)``.
+
+    Exact: bytes on disk, parameters, non-zeros, FLOPs (the same as the final figures).
+    Preliminary (``measurement.preliminary``): the accuracy on a fixed stratified
+    ``images`` of the live split, with its 95 % interval. Not measured yet (None):
+    latency, throughput, energy, CO2. Pass ``applied`` to :func:`evaluate`
+    (``applied=...``) to finish without applying the recipe twice. Nothing is stored.
+    """
+    dataset = as_data(data)
+    recipe = dataset.canonical(Recipe.of(recipe))
+    compressed = apply(model, recipe, progress=False, data=dataset)
+    compressed.model.eval()
+    compressed.runtime.eval()
+    _check(cancel)
+    part = dataset.subset("live", images)
+    run = _Run(compressed, part, dataset, EFFORTS["quick"], cancel)
+    right, _, _ = _accuracy_pass(compressed.runtime, part, cancel)
+    found = {**accuracy_fields(right), **_measure_size(run), **_measure_counts(run)}
+    found.update(_measure_machine(run))
+    result = Measurement(
+        name=name or type(model).__name__,
+        recipe=recipe.to_json(),
+        label=recipe.describe(),
+        split="live",
+        latency_ms_p50=None,
+        latency_ms_p95=None,
+        throughput_ips=None,
+        energy_kwh_per_1k=None,
+        co2_g_per_1k=None,
+        country=energy.validate_country(country),
+        carbon_intensity_g_per_kwh=energy.carbon_intensity(country),
+        energy_source="not measured yet (preliminary)",
+        executes_as=compressed.executes_as,
+        notes=[
+            f"preliminary: accuracy on a fixed stratified {found['n_images']:,} of the "
+            f"{len(dataset.split('live')):,} live images; timings and energy follow"
+        ],
+        effort="quick",
+        data=dataset.name,
+        preliminary=True,
+        **found,
+    )
+    return compressed, result
 
 
 def results_frame(store: ResultStore | None = None) -> pd.DataFrame:

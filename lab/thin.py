@@ -1089,7 +1089,11 @@ def _check(cancel: threading.Event | None) -> None:
 
 
 def _latency(
-    estimator, rows: np.ndarray, effort: str = "full", cancel: threading.Event | None = None
+    estimator,
+    rows: np.ndarray,
+    effort: str = "full",
+    cancel: threading.Event | None = None,
+    samples: list[float] | None = None,
 ) -> tuple[float, float, int]:
     """Batch-1 p50/p95 (ms) over single-row predict calls (rotating through ``rows``) after
     warm-up: see :data:`LATENCY` for how many."""
@@ -1108,6 +1112,8 @@ def _latency(
         spent += times[-1]
         i += 1
     ms = np.array(times) * 1e3
+    if samples is not None:
+        samples.extend(float(v) for v in ms)
     return float(np.median(ms)), float(np.percentile(ms, 95)), len(times)
 
 
@@ -1181,9 +1187,11 @@ def measure_thin(
     pass_start = time.perf_counter()
     reading = energy.measure_energy(accuracy_pass)
     pass_seconds = time.perf_counter() - pass_start
-    p50, p95, runs = _latency(estimator, x, effort, cancel)
+    p50, p95, runs = _latency(estimator, x, effort, cancel, samples := [])
     predicted = np.concatenate(predictions)
-    accuracy = float(np.mean(predicted == y))
+    from .measure import accuracy_fields
+
+    right = accuracy_fields(torch.from_numpy(predicted == y))
     throughput = (
         full["images"] / full["seconds"] if full["images"] else len(x) / max(pass_seconds, 1e-12)
     )
@@ -1215,8 +1223,8 @@ def measure_thin(
         "recipe": "{}",
         "label": "scikit-learn" + (" (quick)" if thin.quick else ""),
         "split": split,
-        "n_images": len(x),
-        "accuracy": accuracy,
+        **right,
+        "latency_samples_ms": samples,
         "artifact_bytes": artifact_bytes,
         "state_dict_bytes": artifact_bytes,
         "parameters": thin.parameters,

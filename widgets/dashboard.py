@@ -55,7 +55,7 @@ from torch import nn
 from lab import energy
 from lab.techniques.configs import Recipe
 
-from .metrics import MetricsPanel
+from .metrics import MetricsPanel, within_noise
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
 from .recommendation import RecommendationView
@@ -135,6 +135,11 @@ class Dashboard(w.VBox):
             when a newer request supersedes the evaluation.
         store: lab :class:`~lab.store.ResultStore` for the results (default: lab's default store).
         debounce: seconds a burst of changes must be quiet before its last one is evaluated.
+        progressive: show a first look before the final figures of a configuration that must
+            be measured (exact bytes and FLOPs, accuracy on 500 live images with its 95 %
+            interval, marked preliminary), then the final ones (all 2,000 images, timings,
+            energy, CO₂). Default: on with lab's evaluator; a custom ``evaluator`` must then
+            accept ``applied=`` (as :func:`lab.measure.evaluate` does).
 
     Public state (traitlets): ``measurement`` and ``baseline`` (what the panel shows),
     ``busy``, ``error``, ``evaluations`` (evaluator calls so far).
@@ -142,6 +147,7 @@ class Dashboard(w.VBox):
 
     measurement = t.Any(None)
     baseline = t.Any(None)
+    preliminary = t.Any(None)  # the last first look shown (before its final figures)
     busy = t.Bool(False)
     error = t.Unicode("")
     evaluations = t.Int(0)
@@ -157,6 +163,7 @@ class Dashboard(w.VBox):
         thin_models: Sequence[str] | None = None,
         store: Any = None,
         debounce: float = 0.05,
+        progressive: bool | None = None,
     ) -> None:
         from lab import thin
         from lab.datasets import as_data
@@ -165,6 +172,10 @@ class Dashboard(w.VBox):
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts_cancel(self._evaluator)
         self._store = store
+        # a custom evaluator may not take applied=: progressive only when asked for then
+        self.progressive = evaluator is None if progressive is None else bool(progressive)
+        self._full_running: _Request | None = None  # a full test-set request not yet shown
+        self._dropped_note = ""  # said until the next change: a full evaluation was stopped
         self._memo: dict[tuple, Any] = {}  # _Request.key() → measurement, this session
         self._memo_lock = threading.Lock()
         self._worker = LatestWorker(debounce=debounce)
@@ -255,6 +266,15 @@ class Dashboard(w.VBox):
         except ValueError as exc:
             self.status.show_error(f"Invalid configuration: {exc}")
             return
+        dropped = self._full_running
+        self._full_running = request if (split, effort) == FULL else None
+        self._dropped_note = ""
+        if dropped is not None and dropped != request and self._worker.busy:
+            self._dropped_note = (
+                f"the full test-set evaluation of “{dropped.recipe.describe()}” was stopped by "
+                "your change: press “Evaluate on full test set” again to finish it"
+            )
+            self.status.show_message(self._dropped_note)
         with self._memo_lock:
             baseline = self._memo.get(request.key(Recipe()))
             measurement = self._memo.get(request.key())
@@ -364,8 +384,55 @@ class Dashboard(w.VBox):
             measurement = baseline
         else:  # a thin model with a torch form is compressed as that form
             runnable = model if isinstance(model, nn.Module) else model.to_torch()
-            measurement = self._measure(runnable, request, cancel=cancel)
+            applied = self._first_look(runnable, request, baseline, started, cancel)
+            measurement = self._measure(runnable, request, cancel=cancel, applied=applied)
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
+
+    def _first_look(
+        self,
+        model: nn.Module,
+        request: _Request,
+        baseline: Any,
+        started: float,
+        cancel: threading.Event | None,
+    ) -> Any:
+        """Show a preliminary result first (exact bytes and FLOPs, accuracy on part of the live
+        images with its interval) when the final one must be measured; returns the applied
+        recipe for the final measurement (None when nothing was previewed)."""
+        from lab import measure
+
+        if not self.progressive:
+            return None
+        if (request.split, request.effort) != LIVE:
+            return None
+        with self._memo_lock:
+            if request.key() in self._memo:
+                return None
+        data = None if self.data.is_default else self.data
+        stored = measure.cached_result(
+            model,
+            request.recipe,
+            split=request.split,
+            country=request.country,
+            effort=request.effort,
+            store=self._store,
+            data=data,
+        )
+        if stored is not None:
+            return None
+        applied, first = measure.preview(
+            model,
+            request.recipe,
+            data=data,
+            name=request.name,
+            country=request.country,
+            cancel=cancel,
+        )
+        outcome = _Outcome(request, baseline, first, time.perf_counter() - started)
+        with self._worker.deliver_lock:  # shown only while this request is the newest
+            if cancel is None or not cancel.is_set():
+                self._show(outcome, final=False)
+        return applied
 
     def _measure(
         self,
@@ -373,6 +440,7 @@ class Dashboard(w.VBox):
         request: _Request,
         recipe: Recipe | None = None,
         cancel: threading.Event | None = None,
+        applied: Any = None,
     ) -> Any:
         recipe = request.recipe if recipe is None else recipe
         key = request.key(recipe)
@@ -384,6 +452,8 @@ class Dashboard(w.VBox):
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
         if not self.data.is_default:
             extra["data"] = self.data
+        if applied is not None:
+            extra["applied"] = applied
         result = self._evaluator(
             model,
             recipe,
@@ -407,13 +477,22 @@ class Dashboard(w.VBox):
                 if key[0] == request.model_key and key[2:] == request.key()[2:]
             ]
 
-    def _show(self, outcome: _Outcome) -> None:
+    def _show(self, outcome: _Outcome, final: bool = True) -> None:
         base, current = outcome.baseline, outcome.measurement
         live = (outcome.request.split, outcome.request.effort) == LIVE
         self.metrics.show(current, base)
+        if not final:  # a first look: the panel only; the plot and the rest follow
+            self.status.show_message(
+                f"{current.label} · first look in {outcome.seconds:.2f} s "
+                f"(accuracy on {current.n_images:,} images) · measuring the rest…"
+                + (f" · {self._dropped_note}" if self._dropped_note else "")
+            )
+            self.preliminary = current
+            return
         with self.scale.hold_trait_notifications():
             self.scale.co2_g_per_1k = current.co2_g_per_1k
             self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
+            self.scale.within_noise = bool(within_noise("co2", base, current))
         if live:  # every configuration evaluated so far (a drag's skipped results too)
             others = [m for m in self._evaluated_like(outcome.request) if m is not current]
             self.pareto.add(*others, current)
@@ -423,10 +502,14 @@ class Dashboard(w.VBox):
             if outcome.seconds == 0 or getattr(current, "cached", False)
             else f"measured in {outcome.seconds:.2f} s"
         )
-        self.status.show_message(f"{current.label} · {where} · {how}")
+        self.status.show_message(
+            f"{current.label} · {where} · {how}"
+            + (f" · {self._dropped_note}" if self._dropped_note else "")
+        )
         self.status.busy = False
         if live:
             self._recommend()
+        self._full_running = None if not live else self._full_running
         self.baseline, self.measurement = base, current
         self.last_outcome = outcome
 

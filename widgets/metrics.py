@@ -29,7 +29,15 @@ from .units import (
     ratio_change,
 )
 
-__all__ = ["METRICS", "Metric", "MetricsPanel", "notes_for"]
+__all__ = [
+    "METRICS",
+    "Metric",
+    "MetricsPanel",
+    "accuracy_change",
+    "format_accuracy",
+    "notes_for",
+    "within_noise",
+]
 
 PLACEHOLDER = "—"
 
@@ -50,11 +58,59 @@ class Metric:
         base, value = self.read(baseline), self.read(measurement)
         if not self.lower:
             return points_change(base, value)
-        return ratio_change(base, value, self.lower, self.higher, self.tolerance)
+        noisy = within_noise(self.key, baseline, measurement)
+        tolerance = float("inf") if noisy else 0.0 if noisy is False else self.tolerance
+        return ratio_change(base, value, self.lower, self.higher, tolerance)
+
+
+def within_noise(key: str, baseline: Any, measurement: Any) -> bool | None:
+    """The one verdict on whether a measured change of ``key`` is noise (None: not decided
+    by a test; the metric's tolerance applies). Latency: Mann–Whitney U on the timed runs
+    (:meth:`lab.measure.Measurement.latency_within_noise`); energy and CO₂ are estimated
+    from the same timed work, so they follow the throughput of the accuracy pass within
+    :data:`ENERGY_TOLERANCE`."""
+    if key == "latency":
+        test = getattr(measurement, "latency_within_noise", None)
+        return (
+            test(baseline)
+            if callable(test) and getattr(baseline, "latency_samples_ms", None)
+            else None
+        )
+    if key in ("energy", "co2"):
+        base, value = _energy_wh(baseline), _energy_wh(measurement)
+        if not base or not value:
+            return None
+        return max(base, value) / min(base, value) - 1 <= ENERGY_TOLERANCE
+    return None
+
+
+ENERGY_TOLERANCE = 0.25  # relative energy change shown as "≈ same": load-estimated power
 
 
 def _energy_wh(m: Any) -> float | None:
-    return None if m.energy_kwh_per_1k is None else m.energy_kwh_per_1k * 1000
+    kwh = getattr(m, "energy_kwh_per_1k", None)
+    return None if kwh is None else kwh * 1000
+
+
+def accuracy_change(baseline: Any, measurement: Any) -> str:
+    """ "−0.4 pt, within noise" / "−2.1 pt, significant (p = 0.003)" from the exact McNemar
+    test on the same images when both carry per-image results; else the plain difference."""
+    compare = getattr(measurement, "compare", None)
+    paired = None
+    if callable(compare) and getattr(baseline, "correct_bits", ""):
+        paired = compare(baseline)
+    if paired is None:
+        return points_change(baseline.accuracy, measurement.accuracy)
+    return paired.verdict
+
+
+def format_accuracy(m: Any) -> str:
+    """ "91.2 %" and, when known, its 95 % interval: "91.2 % (90.0–92.3)"."""
+    text = format_percent(m.accuracy)
+    low, high = getattr(m, "accuracy_low", None), getattr(m, "accuracy_high", None)
+    if low is not None and high is not None:
+        text += f" ({100 * low:.1f}–{100 * high:.1f})"
+    return text
 
 
 METRICS: tuple[Metric, ...] = (
@@ -140,6 +196,7 @@ class MetricsPanel(w.VBox):
     numbers = t.Dict()  # key → raw number of the current measurement
     texts = t.Dict()  # key → shown value, e.g. "91.2 %"
     changes = t.Dict()  # key → shown change, e.g. "−0.4 pt"
+    preliminary = t.Bool(False)  # the shown figures are a first look (timings follow)
 
     def __init__(self) -> None:
         self.title = w.HTML(PLACEHOLDER)
@@ -154,11 +211,11 @@ class MetricsPanel(w.VBox):
             self._values[metric.key], self._changes[metric.key] = value, change
             cells += [w.HTML(f"<span style='color:#555'>{metric.label}</span>"), value, change]
         grid = w.GridBox(
-            cells, layout=w.Layout(grid_template_columns="190px 110px 180px", grid_gap="0 8px")
+            cells, layout=w.Layout(grid_template_columns="170px 170px 200px", grid_gap="0 8px")
         )
         self.notes = w.HTML("")
         self.notes.add_class("lab-metric-notes")
-        super().__init__([self.title, grid, self.notes], layout={"width": "520px"})
+        super().__init__([self.title, grid, self.notes], layout={"width": "560px"})
         self.add_class("lab-metrics")
         self.texts = {m.key: PLACEHOLDER for m in METRICS}
         self.changes = {m.key: "" for m in METRICS}
@@ -170,14 +227,28 @@ class MetricsPanel(w.VBox):
             numbers[metric.key] = metric.read(measurement)
             texts[metric.key] = metric.show(numbers[metric.key])
             changes[metric.key] = "" if baseline is None else metric.change(baseline, measurement)
+        if baseline is not None and measurement is not baseline:
+            changes["accuracy"] = accuracy_change(baseline, measurement)
+        texts["accuracy"] = format_accuracy(measurement)
+        preliminary = bool(getattr(measurement, "preliminary", False))
+        if preliminary:  # what is not measured yet says so; no empty cells, no layout jump
+            for key in ("latency", "energy", "co2"):
+                texts[key], changes[key] = "measuring…", ""
+            texts["accuracy"] += " prelim."
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in notes_for(measurement))
         label = html.escape(getattr(measurement, "label", "") or "baseline")
+        stage = "preliminary" if preliminary else "final"
         with self.hold_sync():
             for key in texts:
                 with self._values[key].hold_sync(), self._changes[key].hold_sync():
-                    self._values[key].value = f"<b>{html.escape(texts[key])}</b>"
+                    exact = key in ("size", "flops")  # bytes and FLOPs are final at once
+                    mark = "final" if exact else stage
+                    self._values[
+                        key
+                    ].value = f"<b class='lab-{mark}' title='{mark}'>{html.escape(texts[key])}</b>"
                     self._changes[key].value = html.escape(changes[key])
             self.title.value = f"<b>{html.escape(getattr(measurement, 'name', ''))}</b> · {label}"
             self.notes.value = f"<ul style='margin:4px 0;padding-left:18px;font-size:90%;line-height:1.35'>{notes}</ul>"
             self.numbers, self.texts, self.changes = numbers, texts, changes
             self.baseline, self.measurement = baseline, measurement
+            self.preliminary = preliminary

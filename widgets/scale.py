@@ -40,6 +40,7 @@ class DeploymentScale(w.VBox):
     per_day = t.Float(1e6)
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
+    within_noise = t.Bool(False)  # the CO₂ change vs the baseline is measurement noise
     kg_per_year = t.Float(None, allow_none=True, read_only=True)
     error = t.Unicode("")
 
@@ -114,7 +115,7 @@ class DeploymentScale(w.VBox):
         finally:
             self._writing = False
 
-    @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k")
+    @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k", "within_noise")
     def _update(self, change: dict | None = None) -> None:
         if change is not None and change["name"] == "per_day":
             self.error = ""
@@ -127,7 +128,9 @@ class DeploymentScale(w.VBox):
             return
         text = f"≈ <b>{format_grams(kg * 1000)}</b> CO₂-eq per year"
         base = kg_per_year(self.per_day, self.baseline_co2_g_per_1k)
-        if base is not None and base != kg:
+        if base is not None and base != kg and self.within_noise:
+            text += " (≈ same as uncompressed: the difference is within measurement noise)"
+        elif base is not None and base != kg:
             verb = "saves" if base > kg else "adds"
             text += f" ({verb} {format_grams(abs(base - kg) * 1000)} vs uncompressed)"
         self.summary.value = text

@@ -1,0 +1,215 @@
+"""Live figures that stay honest: accuracy with its interval and a paired test, timings and
+energy never served from a cache measured under other conditions, a progressive panel
+(first look, then final figures) and a full-test evaluation that is never dropped silently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import binomtest
+
+from lab import measure, zoo
+from lab.datasets import as_data
+from lab.store import ResultStore
+from lab.techniques.configs import PruneConfig, QuantConfig, Recipe
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> ResultStore:
+    return ResultStore(tmp_path_factory.mktemp("live") / "results.sqlite")
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return zoo.load("mlp")
+
+
+@pytest.fixture(scope="module")
+def pair(mlp, store):
+    base = measure.evaluate(mlp, effort="quick", store=store, name="mlp")
+    pruned = measure.evaluate(mlp, PruneConfig(0.9), effort="quick", store=store, name="mlp")
+    return base, pruned
+
+
+def _predictions_right(model: torch.nn.Module, split: str = "live") -> np.ndarray:
+    """Per-image correctness computed here, independently of lab.measure."""
+    chunk = as_data(None).split(split)
+    with torch.no_grad():
+        return (model.eval()(chunk.images).argmax(1) == chunk.labels).numpy()
+
+
+def test_accuracy_interval_is_wilsons(pair):
+    base, _ = pair
+    correct = round(base.accuracy * base.n_images)
+    ci = binomtest(correct, base.n_images).proportion_ci(0.95, method="wilson")
+    assert base.accuracy_low == pytest.approx(ci.low, abs=1e-9)
+    assert base.accuracy_high == pytest.approx(ci.high, abs=1e-9)
+    assert base.accuracy_low < base.accuracy < base.accuracy_high
+
+
+def test_per_image_results_and_the_paired_test_match_an_independent_count(mlp, pair):
+    base, pruned = pair
+    assert np.array_equal(base.correct(), _predictions_right(mlp))
+    from lab.techniques.apply import apply
+
+    compressed = apply(mlp, PruneConfig(0.9), progress=False)
+    theirs = _predictions_right(compressed.runtime)
+    assert np.array_equal(pruned.correct(), theirs)
+    mine = _predictions_right(mlp)
+    b, c = int(np.sum(mine & ~theirs)), int(np.sum(~mine & theirs))
+    expected = 1.0 if b + c == 0 else binomtest(min(b, c), b + c, 0.5).pvalue
+    paired = pruned.compare(base)
+    assert (paired.only_base, paired.only_new) == (b, c)
+    assert paired.p_value == pytest.approx(min(1.0, expected), rel=1e-9)
+    frame = pruned.to_frame(base)
+    assert frame.loc[0, "change_verdict"] == paired.verdict
+    assert "correct_bits" not in frame and "accuracy_low" in frame
+    assert pruned.to_frame().shape[0] == 1 and "change_pt" not in pruned.to_frame()
+
+
+def test_results_on_different_images_are_not_paired(mlp, pair, store):
+    base, _ = pair
+    on_test = measure.evaluate(mlp, split="test", effort="quick", store=store, name="mlp")
+    assert on_test.compare(base) is None
+    assert "not paired" in on_test.to_frame(base).loc[0, "change_verdict"]
+
+
+def test_latency_samples_decide_noise(pair):
+    base, pruned = pair
+    assert len(base.latency_samples_ms) == measure.EFFORTS["quick"]["batch1_runs"]
+    assert base.latency_within_noise(base) is True  # identical samples
+    slower = measure.Measurement(**{**base.__dict__})
+    slower.latency_samples_ms = [v * 10 for v in base.latency_samples_ms]
+    assert slower.latency_within_noise(base) is False
+
+
+def test_load_dependent_figures_are_not_served_from_another_machine_or_a_busy_one(
+    mlp, store, monkeypatch
+):
+    recipe = QuantConfig(bits=6)
+    first = measure.evaluate(mlp, recipe, effort="quick", store=store, name="mlp")
+    assert measure.evaluate(mlp, recipe, effort="quick", store=store).cached
+    now = measure.machine.describe()
+    assert measure.stale_reason(first, now) is None
+    other = {**now, "cpu_model": "Some Other CPU"}
+    assert "another CPU" in measure.stale_reason(first, other)
+    busy = measure.Measurement(**{**first.__dict__, "load_1min": 50.0})
+    quiet, still_busy = {**now, "load_1min": 0.0}, {**now, "load_1min": 60.0}
+    assert "under load" in measure.stale_reason(busy, quiet)
+    assert measure.stale_reason(busy, still_busy) is None  # served, with its load note
+    monkeypatch.setattr(measure.machine, "cpu_model", lambda: "Some Other CPU")
+    again = measure.evaluate(mlp, recipe, effort="quick", store=store, name="mlp")
+    assert not again.cached  # re-measured, not served
+    assert again.accuracy == first.accuracy and again.artifact_bytes == first.artifact_bytes
+
+
+def test_a_measurement_under_load_says_so(mlp, store, monkeypatch):
+    monkeypatch.setattr(measure.machine, "load_average", lambda: 99.0)
+    m = measure.evaluate(mlp, QuantConfig(bits=5), effort="quick", store=store, use_cache=False)
+    assert any("measured under load 99.0" in note for note in m.notes)
+
+
+def test_preview_is_exact_where_it_can_be_and_marked_preliminary(mlp, store):
+    recipe = Recipe(prune=PruneConfig(0.7), quant=QuantConfig(bits=4))
+    assert measure.cached_result(mlp, recipe, effort="quick", store=store) is None
+    applied, first = measure.preview(mlp, recipe, name="mlp")
+    final = measure.evaluate(mlp, recipe, effort="quick", store=store, applied=applied, name="mlp")
+    assert first.preliminary and not final.preliminary
+    assert first.n_images == measure.PREVIEW_IMAGES
+    assert np.bincount(as_data(None).subset("live", 500).labels.numpy()).tolist() == [50] * 10
+    for exact in ("artifact_bytes", "flops", "parameters", "nonzero_parameters"):
+        assert getattr(first, exact) == getattr(final, exact), exact
+    assert first.latency_ms_p50 is None and first.co2_g_per_1k is None
+    assert first.accuracy_low <= final.accuracy <= first.accuracy_high or (
+        abs(first.accuracy - final.accuracy) < 0.05
+    )
+    again = measure.evaluate(mlp, recipe, effort="quick", store=store, use_cache=False)
+    assert again.accuracy == final.accuracy  # applying once or twice: the same model
+    assert measure.cached_result(mlp, recipe, effort="quick", store=store) is not None
+    with pytest.raises(ValueError, match="applied="):
+        measure.evaluate(mlp, PruneConfig(0.5), applied=applied, store=store)
+
+
+def test_the_dashboard_shows_a_first_look_then_the_final_figures(mlp, store):
+    from widgets import Dashboard
+
+    dash = Dashboard(model={"my mlp": mlp}, store=store, thin_models=[])
+    seen: list[tuple[bool, str]] = []
+    dash.metrics.observe(
+        lambda change: seen.append((change["new"], dash.metrics.texts["latency"])),
+        names="preliminary",
+    )
+    try:
+        assert dash.wait(120)
+        dash.sparsity.value = 0.55
+        assert dash.wait(120)
+        assert (True, "measuring…") in seen  # the first look, marked, with no empty cell
+        assert dash.preliminary is not None and dash.preliminary.preliminary
+        assert not dash.measurement.preliminary and dash.measurement.n_images == 2000
+        assert dash.metrics.texts["latency"] != "measuring…"
+        assert "(" in dash.metrics.texts["accuracy"]  # the interval is shown
+        assert "pt" in dash.metrics.changes["accuracy"]  # paired verdict vs the baseline
+        # a cached configuration is shown at once: no first look
+        seen.clear()
+        dash.sparsity.value = 0.0
+        dash.sparsity.value = 0.55
+        assert dash.wait(60) and (True, "measuring…") not in seen
+    finally:
+        dash.close()
+
+
+def test_a_full_test_evaluation_stopped_by_a_change_is_reported():
+    import threading
+    from types import SimpleNamespace as NS
+
+    from widgets import Dashboard
+
+    release = threading.Event()
+
+    def slow(model, recipe, **kw):
+        if kw["split"] == "test":
+            release.wait(5)
+        return NS(
+            recipe=recipe.to_json(),
+            label=recipe.describe(),
+            name=kw["name"],
+            accuracy=0.9,
+            artifact_bytes=1000,
+            flops=10,
+            latency_ms_p50=1.0,
+            energy_kwh_per_1k=1e-6,
+            co2_g_per_1k=1e-4,
+            notes=[],
+            executes_as="fp32",
+            threads=1,
+            energy_source="test",
+            carbon_intensity_g_per_kwh=56.0,
+            country=kw["country"],
+            split=kw["split"],
+            n_images=2000,
+            effort=kw["effort"],
+            cached=False,
+        )
+
+    dash = Dashboard(model="mlp", evaluator=slow, thin_models=[])
+    try:
+        assert dash.wait(10)
+        dash.evaluate_full()
+        dash.sparsity.value = 0.5
+        release.set()
+        assert dash.wait(10)
+        assert "full test-set evaluation" in dash.status.message
+        assert "stopped by your change" in dash.status.message
+    finally:
+        dash.close()
+
+
+def test_the_deployment_line_agrees_with_the_panel_on_noise():
+    from widgets.scale import DeploymentScale
+
+    scale = DeploymentScale(per_day=1e6)
+    scale.baseline_co2_g_per_1k, scale.co2_g_per_1k = 0.010, 0.009
+    assert "saves" in scale.summary.value
+    scale.within_noise = True
+    assert "within measurement noise" in scale.summary.value and "saves" not in scale.summary.value
