@@ -9,9 +9,9 @@ Sources, tried in this order:
 3. torchvision's downloader into a user cache (only when online).
 
 Whatever the source, the four IDX files are decompressed into the lab's cache as
-torchvision's ``FashionMNIST`` expects them, their SHA-256 is checked, and
-torchvision's dataset class reads them. A truncated, non-gzip or altered file raises
-:class:`CorruptDataError` naming it, and leaves nothing half-written in the cache.
+torchvision's ``FashionMNIST`` expects them, their SHA-256 is checked, and the lab reads
+them itself (torchvision is imported only to download). A truncated, non-gzip or altered
+file raises :class:`CorruptDataError` naming it, and leaves nothing half-written in the cache.
 
 Splits (all fixed, seeded and documented):
 
@@ -285,13 +285,33 @@ def find_raw_dir(download: bool = True) -> Path:
     )
 
 
+def _read_idx(path: Path) -> torch.Tensor:
+    """An IDX file (the MNIST format: a big-endian header, then uint8 values) as a tensor.
+
+    Read directly rather than through torchvision, whose import alone costs ~160 MiB of
+    memory in every kernel (the lab only needs it to download).
+    """
+    raw = path.read_bytes()
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise CorruptDataError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    count = 1
+    for d in dims:
+        count *= d
+    if len(raw) != header + count:
+        raise CorruptDataError(f"{path} holds {len(raw) - header} values; its header says {count}")
+    values = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
+    return values.reshape(dims)
+
+
 @lru_cache(maxsize=2)
 def _load_raw(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import FashionMNIST
-
     raw_dir = find_raw_dir()
-    dataset = FashionMNIST(str(raw_dir.parent.parent), train=train, download=False)
-    images, labels = dataset.data, dataset.targets
+    prefix = "train" if train else "t10k"
+    images = _read_idx(raw_dir / f"{prefix}-images-idx3-ubyte")
+    labels = _read_idx(raw_dir / f"{prefix}-labels-idx1-ubyte").long()
     expected = EXPECTED_COUNTS["train" if train else "test"]
     if len(images) != expected or len(labels) != expected:
         raise ValueError(f"expected {expected} images, found {len(images)} in {raw_dir}")

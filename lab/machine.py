@@ -79,3 +79,32 @@ def describe() -> dict:
         "torch": torch.__version__,
         "load_1min": load_average(),
     }
+
+
+def release_memory() -> int | None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``).
+
+    A long-lived kernel (a dashboard) frees tensors after each evaluation, but glibc keeps the
+    pages for reuse, so its resident memory only grows. Returns the bytes of resident memory
+    released (None where ``malloc_trim`` does not exist, e.g. musl or macOS).
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    before = _resident_bytes()
+    trim(0)
+    after = _resident_bytes()
+    return None if before is None or after is None else max(0, before - after)
+
+
+def _resident_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None

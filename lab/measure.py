@@ -51,9 +51,8 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from . import artifact, data, energy, machine, stats
+from . import artifact, data, energy, flops, machine, stats
 from .datasets import Data, as_data
 from .store import ResultStore, default_store
 from .techniques.apply import Compressed, apply
@@ -233,12 +232,10 @@ def fingerprint(model: nn.Module) -> str:
 def count_flops(
     model: nn.Module, size: int = data.NATIVE_SIZE, *, example: torch.Tensor | None = None
 ) -> int:
-    """FLOPs for one input, counted by torch's FlopCounterMode: ``example`` (one sample,
-    batch 1), or a 1×1×size×size image."""
+    """FLOPs for one input as torch's FlopCounterMode counts them (:mod:`lab.flops`):
+    ``example`` (one sample, batch 1), or a 1×1×size×size image."""
     x = torch.zeros(1, 1, size, size) if example is None else example
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    return int(counter.get_total_flops())
+    return flops.count_flops(model, x)
 
 
 def _timed(fn, repeats: int) -> list[float]:

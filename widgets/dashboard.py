@@ -52,7 +52,7 @@ import ipywidgets as w
 import traitlets as t
 from torch import nn
 
-from lab import energy
+from lab import energy, machine
 from lab.techniques.configs import Recipe
 
 from .metrics import MetricsPanel, within_noise
@@ -386,6 +386,7 @@ class Dashboard(w.VBox):
             runnable = model if isinstance(model, nn.Module) else model.to_torch()
             applied = self._first_look(runnable, request, baseline, started, cancel)
             measurement = self._measure(runnable, request, cancel=cancel, applied=applied)
+        machine.release_memory()  # a long-lived kernel: give freed pages back to the OS
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
 
     def _first_look(
