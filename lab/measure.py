@@ -201,13 +201,17 @@ class Measurement:
         return json.dumps(payload, indent=2)
 
     def __repr__(self) -> str:
-        co2 = "n/a" if self.co2_g_per_1k is None else f"{self.co2_g_per_1k * 1000:.2f} mg"
+        co2 = "n/a" if self.co2_g_per_1k is None else f"{self.co2_g_per_1k * 1000:.3g} mg"
         return (
             f"Measurement({self.name} [{self.label}] on {self.split}: acc {self.accuracy:.2%}, "
             f"{self.artifact_bytes:,} B on disk ({self.compression_ratio:.1f}x), "
-            f"{self.macs / 1e6:.2f} M MACs, {self.latency_ms_p50:.2f} ms p50, "
-            f"{self.throughput_ips:,.0f} img/s, CO2/1k {co2} @ {self.country})"
+            f"{self.macs / 1e6:.2f} M MACs, {_number(self.latency_ms_p50, '.2f')} ms p50, "
+            f"{_number(self.throughput_ips, ',.0f')} img/s, CO2/1k {co2} @ {self.country})"
         )
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _hash_value(digest, name: str, value: object) -> None:

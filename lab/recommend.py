@@ -447,6 +447,352 @@ def _reason(
     return " ".join(sentences) + left_out
 
 
+# --------------------------------------------------------------------------- tables and plots
+# Helpers for comparing whole sets of measurements (notebooks/05_most_efficient_model.ipynb).
+
+__all__ += ["KINDS", "model_kind", "plot_tradeoffs", "recommendation_table"]
+
+# How a measured row is grouped on plots and in tables (the order of the legend).
+KINDS = ("thin", "thin, torch form", "deep", "deep, compressed")
+_KIND_STYLE = {  # kind → (marker, colour)
+    "thin": ("o", "#1b9e77"),
+    "thin, torch form": ("^", "#66c2a5"),
+    "deep": ("s", "#7570b3"),
+    "deep, compressed": ("D", "#d95f02"),
+}
+_OBJECTIVE_AXES = {
+    "bytes": "size on disk (bytes, log scale)",
+    "latency": "latency, batch 1 p50 (ms, log scale)",
+    "co2": "CO₂-eq per 1,000 inferences (g, log scale)",
+}
+
+
+def model_kind(row: object) -> str:
+    """Which of :data:`KINDS` a measurement is: a ``thin`` scikit-learn model; a thin
+    model's ``thin, torch form`` (``ThinModel.to_torch()``, measured under the thin model's
+    name, e.g. ``"LogisticRegression"``, with or without a recipe); a ``deep`` model as
+    trained; or a ``deep, compressed`` one (any recipe applied).
+
+    Example:
+        >>> model_kind({"name": "RandomForestClassifier", "executes_as": "scikit-learn 1.9 RandomForestClassifier"})
+        'thin'
+        >>> model_kind({"name": "LogisticRegression", "label": "4-bit channel", "executes_as": "fp32"})
+        'thin, torch form'
+        >>> model_kind({"name": "cnn", "label": "baseline"}), model_kind({"name": "cnn", "label": "4-bit"})
+        ('deep', 'deep, compressed')
+    """
+    row = _row_of(row) if not isinstance(row, Mapping) else row
+    if _is_thin(row):
+        return "thin"
+    from .thin import THIN_MODELS
+
+    if str(row.get("name") or "") in THIN_MODELS:
+        return "thin, torch form"
+    label = row.get("label")
+    recipe = row.get("recipe")
+    as_trained = (label in (None, "", "baseline")) and recipe in (None, "", "{}")
+    return "deep" if as_trained else "deep, compressed"
+
+
+def recommendation_table(
+    results: object,
+    floors: Iterable[float | None] = (None,),
+    objective: str = "bytes",
+    *,
+    tolerance_pt: float | None = None,
+    split: str | None = None,
+    country: str | None = None,
+) -> pd.DataFrame:
+    """:func:`recommend` at several accuracy floors: one row per floor.
+
+    Columns: ``floor`` (None: ``tolerance_pt``, or the default 1 pt below the best),
+    ``needed`` (the accuracy a model needed: the floor, or the best minus the tolerance,
+    whichever is higher), ``chosen`` (the model and its recipe label), ``kind`` (:func:`model_kind`),
+    ``accuracy``, ``bytes`` (artifact bytes), the objective's column when it is not bytes
+    (``latency_ms_p50`` or ``co2_g_per_1k``), ``on_par`` (how many rows qualified) and
+    ``reason``. A floor no model reaches gives a row with ``chosen`` None and the reason.
+
+    Example:
+        >>> rows = [
+        ...     {"name": "cnn", "label": "4-bit", "accuracy": 0.92, "artifact_bytes": 43_607},
+        ...     {"name": "mlp", "label": "baseline", "accuracy": 0.90, "artifact_bytes": 908_486},
+        ...     {"name": "LogisticRegression", "label": "scikit-learn", "accuracy": 0.84,
+        ...      "artifact_bytes": 30_871, "executes_as": "scikit-learn 1.9.1 LogisticRegression"},
+        ... ]
+        >>> table = recommendation_table(rows, floors=[0.8, 0.9, 0.95])
+        >>> table["chosen"].tolist()[:2], table["kind"].tolist()[:2], table["bytes"].tolist()[:2]
+        (['LogisticRegression', 'cnn [4-bit]'], ['thin', 'deep, compressed'], [30871.0, 43607.0])
+        >>> table["reason"].iloc[2]
+        'No model reaches the floor of 95.00%: the best accuracy available is 92.00% (cnn [4-bit]).'
+    """
+    objective = _check_objective(objective)
+    metric = OBJECTIVES[objective]
+    rows = _rows(results)  # read once (a store is queried once)
+    records = []
+    for floor in floors:
+        found = recommend(
+            rows,
+            min_accuracy=floor,
+            tolerance_pt=tolerance_pt,
+            objective=objective,
+            split=split,
+            country=country,
+        )
+        chosen = found.chosen
+        record = {
+            "floor": floor,
+            "needed": found.threshold,
+            "chosen": display_name(chosen) if chosen else None,
+            "kind": model_kind(chosen) if chosen else None,
+            "accuracy": _number(chosen.get("accuracy")) if chosen else None,
+            "bytes": _number(chosen.get("artifact_bytes")) if chosen else None,
+        }
+        if metric != "artifact_bytes":
+            record[metric] = _number(chosen.get(metric)) if chosen else None
+        record["on_par"] = len(found.on_par)
+        record["reason"] = found.reason
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _short(name: str, width: int = 34) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def plot_tradeoffs(
+    results: object,
+    *,
+    objectives: Iterable[str] = ("bytes", "latency", "co2"),
+    min_accuracy: float | None = None,
+    tolerance_pt: float | None = None,
+    split: str | None = None,
+    country: str | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+):
+    """Accuracy against each objective's cost, one subplot per objective, in one figure.
+
+    Every row with an accuracy and the objective's value is a point (log-x), marked by
+    :func:`model_kind`; the Pareto frontier is a step line; the dashed line is the accuracy
+    a model needed (``Recommendation.threshold``) and the star is :func:`recommend`'s choice
+    for that objective, with the same ``min_accuracy`` / ``tolerance_pt`` / ``split`` /
+    ``country``. Frontier points and the choice are labelled. Returns a
+    ``matplotlib.figure.Figure`` (not registered with pyplot: a notebook shows it when it is
+    a cell's value; save it with ``fig.savefig``). The recommendations drawn are in
+    ``fig.recommendations`` (objective → :class:`Recommendation`).
+
+    Example:
+        >>> rows = [
+        ...     {"name": "cnn", "label": "4-bit", "accuracy": 0.92, "artifact_bytes": 43_607,
+        ...      "latency_ms_p50": 0.6, "co2_g_per_1k": 3e-4},
+        ...     {"name": "mlp", "label": "baseline", "accuracy": 0.90, "artifact_bytes": 908_486,
+        ...      "latency_ms_p50": 0.05, "co2_g_per_1k": 8e-5},
+        ... ]
+        >>> fig = plot_tradeoffs(rows, min_accuracy=0.85)
+        >>> [ax.get_title() for ax in fig.axes]
+        ['smallest file', 'fastest', 'least CO₂']
+        >>> {k: r.chosen["name"] for k, r in fig.recommendations.items()}
+        {'bytes': 'cnn', 'latency': 'mlp', 'co2': 'mlp'}
+    """
+    from matplotlib.figure import Figure
+
+    from .pareto import pareto_front
+
+    objectives = [_check_objective(o) for o in objectives]
+    if not objectives:
+        raise ValueError("objectives is empty: give at least one of " + ", ".join(OBJECTIVES))
+    rows = _rows(results)
+    if split is not None:
+        rows = _filtered(rows, "split", split)
+    figsize = figsize or (5.0 * len(objectives), 4.2)
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(1, len(objectives), squeeze=False)[0]
+    fig.recommendations = {}
+    handles = {}
+    labels = []  # (axes, [((row, x, y), is_chosen), …]) in priority order
+    for ax, objective in zip(axes, objectives, strict=True):
+        metric = OBJECTIVES[objective]
+        found = recommend(
+            rows,
+            min_accuracy=min_accuracy,
+            tolerance_pt=tolerance_pt,
+            objective=objective,
+            country=country,
+        )
+        fig.recommendations[objective] = found
+        shown = [
+            r
+            for r in (_filtered(rows, "country", country) if objective == "co2" else rows)
+            if _number(r.get("accuracy")) is not None and (_number(r.get(metric)) or 0) > 0
+        ]
+        xs = [_number(r.get(metric)) for r in shown]
+        ys = [100 * _number(r.get("accuracy")) for r in shown]
+        kinds = [model_kind(r) for r in shown]
+        for kind in KINDS:
+            points = [(x, y) for x, y, k in zip(xs, ys, kinds, strict=True) if k == kind]
+            if points:
+                marker, colour = _KIND_STYLE[kind]
+                handles[kind] = ax.scatter(
+                    *zip(*points, strict=True), marker=marker, s=42, color=colour,
+                    edgecolor="black", linewidth=0.4, alpha=0.9, label=kind, zorder=3,
+                )  # fmt: skip
+        front = pareto_front(list(zip(xs, ys, strict=True)))
+        if front:
+            (line,) = ax.plot(
+                [xs[i] for i in front], [ys[i] for i in front], drawstyle="steps-post",
+                color="#e7298a", lw=1.2, alpha=0.6, label="Pareto frontier", zorder=2,
+            )  # fmt: skip
+            handles["Pareto frontier"] = line
+        if found.threshold is not None and math.isfinite(found.threshold):
+            handles["accuracy needed"] = ax.axhline(
+                100 * found.threshold, color="#555", ls="--", lw=1, label="accuracy needed"
+            )
+        chosen = found.chosen
+        if chosen is not None and _number(chosen.get(metric)):
+            cx, cy = _number(chosen.get(metric)), 100 * _number(chosen.get("accuracy"))
+            handles["recommended"] = ax.scatter(
+                [cx], [cy], marker="*", s=320, color="#ffd92f", edgecolor="black",
+                linewidth=0.8, label="recommended", zorder=4,
+            )  # fmt: skip
+        # Labels, most important first: the choice, the best thin model, the most accurate,
+        # then the frontier from the top; placed after layout, skipped where they would overlap.
+        points = list(zip(shown, xs, ys, strict=True))
+        order_ = sorted(range(len(points)), key=lambda i: -ys[i])
+        thin_ = [i for i in order_ if kinds[i] == "thin"]
+        is_chosen = [
+            chosen is not None
+            and display_name(r) == display_name(chosen)
+            and _number(r.get(metric)) == _number(chosen.get(metric))
+            for r in shown
+        ]
+        wanted = (
+            [i for i in order_ if is_chosen[i]][:1]
+            + thin_[:1]
+            + order_[:1]
+            + [i for i in order_ if i in set(front)]
+        )
+        labels.append((ax, [(points[i], is_chosen[i]) for i in dict.fromkeys(wanted)]))
+        ax.set_xscale("log")
+        ax.set_xlabel(_OBJECTIVE_AXES[objective])
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        if xs:
+            ax.set_xlim(min(xs) / 2, max(xs) * 4)  # room for the labels on the right
+        ax.set_title(
+            "smallest file" if objective == "bytes"
+            else "fastest" if objective == "latency" else "least CO₂",
+            fontsize=10,
+        )  # fmt: skip
+    order = [*KINDS, "Pareto frontier", "accuracy needed", "recommended"]
+    present = [k for k in order if k in handles]
+    fig.legend(
+        [handles[k] for k in present], present, loc="outside lower center",
+        ncol=len(present), fontsize=8, frameon=False,
+    )  # fmt: skip
+    if title:
+        fig.suptitle(title)
+    _place_labels(fig, labels)
+    return fig
+
+
+_LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-6, 4, "right"))
+
+
+def _place_labels(fig, labels) -> None:
+    """Annotate each axes' points in priority order where the text overlaps no earlier label
+    and stays inside the axes (trying three offsets); the rest stay unlabelled."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # the final layout, so that positions are known
+    renderer = canvas.get_renderer()
+    for ax, items in labels:
+        frame = ax.get_window_extent(renderer)
+        placed = []
+        for (row, x, y), chosen in items:
+            for dx, dy, align in _LABEL_OFFSETS:
+                text = ax.annotate(
+                    _short(display_name(row)), (x, y), textcoords="offset points",
+                    xytext=(dx, dy), ha=align, fontsize=7,
+                    fontweight="bold" if chosen else "normal", zorder=5,
+                )  # fmt: skip
+                text.set_in_layout(False)
+                box = text.get_window_extent(renderer)
+                inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
+                if inside and not any(box.overlaps(other) for other in placed):
+                    placed.append(box)
+                    break
+                text.remove()
+
+
+def recommendation_summary(
+    results_by_data: Mapping[str, object],
+    objectives: Iterable[str] = tuple(OBJECTIVES),
+    *,
+    min_accuracy: float | None = None,
+    tolerance_pt: float | None = None,
+    split: str | None = None,
+) -> pd.DataFrame:
+    """Thin vs deep on several data sets: for each (data set, objective), the most accurate
+    model, the most accurate thin (scikit-learn) model and whether it is on par, and what
+    :func:`recommend` chooses (with :func:`model_kind`).
+
+    Args:
+        results_by_data: data set name → its measurements (anything :func:`recommend` takes).
+        objectives: which of :data:`OBJECTIVES`.
+        min_accuracy, tolerance_pt, split: as for :func:`recommend` (the same for every set).
+
+    Columns: ``best``, ``best_accuracy``, ``best_thin`` (None when the set has no thin
+    model), ``best_thin_accuracy``, ``thin_on_par``, ``chosen``, ``kind``, ``accuracy``;
+    indexed by ``(data, objective)``.
+
+    Example:
+        >>> sk = "scikit-learn 1.9.1 LogisticRegression"
+        >>> images = [{"name": "cnn", "accuracy": 0.92, "artifact_bytes": 40_000},
+        ...           {"name": "LogisticRegression", "accuracy": 0.84, "artifact_bytes": 30_000,
+        ...            "executes_as": sk}]
+        >>> rows = [{"name": "mlp-s", "accuracy": 0.98, "artifact_bytes": 4_000},
+        ...         {"name": "LogisticRegression", "accuracy": 0.99, "artifact_bytes": 1_700,
+        ...          "executes_as": sk}]
+        >>> table = recommendation_summary({"images": images, "rows": rows}, ["bytes"])
+        >>> table[["thin_on_par", "chosen", "kind"]].values.tolist()
+        [[False, 'cnn', 'deep'], [True, 'LogisticRegression', 'thin']]
+    """
+    objectives = [_check_objective(o) for o in objectives]
+    records = []
+    for data_name, results in results_by_data.items():
+        rows = _rows(results)
+        if split is not None:
+            rows = _filtered(rows, "split", split)
+        thin = [r for r in rows if _is_thin(r) and _number(r.get("accuracy")) is not None]
+        best_thin = max(thin, key=lambda r: _number(r.get("accuracy"))) if thin else None
+        for objective in objectives:
+            found = recommend(
+                rows, min_accuracy=min_accuracy, tolerance_pt=tolerance_pt, objective=objective
+            )
+            thin_accuracy = _number(best_thin.get("accuracy")) if best_thin else None
+            chosen = found.chosen
+            records.append(
+                {
+                    "data": data_name,
+                    "objective": objective,
+                    "best": display_name(found.best),
+                    "best_accuracy": found.best_accuracy,
+                    "best_thin": display_name(best_thin) if best_thin else None,
+                    "best_thin_accuracy": thin_accuracy,
+                    "thin_on_par": thin_accuracy is not None
+                    and thin_accuracy + _EPS >= found.threshold,
+                    "chosen": display_name(chosen) if chosen else None,
+                    "kind": model_kind(chosen) if chosen else None,
+                    "accuracy": _number(chosen.get("accuracy")) if chosen else None,
+                }
+            )
+    return pd.DataFrame(records).set_index(["data", "objective"])
+
+
+__all__ += ["recommendation_summary"]
+
+
 class _CallableModule(types.ModuleType):
     """Lets ``lab.recommend(results, ...)`` call :func:`recommend` (the module stays a module)."""
 

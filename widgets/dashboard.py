@@ -604,7 +604,11 @@ class Dashboard(w.VBox):
         problems: dict[str, str] = {}
         thin_problem = self._thin_problem()
         if thin_problem is not None:
-            problems = dict.fromkeys(("sparsity", "bits", "resolution"), thin_problem)
+            problems = dict.fromkeys(("sparsity", "bits"), thin_problem)
+            problems["resolution"] = (
+                f"{self.model_picker.value} reads every input value as a feature: "
+                "it cannot run on fewer pixels"
+            )
         resolution = self.data.resolution_problem()
         if resolution is not None:
             problems["resolution"] = resolution
