@@ -291,3 +291,18 @@ def test_the_dashboard_on_tabular_data_headless(cancer, store):
         dash.close()
     with pytest.raises(ValueError, match="Fashion-MNIST models"):
         Dashboard(model="cnn", data=cancer, store=store)
+
+
+def test_thin_and_torch_models_share_one_pareto_plot(cancer, store):
+    from widgets import ParetoPlot
+
+    mlp, _ = families.train("mlp-s", cancer, epochs=40, progress=False)
+    forest = thin.fit_thin("RandomForestClassifier", data=cancer, progress=False)
+    rows = [
+        evaluate(mlp, data=cancer, effort="quick", store=store, name="mlp-s"),
+        evaluate(forest, data=cancer, effort="quick", store=store),
+    ]
+    plot = ParetoPlot()
+    plot.add(*rows)
+    assert len(plot.data["x"]) == 2  # both baselines ("{}" recipes) are kept apart
+    assert any("RandomForestClassifier" in label for label in plot.data["labels"])

@@ -52,8 +52,8 @@ class ParetoPlot(w.VBox):
     count = t.Int(0)  # configurations plotted
 
     def __init__(self, x_axis: str = "size", figsize: tuple[float, float] = (5.6, 3.4)) -> None:
-        self._points: dict[str, Any] = {}  # recipe JSON → latest measurement of it
-        self._current: str | None = None
+        self._points: dict[tuple, Any] = {}  # (model name, recipe JSON) → latest measurement
+        self._current: tuple | None = None
         self.toggle = w.ToggleButtons(
             options=[(label, key) for key, (label, *_) in AXES.items()],
             value=x_axis,
@@ -99,9 +99,9 @@ class ParetoPlot(w.VBox):
         The last one is highlighted as the current configuration when ``current``.
         """
         for measurement in measurements:
-            self._points[measurement.recipe] = measurement
+            self._points[_key(measurement)] = measurement
         if current and measurements:
-            self._current = measurements[-1].recipe
+            self._current = _key(measurements[-1])
         self._redraw()
 
     def clear(self) -> None:
@@ -134,11 +134,15 @@ class ParetoPlot(w.VBox):
         shown = [(m, x) for m, x in shown if x is not None and x > 0]
         xs = np.array([x for _, x in shown], dtype=float)
         ys = np.array([100 * m.accuracy for m, _ in shown], dtype=float)
-        self._labels = [m.label for m, _ in shown]
+        names = {getattr(m, "name", "") for m, _ in shown}
+        self._labels = [  # one model: its recipes; several (thin models beside the zoo): names too
+            m.label if len(names) == 1 else f"{getattr(m, 'name', '')} [{m.label}]"
+            for m, _ in shown
+        ]
         self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
         front = pareto_front(list(zip(xs, ys, strict=True)))
         self._front.set_data(xs[front], ys[front])
-        current = [i for i, (m, _) in enumerate(shown) if m.recipe == self._current]
+        current = [i for i, (m, _) in enumerate(shown) if _key(m) == self._current]
         if current:
             i = current[0]
             self._highlight.set_data([xs[i]], [ys[i]])
@@ -157,3 +161,8 @@ class ParetoPlot(w.VBox):
 
     def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
         fit_axes(self.ax, xs, ys, max_xticks=MAX_XTICKS)
+
+
+def _key(measurement: Any) -> tuple:
+    """What one point stands for: a model (a thin model, a zoo model…) under one recipe."""
+    return (getattr(measurement, "name", ""), measurement.recipe)

@@ -1,0 +1,271 @@
+"""Workshop exercises: verdicts follow independent measurements, hints are graded, bad answers
+get a message (never a traceback), and every notebook exercise has a solution that is checked."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from lab import artifact, data, evaluate, exercises, zoo
+from lab.techniques import PruneConfig, QuantConfig, Recipe, ResolutionConfig, apply
+from lab.techniques.pruning import prunable_layers, prune
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+WORKSHOP = ("00_start_here", "01_pruning", "02_quantization", "03_resolution")
+CHECK_CALL = re.compile(r"exercises\.check\(\s*[\"']([\w-]+)[\"']")
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    import lab.store
+
+    return lab.store.ResultStore(tmp_path_factory.mktemp("exercises") / "results.sqlite")
+
+
+@pytest.fixture
+def store(shared_store, monkeypatch):
+    """One store for this module (after conftest's per-test one): the zoo is measured once."""
+    import lab.store
+
+    monkeypatch.setattr(lab.store, "_DEFAULT", shared_store)
+    return shared_store
+
+
+def _live_accuracy(model: torch.nn.Module) -> float:
+    """Accuracy on the live split by a plain forward pass (no lab measuring code)."""
+    live = data.load_split("live")
+    with torch.no_grad():
+        predicted = torch.cat([model(x).argmax(1) for x in live.images.split(500)])
+    return (predicted == live.labels).float().mean().item()
+
+
+def _code_cells(path: Path) -> list[str]:
+    cells = json.loads(path.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+# ------------------------------------------------------------------------------ registry
+
+
+def test_every_exercise_has_a_task_a_goal_and_two_or_three_distinct_hints():
+    assert len(exercises.EXERCISES) >= 8
+    for key, exercise in exercises.EXERCISES.items():
+        assert key == exercise.id
+        assert exercise.notebook in WORKSHOP
+        assert exercise.task and exercise.goal and exercise.answer_form and exercise.title
+        assert 2 <= len(exercise.hints) <= 3
+        assert len(set(exercise.hints)) == len(exercise.hints)
+    for notebook in WORKSHOP:
+        assert 2 <= len([e for e in exercises.for_notebook(notebook) if not e.take_home]) <= 3
+
+
+def test_unknown_exercise_names_the_known_ones():
+    with pytest.raises(ValueError, match="smallest-file"):
+        exercises.check("no-such-exercise", "cnn")
+
+
+@pytest.mark.parametrize("unanswered", [None, ...])
+@pytest.mark.parametrize("exercise_id", sorted(exercises.EXERCISES))
+def test_unanswered_gets_the_first_hint_without_measuring(exercise_id, unanswered, monkeypatch):
+    import lab.measure
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("an unanswered exercise must not measure anything")
+
+    monkeypatch.setattr(lab.measure, "evaluate", no_measuring)
+    result = exercises.check(exercise_id, unanswered)
+    assert not result and result.hint_level == 0
+    assert str(result) == f"not yet — hint: {exercises.get(exercise_id).hints[0]}"
+
+
+@pytest.mark.parametrize("bad", [["cnn"], object(), 3.5, {"a": 1}, b"cnn", "not-a-thing"])
+@pytest.mark.parametrize("exercise_id", sorted(exercises.EXERCISES))
+def test_a_wrong_kind_of_answer_gets_a_message_not_a_traceback(exercise_id, bad, store):
+    result = exercises.check(exercise_id, bad)
+    assert not result.done
+    text = str(result)
+    assert text.startswith("not yet — ") and "\nhint: " in text
+    assert "you gave" in text or "not a" in text or "unknown" in text, text
+
+
+def test_a_recipe_the_lab_cannot_apply_gets_the_labs_reason(store):
+    result = exercises.check("pruning-32kb", PruneConfig(0.5, per_layer={"nope": 0.5}))
+    assert not result and "could not apply your recipe" in str(result) and "nope" in str(result)
+
+
+def test_the_result_displays_as_escaped_html_and_as_text():
+    result = exercises.Result("x", False, "not yet — <b>a</b> & b\nhint: c", 0)
+    shown = result._repr_html_()
+    assert "&lt;b&gt;a&lt;/b&gt; &amp; b<br>hint: c" in shown and "<b>a</b>" not in shown
+    assert repr(result) == "[x] not yet — <b>a</b> & b\nhint: c"
+    done = exercises.Result("x", True, "✓ done: 1 KB")
+    assert done and "#2e8b57" in done._repr_html_()
+    exercise = exercises.show("int8-slower")
+    assert "int8-slower" in exercise._repr_html_() and exercise.goal in str(exercise)
+
+
+# ------------------------------------------------------------- verdicts follow measurements
+
+
+def test_smallest_file_follows_the_files_on_disk(store, tmp_path):
+    on_disk = {
+        name: artifact.save(zoo.load(name), tmp_path / f"{name}.lab") for name in zoo.names()
+    }
+    assert on_disk == {name: (tmp_path / f"{name}.lab").stat().st_size for name in on_disk}
+    order = sorted(on_disk, key=on_disk.get)
+    done = exercises.check("smallest-file", order[0])
+    assert done and f"{on_disk[order[0]] / 1000:,.1f} KB" in str(done)
+    levels = [exercises.check("smallest-file", name).hint_level for name in order[1:]]
+    assert levels == [2, 1, 0][: len(levels)]  # the closer the answer, the later the hint
+    assert all(order[0] not in str(exercises.check("smallest-file", n)) for n in order[1:])
+
+
+def test_least_compute_is_the_fewest_macs_above_the_bar(store):
+    found = {name: evaluate(zoo.load(name), name=name, effort="quick") for name in zoo.names()}
+    above = [n for n in found if found[n].accuracy >= exercises.LEAST_COMPUTE_ACCURACY]
+    best = min(above, key=lambda n: found[n].macs)
+    assert exercises.check("least-compute", best)
+    for name in set(found) - {best}:
+        result = exercises.check("least-compute", name)
+        assert not result and f"{found[name].macs / 1e6:.2f} M MACs" in str(result)
+
+
+def test_clean_grid_compares_carbon_intensities(store):
+    from lab import energy
+
+    usa = energy.carbon_intensity("USA")
+    if usa != usa:  # NaN: codecarbon disabled here
+        pytest.skip("codecarbon's carbon intensities are unavailable")
+    known = {code: energy.carbon_intensity(code) for code in energy.countries()}
+    cleanest = min((code for code in known if known[code] == known[code]), key=known.get)
+    assert energy.carbon_intensity(cleanest) <= 0.1 * usa
+    assert exercises.check("clean-grid", cleanest.lower())
+    dirty = exercises.check("clean-grid", "USA")
+    assert not dirty and dirty.measured["ratio"] == pytest.approx(1.0)
+
+
+def test_most_sensitive_layer_follows_pruning_each_layer_alone(store):
+    model = zoo.load("cnn")
+    alone = {
+        name: _live_accuracy(prune(model, PruneConfig(0.0, per_layer={name: 0.9})).eval())
+        for name in prunable_layers(model)
+    }
+    order = sorted(alone, key=alone.get)
+    assert alone[order[0]] < alone[order[1]] - 0.02  # a clear winner, not a tie
+    result = exercises.check("most-sensitive-layer", order[0])
+    assert result and result.measured[order[0]] == pytest.approx(alone[order[0]], abs=0.002)
+    graded = [exercises.check("most-sensitive-layer", name) for name in order[1:]]
+    assert not any(graded)
+    assert [r.hint_level for r in graded] == [2, 1, 0][: len(graded)]
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        Recipe(prune=PruneConfig(0.6), quant=QuantConfig(bits=4)),
+        Recipe(prune=PruneConfig(0.5)),
+        Recipe(prune=PruneConfig(0.85), quant=QuantConfig(bits=3)),
+    ],
+    ids=["60%+4bit", "50%", "85%+3bit"],
+)
+def test_pruning_verdict_follows_bytes_on_disk_and_live_accuracy(recipe, store, tmp_path):
+    compressed = apply(zoo.load("cnn"), recipe, progress=False)
+    size = artifact.save(compressed.model, tmp_path / "m.lab")
+    accuracy = _live_accuracy(compressed.runtime)
+    result = exercises.check("pruning-32kb", recipe)
+    assert result.measured["artifact_bytes"] == size
+    assert result.measured["accuracy"] == pytest.approx(accuracy, abs=0.002)
+    assert result.done == (size < 32_000 and accuracy >= 0.905)
+    if not result.done:
+        assert f"{size / 1000:,.1f} KB" in str(result)
+
+
+def test_fewest_bits_grades_by_distance_from_the_measured_best(store):
+    model = zoo.load("cnn")
+    fp32 = _live_accuracy(model.eval())
+
+    def accuracy(bits):
+        return _live_accuracy(apply(model, QuantConfig(bits=bits), progress=False).runtime)
+
+    best = next(bits for bits in range(1, 9) if accuracy(bits) >= fp32 - 0.01)
+    assert exercises.check("fewest-bits", best)
+    assert exercises.check("fewest-bits", float(best))  # 4.0 is a whole number too
+    for bits in {best - 1, best + 1, best + 2, 8} & set(range(1, 9)):
+        if bits != best:
+            result = exercises.check("fewest-bits", bits)
+            assert not result
+            assert result.hint_level == {1: 2, 2: 1}.get(abs(bits - best), 0)
+
+
+def test_int8_is_slower_where_a_call_has_almost_no_arithmetic(store):
+    threads = torch.get_num_threads()
+    faster = exercises.check("int8-slower", {"model": "mlp", "batch": 256, "why": "a b c"})
+    assert not faster and "faster" in str(faster)
+    assert faster.measured["int8_ms"] < faster.measured["fp32_ms"]
+    unexplained = exercises.check("int8-slower", {"model": "mlp", "batch": 1})
+    assert not unexplained and "now explain why" in str(unexplained)
+    explained = exercises.check(
+        "int8-slower", {"model": "mlp", "batch": 1, "why": "fixed costs per call dominate"}
+    )
+    assert explained and explained.measured["int8_ms"] > 1.05 * explained.measured["fp32_ms"]
+    assert torch.get_num_threads() == threads  # the timing's single thread was given back
+
+
+def test_lowest_resolution_is_where_accuracy_crosses_the_goal(store):
+    model = zoo.load("cnn")
+    goal = exercises.LOWEST_RESOLUTION_ACCURACY
+
+    def accuracy(size):  # the runtime takes 28 px images and downsamples them itself
+        return _live_accuracy(apply(model, ResolutionConfig(size), progress=False).runtime)
+
+    size = 28
+    while size > 4 and accuracy(size - 1) >= goal:
+        size -= 1
+    assert accuracy(size) >= goal
+    assert exercises.check("lowest-resolution", size)
+    if size > 4:
+        too_low = exercises.check("lowest-resolution", size - 1)
+        assert not too_low and "only" in str(too_low)
+    if size < 28:
+        assert not exercises.check("lowest-resolution", size + 1)
+
+
+def test_resolution_bytes_is_the_measured_difference(store):
+    model = zoo.load("cnn")
+    saved = (
+        evaluate(model, effort="quick").artifact_bytes
+        - evaluate(model, ResolutionConfig(14), effort="quick").artifact_bytes
+    )
+    assert exercises.check("resolution-bytes", saved)
+    near, far = (exercises.check("resolution-bytes", saved + d) for d in (1_000, 10**7))
+    assert not near and not far
+    assert (near.hint_level, far.hint_level) == (2, 0)
+
+
+# ------------------------------------------------------------------------------ notebooks
+
+
+@pytest.mark.parametrize("notebook", WORKSHOP)
+def test_each_notebook_ends_with_its_exercises_left_open(notebook):
+    cells = _code_cells(NOTEBOOKS / f"{notebook}.ipynb")
+    wanted = [e.id for e in exercises.for_notebook(notebook) if not e.take_home]
+    checked = [m for cell in cells for m in CHECK_CALL.findall(cell)]
+    assert checked == wanted
+    for cell in cells:
+        if CHECK_CALL.search(cell):
+            assert re.search(r"^answer = None\s+# your ", cell, re.M), cell
+
+
+@pytest.mark.parametrize("notebook", WORKSHOP)
+def test_each_notebook_has_a_solution_notebook_that_answers_every_exercise(notebook):
+    cells = _code_cells(NOTEBOOKS / "solutions" / f"{notebook}_solutions.ipynb")
+    wanted = [e.id for e in exercises.for_notebook(notebook) if not e.take_home]
+    checked = [m for cell in cells for m in CHECK_CALL.findall(cell)]
+    assert checked == wanted
+    source = "\n".join(cells)
+    assert "answer = None" not in source
+    assert source.count("assert result.done") == len(wanted)  # nbval fails unless all are done
