@@ -40,12 +40,24 @@ postgres:
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# `make app` serves the dashboard, `make app APP=compare` the side-by-side comparison and
+# `make app APP=notebooks/my_app.ipynb` your own (docs/publish.md), with Voilà's settings in
+# etc/voila/voila.py: idle kernels culled after 20 min, a closed tab's kernel shut down, one
+# preheated kernel, a health check at /voila/health (starts no kernel).
+# VOILA_ARGS adds or overrides options, e.g. VOILA_ARGS="--pool_size=0" (no preheating);
+# IP=0.0.0.0 serves beyond this machine (then add VOILA_ARGS="--token=SECRET").
+APP ?= dashboard
+IP ?= 127.0.0.1
+APP_NOTEBOOK_dashboard := notebooks/app.ipynb
+APP_NOTEBOOK_compare := notebooks/compare_app.ipynb
+VOILA_ARGS ?=
 app: setup
-	@if [ -f notebooks/app.ipynb ]; then \
-	   echo "Efficiency Lab dashboard: http://127.0.0.1:$(PORT)/"; \
-	   $(VENV)/bin/voila notebooks/app.ipynb --port=$(PORT) --no-browser --Voila.ip=127.0.0.1 \
-	     --show_tracebacks=False; \
-	 else $(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1; fi
+	@nb='$(or $(APP_NOTEBOOK_$(APP)),$(filter %.ipynb,$(APP)))'; \
+	 if [ -z "$$nb" ] || [ ! -f "$$nb" ]; then \
+	   echo "make app: unknown APP='$(APP)'; choose dashboard (the default), compare, or the path of a notebook (.ipynb)" >&2; exit 2; fi; \
+	 echo "Efficiency Lab $(APP): http://$(IP):$(PORT)/  (health check: /voila/health)"; \
+	 exec $(VENV)/bin/voila "$$nb" --port=$(PORT) --no-browser --Voila.ip=$(IP) \
+	   --Voila.config_file_paths=etc/voila --show_tracebacks=False $(VOILA_ARGS)
 
 jupyter: setup
 	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
@@ -62,3 +74,11 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Binder's environment built here the way repo2docker builds it (binder/apt.txt,
+# binder/requirements.txt into a fresh cached virtualenv keyed by the hash of binder/ and what
+# postBuild installs, then binder/postBuild), and every notebook executed in it (LAB_QUICK=1).
+# Prints the install size and the time taken. Rebuild by hand: BINDER_REBUILD=1 make binder-check
+.PHONY: binder-check
+binder-check:
+	PYTHON=$(PYTHON) .ci/binder-check

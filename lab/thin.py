@@ -1252,6 +1252,7 @@ def measure_thin(
         "torch_version": info["torch"],
         "load_1min": info["load_1min"],
         "data": dataset.name,
+        "preliminary": False,
         # extras (not Measurement fields)
         "train_seconds": thin.train_seconds,
         "train_energy_kwh": thin.train_energy_kwh,
