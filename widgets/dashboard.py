@@ -481,8 +481,8 @@ class Dashboard(w.VBox):
     def _show(self, outcome: _Outcome, final: bool = True) -> None:
         base, current = outcome.baseline, outcome.measurement
         live = (outcome.request.split, outcome.request.effort) == LIVE
-        self.metrics.show(current, base)
         if not final:  # a first look: the panel only; the plot and the rest follow
+            self.metrics.show(current, base)
             self.status.show_message(
                 f"{current.label} · first look in {outcome.seconds:.2f} s "
                 f"(accuracy on {current.n_images:,} images) · measuring the rest…"
@@ -496,7 +496,8 @@ class Dashboard(w.VBox):
             self.scale.within_noise = bool(within_noise("co2", base, current))
         if live:  # every configuration evaluated so far (a drag's skipped results too)
             others = [m for m in self._evaluated_like(outcome.request) if m is not current]
-            self.pareto.add(*others, current)
+            self.pareto.add(*others, current)  # drawn first: the panel follows in the same beat
+        self.metrics.show(current, base)
         where = "live split" if live else "full test set"
         how = (
             "from cache"
