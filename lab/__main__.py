@@ -3,7 +3,9 @@
 python -m lab data                      # find + verify Fashion-MNIST, print the splits
 python -m lab zoo [--json]              # the model zoo and its model cards
 python -m lab evaluate --model cnn --split test --country FRA --json [--recipe JSON]
-python -m lab train cnn                 # reproduce a checkpoint and its card
+python -m lab train cnn [--country FRA] # reproduce a checkpoint and its card (+ training energy)
+python -m lab train cnn --energy-only   # re-run the recipe in a temp dir, record its energy in the card
+python -m lab train cnn --threads 1     # torch threads for the run (recorded in the card)
 """
 
 from __future__ import annotations
@@ -108,12 +110,20 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from . import zoo
 
     config = zoo.spec(args.model).train
     if args.epochs is not None:
         config = replace(config, epochs=args.epochs)
-    print(json.dumps(zoo.train_and_save(args.model, args.out, config), indent=2))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # this process only; the card records it
+    if args.energy_only:
+        meta = zoo.record_training_energy(args.model, args.out, config, country=args.country)
+    else:
+        meta = zoo.train_and_save(args.model, args.out, config, country=args.country)
+    print(json.dumps(meta, indent=2))
     return 0
 
 
@@ -212,6 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("model", choices=_zoo_names())
     train.add_argument("--out", default=None, help="directory (default: lab/checkpoints)")
     train.add_argument("--epochs", type=_epochs, default=None)
+    train.add_argument(
+        "--country",
+        default="FRA",
+        type=_country,
+        help="grid that prices the training CO2 in the card (ISO 3166 alpha-3)",
+    )
+    train.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch CPU threads (default: torch's); 1 is fastest on a busy shared machine",
+    )
+    train.add_argument(
+        "--energy-only",
+        action="store_true",
+        help="re-run the recipe in a temporary directory and record its time, energy and CO2 "
+        "in the existing card; the checkpoint is kept",
+    )
     train.set_defaults(run=_cmd_train)
     return parser
 

@@ -191,3 +191,39 @@ def test_build_is_deterministic_and_leaves_the_callers_random_stream():
     torch.manual_seed(99)
     second = zoo.build("cnn").state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+# ------------------------------------------------- what training cost (energy, CO2)
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_cards_record_the_energy_of_training(name):
+    try:
+        meta = zoo.card(name)
+    except zoo.CheckpointError as exc:
+        pytest.skip(str(exc))
+    assert set(zoo.TRAIN_ENERGY_FIELDS) <= set(meta), "run: python -m lab train NAME --energy-only"
+    assert meta["train_machine"] and meta["train_energy_measured_at"] and meta["train_energy_run"]
+    if meta["train_energy_source"].startswith("unavailable: "):
+        assert meta["train_energy_kwh"] is None
+        return
+    assert meta["train_energy_source"].startswith("codecarbon ")
+    assert meta["train_energy_kwh"] > 0 and meta["train_energy_seconds"] > 0
+    assert meta["train_cpu_kwh"] + meta["train_ram_kwh"] == pytest.approx(meta["train_energy_kwh"])
+    assert meta["train_co2_g"] == pytest.approx(
+        meta["train_energy_kwh"] * meta["train_carbon_intensity_g_per_kwh"]
+    )
+
+
+def test_cards_frame_has_one_row_per_model_with_the_training_energy():
+    frame = zoo.cards()
+    assert list(frame.index) == zoo.names()
+    assert {"test", "parameters", "train_seconds", *zoo.TRAIN_ENERGY_FIELDS} <= set(frame.columns)
+    for name in zoo.names():
+        try:
+            meta = zoo.card(name)
+        except zoo.CheckpointError:
+            continue
+        assert frame.loc[name, "test"] == meta["accuracy"]["test"]
+        recorded, shown = meta.get("train_energy_kwh"), frame.loc[name, "train_energy_kwh"]
+        assert shown == recorded or (recorded is None and shown != shown)  # None shows as NaN
