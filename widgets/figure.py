@@ -60,11 +60,14 @@ class FigureView:
             self.interactive = True
 
     def redraw(self) -> None:
-        """Show the artists' new data: on ipympl the figure is rendered now and its image sent
-        with it (``draw_idle`` would only ask the browser to ask for it: a round trip that put
-        the plot 170–280 ms behind the panel); a fresh PNG otherwise."""
+        """Show the artists' new data (``draw_idle`` on ipympl; a fresh PNG otherwise).
+
+        ``draw_idle`` asks the browser to ask for the image: the plot follows the panel by one
+        round trip (170–280 ms measured by ``benchmarks/live_browser.py``). Rendering at once
+        with ``canvas.draw()`` left ipympl's canvas at 0×0 px in Chromium, so it is not done.
+        """
         if self.interactive:
-            self.figure.canvas.draw()
+            self.figure.canvas.draw_idle()
             return
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png")
