@@ -4,9 +4,9 @@
 * **Size**: bytes of the real artifact file written by :func:`lab.artifact.save`
   (which :func:`lab.artifact.load` reads back to identical outputs), next to the
   fp32 ``state_dict`` file's bytes, the parameter count and the non-zero count.
-* **FLOPs/MACs** per image at the input resolution actually processed, counted by
-  torch's own ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix
-  products; FLOPs = 2 × MACs). Unstructured zeros are still executed, so they are counted.
+* **FLOPs/MACs** per image at the input resolution actually processed, counted as torch's
+  ``torch.utils.flop_counter.FlopCounterMode`` counts them (:mod:`lab.flops`; convolutions
+  and matrix products; FLOPs = 2 × MACs). Unstructured zeros are still executed, so they are counted.
 * **Latency**: batch-1 median and p95 after warm-up, and throughput at batch 256,
   with the thread count stated. What is timed is the model as it executes
   (``Compressed.runtime``; for fp32 that is the stored model with batch norm folded and

@@ -105,15 +105,20 @@ def _binomial_two_sided(k: int, n: int) -> float:
     return min(1.0, 2 * tail / 2**n)
 
 
-def _as_outcomes(name: str, values: object) -> np.ndarray:
-    """``values`` as a 1-D bool array; accepts bools and 0/1 numbers, rejects everything else."""
-    allowed = f"{name} must be a 1-D sequence of booleans (or 0/1), one per image"
+def _as_array(allowed: str, values: object) -> np.ndarray:
+    """``values`` as a NumPy array; a string or ragged nesting raises, saying what is ``allowed``."""
     if isinstance(values, (str, bytes)):
         raise TypeError(f"{allowed}; got a string")
     try:
-        array = np.asarray(values)
+        return np.asarray(values)
     except (ValueError, TypeError) as exc:  # ragged nesting and the like
         raise ValueError(f"{allowed}; got {type(values).__name__} ({exc})") from None
+
+
+def _as_outcomes(name: str, values: object) -> np.ndarray:
+    """``values`` as a 1-D bool array; accepts bools and 0/1 numbers, rejects everything else."""
+    allowed = f"{name} must be a 1-D sequence of booleans (or 0/1), one per image"
+    array = _as_array(allowed, values)
     if array.ndim != 1:
         raise ValueError(f"{allowed}; got an array of shape {array.shape}")
     if array.dtype == bool:
@@ -222,12 +227,7 @@ def mcnemar_exact(
 
 def _as_samples(name: str, values: object) -> np.ndarray:
     allowed = f"{name} must be a non-empty 1-D sequence of finite numbers (per-run measurements)"
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{allowed}; got a string")
-    try:
-        array = np.asarray(values)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{allowed}; got {type(values).__name__} ({exc})") from None
+    array = _as_array(allowed, values)
     if array.dtype == bool or array.dtype.kind not in "iuf":
         raise TypeError(f"{allowed}; got elements of type {array.dtype}")
     if array.ndim != 1 or array.size == 0:

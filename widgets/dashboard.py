@@ -579,7 +579,7 @@ class Dashboard(w.VBox):
         picker, name = self.model_picker, self.model_picker.value
         if not picker.is_thin():
             return None
-        if name in thin.THIN_MODELS and not picker.is_zoo(name) and name not in picker._user:
+        if not picker.is_yours(name):  # one of lab.thin's models: known without fitting it
             return thin.compression_problem(name)
         model = _as_thin(picker.model)
         try:

@@ -86,6 +86,10 @@ class ModelPicker(w.HBox):
     def is_zoo(self, name: str) -> bool:
         return name in self._zoo and name not in self._user
 
+    def is_yours(self, name: str) -> bool:
+        """Whether ``name`` is one of your own models (not the zoo's, not a thin model's name)."""
+        return name in self._user
+
     def is_thin(self, name: str | None = None) -> bool:
         """Whether ``name`` (default: the chosen one) is a thin (scikit-learn) model."""
         name = self.value if name is None else name
