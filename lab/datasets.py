@@ -178,12 +178,39 @@ class Data:
         whole = self.split(name, size)
         if len(whole) <= n:
             return whole
-        key = ("subset", name, n, size)
+        return self._part(name, n, size, "part")
+
+    def subset_rest(self, name: str, n: int, size: int | None = None) -> fashion.Split | None:
+        """The images of split ``name`` that :meth:`subset` leaves out (None when it leaves
+        none): measure a model on both and :meth:`subset_positions` puts the results back in
+        the split's order."""
+        if len(self.split(name, size)) <= n:
+            return None
+        return self._part(name, n, size, "rest")
+
+    def subset_positions(
+        self, name: str, n: int, size: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Where :meth:`subset`'s and :meth:`subset_rest`'s images sit in split ``name``
+        (two index tensors; None when the subset is the whole split)."""
+        whole = self.split(name, size)
+        if len(whole) <= n:
+            return None
+        key = ("positions", name, n)  # the same at every size (labels do not change)
         with self._lock:
             if key not in self._resized:
                 share = n / len(whole)
                 idx = _stratified(whole.labels, {"part": share, "rest": 1 - share}, SPLIT_SEED)
-                chosen = torch.tensor(idx["part"])
+                self._resized[key] = (torch.tensor(idx["part"]), torch.tensor(idx["rest"]))
+            return self._resized[key]
+
+    def _part(self, name: str, n: int, size: int | None, which: str) -> fashion.Split:
+        part, rest = self.subset_positions(name, n, size)
+        whole = self.split(name, size)
+        key = ("subset", name, n, size, which)
+        with self._lock:
+            if key not in self._resized:
+                chosen = part if which == "part" else rest
                 self._resized[key] = fashion.Split(name, whole.images[chosen], whole.labels[chosen])
             return self._resized[key]
 

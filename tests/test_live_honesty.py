@@ -131,6 +131,67 @@ def test_preview_is_exact_where_it_can_be_and_marked_preliminary(mlp, store):
         measure.evaluate(mlp, PruneConfig(0.5), applied=applied, store=store)
 
 
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        Recipe(prune=PruneConfig(0.5)),
+        Recipe(quant=QuantConfig(bits=8)),
+        Recipe(prune=PruneConfig(0.3), quant=QuantConfig(bits=3)),
+    ],
+    ids=["prune", "int8", "prune+3-bit"],
+)
+def test_a_final_that_reuses_the_first_look_equals_one_that_runs_every_image(mlp, store, recipe):
+    """The first look's 500 images are not run again: the final per-image results are the
+    same as a full pass's, and the same as an independent count, image by image."""
+    applied, first = measure.preview(mlp, recipe, name="mlp")
+    timings: dict = {}
+    final = measure.evaluate(
+        mlp,
+        recipe,
+        effort="quick",
+        store=store,
+        use_cache=False,
+        name="mlp",
+        applied=applied,
+        first_look=first,
+        timings=timings,
+    )
+    full = measure.evaluate(mlp, recipe, effort="quick", store=store, use_cache=False)
+    assert final.n_images == full.n_images == 2000
+    assert (final.correct() == full.correct()).all()
+    with torch.no_grad():
+        live = as_data(None).split("live")
+        independent = (applied.runtime(live.images).argmax(1) == live.labels).numpy()
+    assert (final.correct() == independent).all()
+    assert (final.accuracy, final.accuracy_low, final.accuracy_high) == (
+        full.accuracy,
+        full.accuracy_low,
+        full.accuracy_high,
+    )
+    for exact in ("artifact_bytes", "state_dict_bytes", "flops", "macs", "parameters"):
+        assert getattr(final, exact) == getattr(full, exact), exact
+    assert "size" in timings and timings["size"] < 0.01  # taken from the first look
+
+
+def test_a_first_look_of_something_else_is_refused(mlp, store):
+    recipe = Recipe(prune=PruneConfig(0.6))
+    applied, first = measure.preview(mlp, recipe, name="mlp")
+    other_applied, other = measure.preview(mlp, PruneConfig(0.4), name="mlp")
+    cases = [
+        ({"applied": applied, "first_look": other}, "another recipe"),
+        ({"first_look": first}, "applied="),
+        ({"applied": applied, "first_look": first, "split": "val"}, "live images"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            measure.evaluate(mlp, recipe, store=store, use_cache=False, **kwargs)
+    done = measure.evaluate(mlp, recipe, effort="quick", store=store, use_cache=False)
+    with pytest.raises(ValueError, match="preliminary"):
+        measure.evaluate(
+            mlp, recipe, store=store, use_cache=False, applied=applied, first_look=done
+        )
+
+
 def test_the_dashboard_shows_a_first_look_then_the_final_figures(mlp, store):
     from widgets import Dashboard
 

@@ -108,13 +108,13 @@ def _enable(control: w.Widget, enabled: bool) -> None:
         _enable(child, enabled)
 
 
-def _accepts_cancel(evaluator: Callable[..., Any]) -> bool:
-    """Whether ``evaluator`` takes a ``cancel`` keyword (named, or through ``**kwargs``)."""
+def _accepts(evaluator: Callable[..., Any], keyword: str) -> bool:
+    """Whether ``evaluator`` takes ``keyword`` (named, or through ``**kwargs``)."""
     try:
         parameters = inspect.signature(evaluator).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "cancel" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return any(p.name == keyword or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class Dashboard(w.VBox):
@@ -171,7 +171,8 @@ class Dashboard(w.VBox):
 
         self.data = as_data(data)
         self._evaluator = evaluator or _default_evaluator
-        self._cancellable = _accepts_cancel(self._evaluator)
+        self._cancellable = _accepts(self._evaluator, "cancel")
+        self._takes_first_look = _accepts(self._evaluator, "first_look")
         self._store = store
         # a custom evaluator may not take applied=: progressive only when asked for then
         self.progressive = evaluator is None if progressive is None else bool(progressive)
@@ -213,7 +214,8 @@ class Dashboard(w.VBox):
         self.full_button.add_class("lab-full-button")
         self.scale = DeploymentScale()
         self.metrics = MetricsPanel()
-        self.pareto = ParetoPlot()
+        # an image drawn in the kernel: it reaches the page with the panel, not a round trip later
+        self.pareto = ParetoPlot(interactive=False)
         self.sensitivity = SensitivityView(
             self._torch_model, data=None if self.data.is_default else self.data
         )
@@ -386,8 +388,8 @@ class Dashboard(w.VBox):
             measurement = baseline
         else:  # a thin model with a torch form is compressed as that form
             runnable = model if isinstance(model, nn.Module) else model.to_torch()
-            applied = self._first_look(runnable, request, baseline, started, cancel)
-            measurement = self._measure(runnable, request, cancel=cancel, applied=applied)
+            first = self._first_look(runnable, request, baseline, started, cancel)
+            measurement = self._measure(runnable, request, cancel=cancel, first=first)
         if not getattr(measurement, "cached", True) or not getattr(baseline, "cached", True):
             self._release_memory_soon()
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
@@ -411,7 +413,8 @@ class Dashboard(w.VBox):
     ) -> Any:
         """Show a preliminary result first (exact bytes and FLOPs, accuracy on part of the live
         images with its interval) when the final one must be measured; returns the applied
-        recipe for the final measurement (None when nothing was previewed)."""
+        recipe and the first look for the final measurement (None when nothing was
+        previewed): the final pass then runs only the live images the first look did not see."""
         from lab import measure
 
         if not self.progressive:
@@ -445,7 +448,7 @@ class Dashboard(w.VBox):
         with self._worker.deliver_lock:  # shown only while this request is the newest
             if cancel is None or not cancel.is_set():
                 self._show(outcome, final=False)
-        return applied
+        return applied, first
 
     def _measure(
         self,
@@ -453,7 +456,7 @@ class Dashboard(w.VBox):
         request: _Request,
         recipe: Recipe | None = None,
         cancel: threading.Event | None = None,
-        applied: Any = None,
+        first: tuple[Any, Any] | None = None,
     ) -> Any:
         recipe = request.recipe if recipe is None else recipe
         key = request.key(recipe)
@@ -465,8 +468,10 @@ class Dashboard(w.VBox):
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
         if not self.data.is_default:
             extra["data"] = self.data
-        if applied is not None:
-            extra["applied"] = applied
+        if first is not None:  # (applied recipe, first look): apply once, run the rest only
+            extra["applied"] = first[0]
+            if self._takes_first_look:
+                extra["first_look"] = first[1]
         result = self._evaluator(
             model,
             recipe,

@@ -1,8 +1,15 @@
-"""A matplotlib figure as a widget: ipympl's live canvas when installed, else a PNG image.
+"""A matplotlib figure as a widget: ipympl's live canvas, or an SVG image drawn in the kernel.
 
 Figures are created once (under ``plt.ioff()``, so nothing is displayed twice) and
 then updated in place: change the artists (``set_data``/``set_offsets``), then call
-:meth:`FigureView.redraw`, which is ``draw_idle()`` on ipympl.
+:meth:`FigureView.redraw`: ``draw_idle()`` on ipympl, a fresh SVG otherwise.
+
+The two differ in *when* the browser shows the new figure. ``draw_idle`` asks the browser
+to ask the kernel for the image, so the plot trails the widgets updated beside it by one
+round trip plus the rendering. An image (``interactive=False``) is rendered at once, in the
+calling thread, and sent like any other widget value: updated just before another widget,
+both reach the page together. ipympl brings zoom, pan and picking; the image is crisp at any
+screen density, needs no matplotlib extension in the page, and cannot be zoomed.
 
 Example:
     >>> view = FigureView((4, 3))
@@ -10,6 +17,10 @@ Example:
     >>> line.set_data([1, 2, 3], [3, 4, 5]); view.redraw()
     >>> view.interactive in (True, False)
     True
+    >>> still = FigureView((4, 3), interactive=False)  # an SVG image, drawn at each redraw
+    >>> _ = still.figure.subplots().plot([1, 2]); still.redraw()
+    >>> still.widget.format, bytes(still.widget.value[:5])
+    ('svg+xml', b'<svg ')
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 
+from .svg_axes import render_axes, supports
+
 __all__ = ["FigureView", "fit_axes", "log_ticks"]
 
 # Tick mantissas per decade, densest first: 1-2-5, 1-3, decades only.
@@ -34,16 +47,32 @@ _NUMBERS = itertools.count(1000)  # ipympl manager numbers, kept clear of pyplot
 
 
 class FigureView:
-    """Owns one Figure and the widget that shows it (``.widget``)."""
+    """Owns one Figure and the widget that shows it (``.widget``).
 
-    def __init__(self, figsize: tuple[float, float], dpi: int = 96) -> None:
+    ``interactive``: ``True`` ipympl's canvas (an error naming the package if it is missing),
+    ``False`` an SVG image rendered on each :meth:`redraw`, ``None`` (default) ipympl when
+    installed, else the image.
+    """
+
+    def __init__(
+        self, figsize: tuple[float, float], dpi: int = 96, interactive: bool | None = None
+    ) -> None:
+        if interactive not in (None, True, False):
+            raise TypeError(f"interactive must be True, False or None; got {interactive!r}")
         with plt.ioff():
             self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
         try:
+            if interactive is False:
+                raise ImportError("an image was asked for")
             from ipympl.backend_nbagg import Canvas, FigureManager
-        except ImportError:  # plain matplotlib: re-render a PNG on each redraw
-            FigureCanvasAgg(self.figure)
-            self.widget: w.DOMWidget = w.Image(format="png")
+        except ImportError:
+            if interactive:
+                raise ImportError(
+                    "FigureView(interactive=True) needs ipympl: pip install ipympl"
+                ) from None
+            FigureCanvasAgg(self.figure)  # for savefig, when svg_axes cannot draw a figure
+            self.widget: w.DOMWidget = w.Image(format="svg+xml")
+            self.widget.add_class("lab-figure-image")
             self.interactive = False
         else:
             canvas = Canvas(self.figure)
@@ -58,19 +87,26 @@ class FigureView:
             canvas.resizable = False
             self.widget = canvas
             self.interactive = True
+        # tooltips of an image's scatter points: {collection: one text per point}
+        self.point_titles: dict = {}
 
     def redraw(self) -> None:
-        """Show the artists' new data (``draw_idle`` on ipympl; a fresh PNG otherwise).
+        """Show the artists' new data: ``draw_idle`` on ipympl; else a fresh SVG, sent now.
 
-        ``draw_idle`` asks the browser to ask for the image: the plot follows the panel by one
-        round trip (170–280 ms measured by ``benchmarks/live_browser.py``). Rendering at once
-        with ``canvas.draw()`` left ipympl's canvas at 0×0 px in Chromium, so it is not done.
+        The SVG comes from :func:`widgets.svg_axes.render_axes` (about a millisecond; the
+        browser lays out the text) when it can draw the figure, else from ``savefig``.
+        (Rendering ipympl's canvas at once with ``canvas.draw()`` left it at 0×0 px in
+        Chromium, so ipympl keeps its round trip; use ``interactive=False`` to avoid it.)
         """
         if self.interactive:
             self.figure.canvas.draw_idle()
             return
+        axes = self.figure.axes
+        if len(axes) == 1 and supports(axes[0]):
+            self.widget.value = render_axes(axes[0], self.point_titles)
+            return
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
+        self.figure.savefig(buffer, format="svg", metadata={"Date": None})
         self.widget.value = buffer.getvalue()
 
 

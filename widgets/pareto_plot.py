@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import ipywidgets as w
@@ -51,16 +52,22 @@ class ParetoPlot(w.VBox):
     x_axis = t.Enum(tuple(AXES), default_value="size")
     count = t.Int(0)  # configurations plotted
 
-    def __init__(self, x_axis: str = "size", figsize: tuple[float, float] = (5.6, 3.4)) -> None:
+    def __init__(
+        self,
+        x_axis: str = "size",
+        figsize: tuple[float, float] = (5.6, 3.4),
+        interactive: bool | None = None,
+    ) -> None:
         self._points: dict[tuple, Any] = {}  # (model name, recipe JSON) → latest measurement
         self._current: tuple | None = None
+        self._drawing = threading.RLock()  # a worker thread adds points; the toggle redraws
         self.toggle = w.ToggleButtons(
             options=[(label, key) for key, (label, *_) in AXES.items()],
             value=x_axis,
             style={"button_width": "104px"},  # fits "size on disk" in JupyterLab's font
         )
         self.toggle.add_class("lab-pareto-axis")
-        self.view = FigureView(figsize)
+        self.view = FigureView(figsize, interactive=interactive)
         ax = self.ax = self.view.figure.subplots()
         self._scatter = ax.scatter(
             [], [], s=28, color="#8da0cb", alpha=0.8, zorder=2, label="configurations"
@@ -98,17 +105,19 @@ class ParetoPlot(w.VBox):
 
         The last one is highlighted as the current configuration when ``current``.
         """
-        for measurement in measurements:
-            self._points[_key(measurement)] = measurement
-        if current and measurements:
-            self._current = _key(measurements[-1])
-        self._redraw()
+        with self._drawing:
+            for measurement in measurements:
+                self._points[_key(measurement)] = measurement
+            if current and measurements:
+                self._current = _key(measurements[-1])
+            self._redraw()
 
     def clear(self) -> None:
         """Forget every point (e.g. when the model or the region changes)."""
-        self._points.clear()
-        self._current = None
-        self._redraw()
+        with self._drawing:
+            self._points.clear()
+            self._current = None
+            self._redraw()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -129,6 +138,10 @@ class ParetoPlot(w.VBox):
         self._redraw()
 
     def _redraw(self) -> None:
+        with self._drawing:
+            self._draw_points()
+
+    def _draw_points(self) -> None:
         field = AXES[self.x_axis][2]
         shown = [(m, getattr(m, field)) for m in self._points.values()]
         shown = [(m, x) for m, x in shown if x is not None and x > 0]
@@ -140,6 +153,10 @@ class ParetoPlot(w.VBox):
             for m, _ in shown
         ]
         self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
+        self.view.point_titles[self._scatter] = [  # hover tooltips on the image
+            f"{label}: {100 * m.accuracy:.2f} %, {_TICKS[self.x_axis](x, None)}"
+            for label, (m, x) in zip(self._labels, shown, strict=True)
+        ]
         front = pareto_front(list(zip(xs, ys, strict=True)))
         self._front.set_data(xs[front], ys[front])
         current = [i for i, (m, _) in enumerate(shown) if _key(m) == self._current]

@@ -27,7 +27,16 @@ anything here can be overridden on the command line, e.g.
 4. **Health check.** ``GET /voila/health`` answers ``{"status": "ok", "kernels": N,
    "preheated": P}`` without starting a kernel (``GET /`` renders the app and starts one —
    never point a load balancer or uptime probe at it).
+5. **Works offline.** Voilà's ``lab`` template links Font Awesome from cdn.jsdelivr.net (and
+   nbconvert's imports mermaid.js from cdnjs); the ``lab-offline`` template in
+   ``share/jupyter/nbconvert/templates/`` next to this file drops both (Voilà's own
+   ``voila-style.js`` already bundles Font Awesome 5 and serves its fonts). Voilà finds
+   templates only in Jupyter data dirs, so that folder is added to ``JUPYTER_PATH`` (under
+   ``nbconvert/``: a ``voila/`` folder there would also become Voilà's data dir, its themes).
 """
+
+import os
+from pathlib import Path
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import PasswordIdentityProvider
@@ -50,6 +59,14 @@ c.VoilaKernelManager.fill_delay = 1  # seconds before the pool is refilled after
 
 # a visitor never sees code or tracebacks
 c.VoilaConfiguration.show_tracebacks = False
+
+# 5 · no asset from another host: the "lab-offline" template, found through JUPYTER_PATH
+# (traitlets defines __file__ for config files; resolved now, so any working directory works)
+TEMPLATE_ROOT = str(Path(__file__).resolve().parent / "share" / "jupyter")
+_jupyter_path = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+if TEMPLATE_ROOT not in _jupyter_path:
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([*_jupyter_path, TEMPLATE_ROOT])
+c.VoilaConfiguration.template = "lab-offline"
 
 
 class HealthHandler(APIHandler):
