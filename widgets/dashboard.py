@@ -68,7 +68,9 @@ from .worker import LatestWorker
 __all__ = ["Dashboard"]
 
 LIVE = ("live", "quick")  # (split, effort) while sliding
-TRIM_EVERY_S = 5.0  # seconds between two returns of freed memory to the OS
+# freed memory goes back to the OS once no evaluation has run for this long (it takes ~100 ms
+# and holds Python's lock: done inside an evaluation it delayed that move's figures)
+TRIM_WHEN_IDLE_S = 2.0
 FULL = ("test", "full")  # "Evaluate on full test set"
 
 
@@ -178,7 +180,7 @@ class Dashboard(w.VBox):
         self.progressive = evaluator is None if progressive is None else bool(progressive)
         self._full_running: _Request | None = None  # a full test-set request not yet shown
         self._dropped_note = ""  # said until the next change: a full evaluation was stopped
-        self._last_trim = float("-inf")
+        self._trim_timer: threading.Timer | None = None
         self._memo: dict[tuple, Any] = {}  # _Request.key() → measurement, this session
         self._memo_lock = threading.Lock()
         self._worker = LatestWorker(debounce=debounce)
@@ -318,6 +320,8 @@ class Dashboard(w.VBox):
         return self._worker
 
     def close(self) -> None:
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
         self._worker.close()
         super().close()
 
@@ -391,17 +395,24 @@ class Dashboard(w.VBox):
             first = self._first_look(runnable, request, baseline, started, cancel)
             measurement = self._measure(runnable, request, cancel=cancel, first=first)
         if not getattr(measurement, "cached", True) or not getattr(baseline, "cached", True):
-            self._release_memory_soon()
+            self._release_memory_when_idle()
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
 
-    def _release_memory_soon(self) -> None:
+    def _release_memory_when_idle(self) -> None:
         """Give freed heap pages back to the OS (a long-lived kernel's memory only grows
-        otherwise) on a side thread, at most every :data:`TRIM_EVERY_S`: it takes ~100 ms."""
-        now = time.monotonic()
-        if now - self._last_trim < TRIM_EVERY_S:
+        otherwise) once no evaluation has run for :data:`TRIM_WHEN_IDLE_S` seconds: it takes
+        ~100 ms with Python's lock held (a garbage collection, then ``malloc_trim``), so it
+        must not run while a move is being measured. Each evaluation restarts the wait."""
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
+        self._trim_timer = threading.Timer(TRIM_WHEN_IDLE_S, self._release_memory_if_idle)
+        self._trim_timer.name, self._trim_timer.daemon = "lab-trim", True
+        self._trim_timer.start()
+
+    def _release_memory_if_idle(self) -> None:
+        if self._worker.busy:  # a move came in meanwhile: its evaluation restarts the wait
             return
-        self._last_trim = now
-        threading.Thread(target=machine.release_memory, name="lab-trim", daemon=True).start()
+        machine.release_memory()
 
     def _first_look(
         self,
