@@ -42,8 +42,8 @@ browser:
 
 # `make app` serves the dashboard, `make app APP=compare` the side-by-side comparison and
 # `make app APP=notebooks/my_app.ipynb` your own (docs/publish.md), with Voilà's settings in
-# etc/voila/voila.py: idle kernels culled after 20 min, a closed tab's kernel shut down, one
-# preheated kernel, a health check at /voila/health (starts no kernel), no asset from another
+# etc/voila/voila.py: idle kernels culled after 20 min, a closed tab's kernel shut down,
+# preheated kernels (one per free 4 GiB, at most one per core), a health check at /voila/health (starts no kernel), no asset from another
 # host (the lab-offline template: the page works offline).
 # VOILA_ARGS adds or overrides options, e.g. VOILA_ARGS="--pool_size=0" (no preheating);
 # IP=0.0.0.0 serves beyond this machine (then add VOILA_ARGS="--token=SECRET").

@@ -20,8 +20,10 @@ on the metrics panel stamp ``performance.now()``:
   stamp each draw into a canvas under ``.lab-pareto``); the delay is the first such stamp
   at or after (final − 100 ms), relative to the final panel;
 * ``cold_start``: opening the app to the first accuracy shown, for a first visitor (the
-  preheated kernel), a second one (a new browser context once the pool has refilled) and
-  one arriving right behind another (no preheated kernel ready: reported, no target);
+  preheated kernel), a second one (a new browser context once the pool has refilled), then
+  a burst of pool + 1 visitors one right behind the other (Voilà started as ``make app``
+  does, with the pool the config gives this machine): the pool's visitors have a target,
+  the one beyond the pool (no preheated kernel ready) is reported;
 * ``first_move_vs_later``: the first move of each session against the later moves (the
   second session moves the bit-width at 0 % pruning: configurations new to the store).
 
@@ -207,7 +209,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results["machine"] = machine.describe()
 
-    server = VoilaServer("notebooks/app.ipynb", Path(tempfile.mkdtemp(prefix="live-browser-")))
+    server = VoilaServer(  # pool=None: the preheated pool make app has on this machine
+        "notebooks/app.ipynb", Path(tempfile.mkdtemp(prefix="live-browser-")), pool=None
+    )
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -223,12 +227,12 @@ def main() -> None:
             server.wait_preheated()
             # new configurations (session 1 moved the bit-width only at 60 % pruning)
             second_moves = run_moves(second, [(".lab-bits-slider", "ArrowRight")] * 3)
-            # two more visitors, one right behind the other: the second of them finds the
-            # pool empty (its refill starts fill_delay after the first one's visit)
-            third, _ = open_app(browser, server.url)
-            fourth, back_to_back = open_app(browser, server.url)
-            leave(fourth)
-            leave(third)
+            # a burst: pool + 1 visitors, each right behind the previous one; the pool's
+            # kernels are taken one by one, the last visitor finds it empty (refilling)
+            pool = server.health()["preheated"]
+            burst = [open_app(browser, server.url) for _ in range(pool + 1)]
+            for visitor, _ in reversed(burst):
+                leave(visitor)
             leave(second)
             leave(page)
             browser.close()
@@ -276,10 +280,13 @@ def main() -> None:
     results["cold_start_s"] = {
         "first_visitor": round(first_visitor, 2),
         "second_visitor": round(second_visitor, 2),
-        "visitor_right_after_another": round(back_to_back, 2),
+        "preheated_pool": pool,
+        "burst_of_pool_plus_one": [round(seconds, 2) for _, seconds in burst],
         "note": "navigation to the first accuracy shown; first and second visitor each find a "
-        "quiet preheated kernel, a later one arrives right behind another (the pool refilling)",
+        "quiet preheated kernel; then pool + 1 visitors arrive one right behind the other: "
+        "the first `pool` find a preheated kernel, the last one waits for a refill (no target)",
     }
+    within_pool = max(seconds for _, seconds in burst[:pool])
     results["errors_shown"] = bool(errors) or voila_error
     targets = {
         "first_update_p50": (0.5 * bare + 50, results["first_update"]["p50_ms"], "0.5×bare+50 ms"),
@@ -297,6 +304,11 @@ def main() -> None:
             1000 * COLD_START_TARGET_S,
             1000 * second_visitor,
             f"{COLD_START_TARGET_S} s",
+        ),
+        "cold_start_burst_within_pool": (
+            1000 * COLD_START_TARGET_S,
+            1000 * within_pool,
+            f"{COLD_START_TARGET_S} s for each of the pool's visitors",
         ),
     }
     results["targets"] = {

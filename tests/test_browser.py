@@ -73,7 +73,11 @@ def require_browser() -> None:
 class VoilaServer:
     """``voila NOTEBOOK`` with the repository's Voilà config, its kernels counted with psutil."""
 
-    def __init__(self, notebook: Path | str, tmp: Path, *args: str, cwd: Path = ROOT) -> None:
+    def __init__(
+        self, notebook: Path | str, tmp: Path, *args: str, cwd: Path = ROOT, pool: int | None = 1
+    ) -> None:
+        """``pool``: preheated kernels (``--pool_size``), 1 by default so that tests count
+        kernels the same on every machine; None keeps the config's own (memory and cores)."""
         voila = Path(sys.executable).parent / "voila"
         if not voila.exists():
             pytest.skip(f"voila is not installed next to {sys.executable}")
@@ -90,6 +94,8 @@ class VoilaServer:
             "--show_tracebacks=False",
             *args,
         ]
+        if pool is not None and not any(a.startswith("--pool_size") for a in args):
+            command.append(f"--pool_size={pool}")
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(
                 command,

@@ -16,14 +16,13 @@ anything here can be overridden on the command line, e.g.
    lived on until culled. :class:`LabIdentityProvider` sets Tornado's ``_xsrf`` cookie when
    the app page is loaded, so the request passes the XSRF check unchanged (the protection
    stays on: a cross-site page can neither read nor set this cookie).
-3. **Preheated kernels.** One kernel per app is started with the server and runs the
-   notebook up to the point where it needs the visitor's URL (``widgets.deeplink`` waits
-   for it with Voilà's ``wait_for_request``); the next visitor gets it, already showing
-   numbers, and a new one is prepared ``fill_delay`` seconds later. A second visitor
-   arriving while that one still starts waits for it: 18–22 s measured on 2 loaded cores,
-   against 9 s for a cold start, as the new kernel competes with the pool's next refill.
-   For bursts of visitors raise ``default_pool_size`` (each idle kernel holds ≈ 0.65 GB)
-   or turn preheating off (``--pool_size=0``).
+3. **Preheated kernels.** Kernels are started with the server and run the notebook up to
+   the point where it needs the visitor's URL (``widgets.deeplink`` waits for it with
+   Voilà's ``wait_for_request``); a visitor gets one, already showing numbers, and a new one
+   is prepared ``fill_delay`` seconds later. The pool holds one kernel per free 4 GiB of
+   memory, at most one per CPU core and at most 4 (:func:`pool_size`; each idle kernel holds
+   ≈ 0.65 GB): that many visitors arriving together each find one ready; one more waits for
+   a refill (≈ 10 s on 2 cores). Override with ``--pool_size=N`` (0 turns preheating off).
 4. **Health check.** ``GET /voila/health`` answers ``{"status": "ok", "kernels": N,
    "preheated": P}`` without starting a kernel (``GET /`` renders the app and starts one —
    never point a load balancer or uptime probe at it).
@@ -53,8 +52,22 @@ c.MappingKernelManager.cull_connected = True  # also kernels whose tab is still 
 c.MappingKernelManager.cull_busy = False  # never a kernel in the middle of a computation
 
 # 3 · preheated kernels (incompatible with progressive rendering and prelaunch hooks)
+
+
+def pool_size(gib_per_kernel: float = 4.0, most: int = 4) -> int:
+    """Preheated kernels per app: one per ``gib_per_kernel`` of available memory, no more
+    than the CPU cores (each refill keeps a core busy for seconds) or ``most``; at least 1."""
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available / 2**30
+    except Exception:  # no psutil, or no memory figure on this system: the safe default
+        return 1
+    return max(1, min(int(available // gib_per_kernel), os.cpu_count() or 1, most))
+
+
 c.VoilaConfiguration.preheat_kernel = True
-c.VoilaConfiguration.default_pool_size = 1  # per notebook; 0 turns preheating off
+c.VoilaConfiguration.default_pool_size = pool_size()  # per notebook; 0 turns preheating off
 c.VoilaKernelManager.fill_delay = 1  # seconds before the pool is refilled after a visit
 
 # a visitor never sees code or tracebacks
