@@ -72,7 +72,10 @@ def _press_all(lb, pages: list, presses: list[tuple[str, str]]) -> list[dict]:
         )
         events = page.evaluate(f"() => window.__lab.events.filter(e => e.t >= {keydown})")
         final = next(e for e in events if e["label"] != before["label"] and "lab-final" in e["cls"])
-        moves.append({"final_ms": final["t"] - keydown, "label": final["label"].strip()})
+        status = page.inner_text(".lab-status").rsplit("·", 1)[-1].strip()
+        moves.append(
+            {"final_ms": final["t"] - keydown, "label": final["label"].strip(), "status": status}
+        )
     return moves
 
 
@@ -140,6 +143,7 @@ def test_concurrent_users_each_see_their_own_configuration_in_time(tmp_path):
         "single_user_p95_ms": round(single_p95),
         "concurrent_final_ms": [[round(v) for v in ms] for ms in per_user],
         "concurrent_p95_ms": [round(_p95(ms)) for ms in per_user],
+        "status": [[r[u]["status"] for r in together] for u in range(USERS)],
         "test_seconds": round(time.monotonic() - started, 1),
         "load_1min": round(os.getloadavg()[0], 2),
     }

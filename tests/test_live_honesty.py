@@ -220,6 +220,32 @@ def test_the_dashboard_shows_a_first_look_then_the_final_figures(mlp, store):
         dash.close()
 
 
+def test_the_warm_up_measures_in_the_background_and_leaves_no_trace(mlp, store, monkeypatch):
+    from widgets import Dashboard
+    from widgets import dashboard as dashboard_module
+
+    rehearsed = []
+    real = dashboard_module._rehearse
+    monkeypatch.setattr(
+        dashboard_module, "_rehearse", lambda *a: rehearsed.append(real(*a) or "done")
+    )
+    dash = Dashboard(model={"my mlp": mlp}, store=store, thin_models=[])
+    try:
+        assert dash.wait(120)
+        shown, rows = dash.measurement, len(store.to_frame())
+        points, evaluations = dash.pareto.count, dash.evaluations
+        dash.warm_up()
+        assert dash.wait(120) and rehearsed == ["done"]
+        assert dash.measurement is shown and dash.pareto.count == points
+        assert dash.evaluations == evaluations and len(store.to_frame()) == rows  # not stored
+        assert "warm" not in dash.status.message.lower()
+        dash.warm_up()  # a move right after it: the move wins, the warm-up stops or finishes
+        dash.sparsity.value = 0.35
+        assert dash.wait(120) and dash.measurement.label == "prune 35% unstructured"
+    finally:
+        dash.close()
+
+
 def test_a_full_test_evaluation_stopped_by_a_change_is_reported():
     import threading
     from types import SimpleNamespace as NS
