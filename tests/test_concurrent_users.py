@@ -79,6 +79,28 @@ def _press_all(lb, pages: list, presses: list[tuple[str, str]]) -> list[dict]:
     return moves
 
 
+def _cpu_seconds(server: VoilaServer) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the kernels, the Voilà server and Chromium."""
+    import psutil
+
+    def total(processes) -> float:
+        seconds = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                seconds += times.user + times.system
+            except psutil.Error:
+                pass
+        return seconds
+
+    chromium = [p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "")]
+    return {
+        "kernels": total(server.kernels()),
+        "voila_server": total([psutil.Process(server.process.pid)]),
+        "chromium": total(chromium),
+    }
+
+
 def _expected_label(user: int) -> str:
     """The configuration user ``user`` ends on (see the module's docstring)."""
     steps = ROUNDS + (SINGLE_MOVES if user == 0 else 0)
@@ -112,10 +134,12 @@ def test_concurrent_users_each_see_their_own_configuration_in_time(tmp_path):
 
             single = lb.run_moves(pages[0], [(SPARSITY, "ArrowRight")] * SINGLE_MOVES)
             together = []
+            before, wall = _cpu_seconds(server), time.monotonic()
             for _ in range(ROUNDS):
                 time.sleep(lb.PAUSE_S)
                 presses = [(SPARSITY if u % 2 == 0 else BITS, "ArrowRight") for u in range(USERS)]
                 together.append(_press_all(lb, pages, presses))
+            wall, after = time.monotonic() - wall, _cpu_seconds(server)
             time.sleep(lb.PAUSE_S)
 
             for user, page in enumerate(pages):
@@ -144,6 +168,10 @@ def test_concurrent_users_each_see_their_own_configuration_in_time(tmp_path):
         "concurrent_final_ms": [[round(v) for v in ms] for ms in per_user],
         "concurrent_p95_ms": [round(_p95(ms)) for ms in per_user],
         "status": [[r[u]["status"] for r in together] for u in range(USERS)],
+        "cores_used_while_together": {  # CPU seconds per wall second, by kind of process
+            kind: round((after[kind] - before.get(kind, 0.0)) / wall, 2) for kind in after
+        },
+        "cores": os.cpu_count(),
         "test_seconds": round(time.monotonic() - started, 1),
         "load_1min": round(os.getloadavg()[0], 2),
     }

@@ -128,20 +128,24 @@ def _rehearse(model: nn.Module, data: Any, cancel: threading.Event) -> None:
     from lab.store import ResultStore
     from lab.techniques.configs import PruneConfig, QuantConfig
 
-    recipe = Recipe(prune=PruneConfig(0.01), quant=QuantConfig(bits=7))
+    recipes = (  # 8 bits runs as int8 (its own conversion and kernels), fewer bits as fp32
+        Recipe(prune=PruneConfig(0.01), quant=QuantConfig(bits=8)),
+        Recipe(prune=PruneConfig(0.01), quant=QuantConfig(bits=7)),
+    )
     with tempfile.TemporaryDirectory(prefix="lab-warm-up-") as folder:
         store = ResultStore(Path(folder) / "warm-up.sqlite")
-        applied, first = measure.preview(model, recipe, data=data, cancel=cancel)
-        measure.evaluate(
-            model,
-            recipe,
-            effort="quick",
-            store=store,
-            data=data,
-            cancel=cancel,
-            applied=applied,
-            first_look=first,
-        )
+        for recipe in recipes:
+            applied, first = measure.preview(model, recipe, data=data, cancel=cancel)
+            measure.evaluate(
+                model,
+                recipe,
+                effort="quick",
+                store=store,
+                data=data,
+                cancel=cancel,
+                applied=applied,
+                first_look=first,
+            )
 
 
 class Dashboard(w.VBox):
@@ -327,7 +331,7 @@ class Dashboard(w.VBox):
 
     def warm_up(self, timeout: float | None = 300) -> None:
         """Make the first slider move as fast as the later ones: once the current figures are
-        shown, measure one throw-away configuration (pruning + 7-bit) in the background,
+        shown, measure two throw-away configurations (pruning + 8-bit, + 7-bit) in the background,
         through the whole path of a move (apply, first look, final figures), into a temporary
         store; nothing is shown or kept. A fresh process pays one-off costs on its first
         measured move (the energy tracker, the first convolutions of each shape, freed memory
