@@ -303,7 +303,16 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         # the link follows the sliders
         assert "sparsity=0.7&bits=4" in _text(page, ".lab-link-query")
 
-        page.wait_for_timeout(1500)  # let the Pareto canvas receive its redraw
+        # the Pareto plot (an SVG image) shows the current configuration's star, with the panel
+        page.wait_for_function(
+            "() => { const i = document.querySelector('.lab-pareto img');"
+            " return i && i.complete && i.naturalWidth > 100; }",
+            timeout=10_000,
+        )
+        plot = page.evaluate(
+            "() => fetch(document.querySelector('.lab-pareto img').src).then(r => r.text())"
+        )
+        assert "prune 70% unstructured · 4-bit channel" in plot  # its label, by the star
         _screenshot(page, "dashboard.png")  # README's docs/dashboard.png is a copy
     finally:
         _leave(page)

@@ -154,9 +154,15 @@ def test_dashboard_notebook_runs_in_jupyterlab(jupyter_lab):
             )
             assert "Loading widget" not in page.inner_text(".jp-NotebookPanel")
             assert page.query_selector_all(".lab-sparsity-slider .noUi-handle")
-            # ipympl figures are live canvases (Pareto plots, sensitivity views)
+            # ipympl figures are live canvases (the sensitivity views); the dashboards' Pareto
+            # plots are SVG images drawn in the kernel, loaded and not empty
             canvases = page.query_selector_all(".jupyter-matplotlib-canvas-div canvas")
             assert len(canvases) >= 2, f"{len(canvases)} ipympl canvases"
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.lab-dashboard .lab-pareto img')]"
+                ".filter(i => i.complete && i.naturalWidth > 100).length >= 2",
+                timeout=30_000,
+            )
             page.locator(".lab-dashboard").first.scroll_into_view_if_needed()
             page.wait_for_timeout(1000)  # the canvases' first draw
             ARTIFACTS.mkdir(exist_ok=True)

@@ -220,3 +220,40 @@ def test_rendering_is_far_cheaper_than_matplotlibs_own_svg():
         plot.view.figure.savefig(__import__("io").BytesIO(), format="svg")
     theirs = time.perf_counter() - started
     assert ours < theirs / 3, (ours, theirs)
+
+
+def test_an_axhline_spans_the_axes_at_its_value_dashed_like_matplotlib():
+    ax = _axes()
+    ax.scatter([10, 1000], [80, 90])
+    ax.axhline(85, color="#555", ls="--", lw=1, label="accuracy floor")
+    ax.set_xlim(5, 2000)
+    ax.set_ylim(75, 95)
+    ax.legend()
+    root = _parse(render_axes(ax))
+    lines = [p for p in root.iter(f"{SVG}polyline") if p.get("stroke") == "#555555"]
+    assert len(lines) == 1
+    (x1, y1), (x2, y2) = [tuple(map(float, p.split(","))) for p in lines[0].get("points").split()]
+    _, ey = _expected_px(ax, 10, 85)
+    width = round(5.6 * 96) - MARGIN["left"] - MARGIN["right"]
+    assert (x1, x2) == (
+        pytest.approx(MARGIN["left"], abs=0.06),
+        pytest.approx(MARGIN["left"] + width, abs=0.06),
+    )
+    assert y1 == y2 == pytest.approx(ey, abs=0.06)
+    pt = 96 / 72
+    dashes = [float(v) for v in lines[0].get("stroke-dasharray").split()]
+    assert dashes == [pytest.approx(3.7 * pt, abs=0.06), pytest.approx(1.6 * pt, abs=0.06)]
+    legend = [e for e in root.iter(f"{SVG}line") if e.get("stroke-dasharray")]
+    assert len(legend) == 1  # the floor's legend entry is dashed too
+
+
+def test_the_dashboards_recommendation_view_is_an_svg_image_too():
+    from widgets.recommendation import RecommendationView
+
+    view = RecommendationView(
+        [_point("a", 1e4, 0.9), _point("b", 1e5, 0.93)], floor=0.91, interactive=False
+    )
+    assert supports(view.ax)
+    root = _parse(bytes(view.view.widget.value))
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "accuracy floor" in texts and "accuracy (%)" in texts

@@ -250,7 +250,9 @@ class Dashboard(w.VBox):
         self.sensitivity = SensitivityView(
             self._torch_model, data=None if self.data.is_default else self.data
         )
-        self.recommendation = RecommendationView([], split=LIVE[0])
+        # redrawn after every move: an ipympl canvas would cost a PNG render in the kernel each
+        # time (its page asks for one even while the accordion is closed)
+        self.recommendation = RecommendationView([], split=LIVE[0], interactive=False)
         self.status = StatusLine()
         super().__init__(self._layout(), layout={"padding": "4px"})
         self.add_class("lab-dashboard")

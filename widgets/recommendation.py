@@ -66,6 +66,8 @@ class RecommendationView(w.VBox):
         floor: the initial accuracy floor (fraction); default 1 pt below the best.
         objective: ``"bytes"``, ``"latency"`` or ``"co2"``.
         split: keep rows measured on this split (needed when the results mix splits).
+        interactive: as for :class:`~widgets.figure.FigureView` (``False``: an SVG image drawn
+            in the kernel at each update; the dashboard uses it).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class RecommendationView(w.VBox):
         floor: float | None = None,
         objective: str = "bytes",
         split: str | None = None,
+        interactive: bool | None = None,
     ) -> None:
         self.split = split
         self._initial_floor = floor
@@ -96,7 +99,7 @@ class RecommendationView(w.VBox):
         )
         self.reason = w.HTML()
         self.reason.add_class("lab-recommendation")
-        self.view = FigureView((5.6, 3.4))
+        self.view = FigureView((5.6, 3.4), interactive=interactive)
         ax = self.ax = self.view.figure.subplots()
         self._scatter = ax.scatter([], [], s=28, color="#8da0cb", alpha=0.8, label="models")
         (self._front,) = ax.plot(

@@ -10,8 +10,9 @@ the browser lay out the text. Each point can carry a tooltip (the browser's own,
 
 Supported: one Axes with linear or log scales, its limits, major ticks with their
 formatters, major and minor grid lines, title and axis labels; scatter collections
-(offsets, face colours, sizes, alpha), lines (``default`` or ``steps-post``/``steps-pre``
-draw styles, ``-`` line style or none, markers ``o``, ``*``, ``s``, ``^``, ``D``), annotations
+(offsets, face colours, sizes, alpha), lines in data or axes coordinates (``axhline``)
+with ``default`` or ``steps-post``/``steps-pre`` draw styles, the ``-``, ``--``, ``:``,
+``-.`` line styles or none, markers ``o``, ``*``, ``s``, ``^``, ``D``), annotations
 and texts in data coordinates with an offset in points, and the legend's entries.
 :func:`supports` says whether an Axes holds anything else (then use ``savefig``).
 
@@ -45,6 +46,8 @@ FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"  # matplotlib's default first
 MARGIN = {"left": 56, "right": 12, "top": 26, "bottom": 42}  # px around the plotting area
 _MARKERS = {"o", "*", "s", "^", "D", "None", "none", "", " ", None}
 _DRAWSTYLES = {"default", "steps-post", "steps-pre", "steps"}
+# matplotlib's line styles as SVG dash patterns, in line widths (its lines.*_pattern defaults)
+_DASHES = {"-": (), "--": (3.7, 1.6), ":": (1.0, 1.65), "-.": (6.4, 1.6, 1.0, 1.6)}
 _SUPERSCRIPTS = str.maketrans("0123456789-\N{MINUS SIGN}", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
 
 
@@ -62,7 +65,7 @@ def supports(ax: Any) -> bool:
     for line in ax.lines:
         if line.get_marker() not in _MARKERS or line.get_drawstyle() not in _DRAWSTYLES:
             return False
-        if line.get_linestyle() not in ("-", "None", "none", "", " "):
+        if line.get_linestyle() not in (*_DASHES, "None", "none", "", " "):
             return False
     return all(
         isinstance(text, Annotation) or text.get_transform() == ax.transData for text in ax.texts
@@ -126,11 +129,17 @@ class _Box:
         self.h = max(1, height - MARGIN["top"] - MARGIN["bottom"])
         self._to_axes = ax.transScale + ax.transLimits  # data → axes fraction, scale-aware
 
-    def __call__(self, xy: np.ndarray) -> np.ndarray:
-        """Data points (n×2) → px (n×2), y downwards; non-finite where not drawable."""
+        self._ax = ax
+
+    def __call__(self, xy: np.ndarray, transform: Any = None) -> np.ndarray:
+        """Points (n×2) in data coordinates, or in ``transform``'s (e.g. ``axhline``'s: x as
+        a fraction of the axes, y in data) → px (n×2), y downwards; non-finite where not drawable."""
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         with np.errstate(all="ignore"):
-            frac = self._to_axes.transform(xy)
+            if transform is None or transform == self._ax.transData:
+                frac = self._to_axes.transform(xy)
+            else:  # through the display: both sides use the axes' current position
+                frac = self._ax.transAxes.inverted().transform(transform.transform(xy))
         return np.column_stack([self.x0 + frac[:, 0] * self.w, self.y0 + (1 - frac[:, 1]) * self.h])
 
 
@@ -281,17 +290,20 @@ def _line(line: Line2D, box: _Box, pt: float) -> list[str]:
     data = np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2)
     if not len(data):
         return []
-    px = box(data)
+    px = box(data, line.get_transform())
     px = px[np.isfinite(px).all(axis=1)]
     out = []
     color, alpha = _color(line.get_color(), line.get_alpha())
-    if line.get_linestyle() == "-" and len(px) >= 2:
+    width = line.get_linewidth() * pt
+    if line.get_linestyle() in _DASHES and len(px) >= 2:
         style = line.get_drawstyle()
         path = _steps(px, "steps-pre" if style == "steps" else style)
         points = " ".join(f"{_num(x)},{_num(y)}" for x, y in path)
+        dashes = _DASHES[line.get_linestyle()]
+        dash = f' stroke-dasharray="{" ".join(_num(d * width) for d in dashes)}"' if dashes else ""
         out.append(
             f'<polyline clip-path="url(#area)" points="{points}" fill="none" stroke="{color}" '
-            f'stroke-opacity="{alpha:.3g}" stroke-width="{_num(line.get_linewidth() * pt)}" '
+            f'stroke-opacity="{alpha:.3g}" stroke-width="{_num(width)}"{dash} '
             'stroke-linejoin="round"/>'
         )
     marker = line.get_marker()
@@ -386,10 +398,15 @@ def _legend(legend: Legend, box: _Box, pt: float) -> list[str]:
         cy = y0 + size * 0.3 + row * (i + 0.5)
         if isinstance(handle, Line2D):
             color, _ = _color(handle.get_color())
-            if handle.get_linestyle() == "-":
+            if handle.get_linestyle() in _DASHES:
+                width = handle.get_linewidth() * pt
+                dashes = " ".join(_num(d * width) for d in _DASHES[handle.get_linestyle()])
                 out.append(
-                    f'<line x1="{_num(x0 + 6)}" y1="{_num(cy)}" x2="{_num(x0 + 22)}" '
-                    f'y2="{_num(cy)}" stroke="{color}" stroke-width="{_num(handle.get_linewidth() * pt)}"/>'
+                    _segment(
+                        (x0 + 6, cy, x0 + 22, cy),
+                        f'stroke="{color}" stroke-width="{_num(width)}"'
+                        + (f' stroke-dasharray="{dashes}"' if dashes else ""),
+                    )
                 )
             marker = handle.get_marker()
             if marker not in ("None", "none", "", " ", None):
