@@ -188,8 +188,8 @@ def _quantize(work: _Work) -> None:
         work.details.append(f"{config.bits}-bit weights dequantized")
         work.notes.append(
             f"weights stored at {config.bits} bits; without int8 activations they execute "
-            "in fp32, the baseline's kernels (a smaller file; expect no speed-up: a measured "
-            "difference is noise)"
+            "in fp32, the baseline's kernels (a smaller file; expect no speed-up: a latency "
+            "difference comes from when each was timed, not from the bits)"
         )
         return
     from . import int8
