@@ -101,7 +101,10 @@ class PanelClock:
                 self._event.wait(remaining)
 
 
-def _stats(ms: list[float]) -> dict:
+def stats_ms(ms: list[float]) -> dict:
+    """``n``, ``p50_ms``, ``p95_ms``, ``max_ms`` of timings in ms (``{"n": 0}`` for none)."""
+    if not ms:
+        return {"n": 0}
     values = np.array(ms)
     return {
         "n": len(ms),
@@ -192,7 +195,7 @@ class PhaseTimer:
 
 
 def _evaluation_seconds(results: list[float]) -> dict:
-    return _stats([1000 * s for s in results]) if results else {}
+    return stats_ms([1000 * s for s in results]) if results else {}
 
 
 def main() -> None:
@@ -233,8 +236,8 @@ def main() -> None:
     both = [_change_both(dash, clock, lambda m=m: _move(dash, m)) for m in moves]
     timer.recording = False
     evaluation_s = [m.seconds for m in dash.history if not m.cached]
-    results["first_update"] = _stats([first for first, _ in both])
-    results["final_update"] = _stats([final for _, final in both])
+    results["first_update"] = stats_ms([first for first, _ in both])
+    results["final_update"] = stats_ms([final for _, final in both])
     results["uncached"] = results["final_update"]
     results["uncached_evaluate_call"] = _evaluation_seconds(evaluation_s[1:])  # minus the baseline
     results["breakdown_median_ms"] = timer.summary()
@@ -256,7 +259,7 @@ def main() -> None:
     dash.sparsity.structure, dash.bits.value = "unstructured", 32
     dash.wait()
     revisit = [{"sparsity": round(0.05 * i, 2)} for i in range(1, 13)]
-    results["cached_session"] = _stats(
+    results["cached_session"] = stats_ms(
         [_change(dash, clock, lambda m=m: _move(dash, m)) for m in revisit]
     )
 
@@ -265,7 +268,7 @@ def main() -> None:
     fresh = Dashboard(model=args.model, store=results_store)
     fresh_clock = PanelClock(fresh)
     fresh.wait(300)
-    results["cached_store"] = _stats(
+    results["cached_store"] = stats_ms(
         [_change(fresh, fresh_clock, lambda m=m: _move(fresh, m)) for m in revisit]
     )
 

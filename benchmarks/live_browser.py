@@ -43,8 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (ROOT, ROOT / "tests", ROOT / "benchmarks"):
     if str(_path) not in sys.path:
@@ -85,18 +83,6 @@ INSTRUMENT = """() => {
 # true once the panel shows final figures under a label other than ``before``
 FINAL_AFTER = """([before, since]) => window.__lab.events.some(
   e => e.t >= since && e.label !== before && e.cls.includes('lab-final'))"""
-
-
-def _stats(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    array = np.array(values)
-    return {
-        "n": len(values),
-        "p50_ms": round(float(np.median(array)), 1),
-        "p95_ms": round(float(np.percentile(array, 95)), 1),
-        "max_ms": round(float(array.max()), 1),
-    }
 
 
 def instrument(page) -> None:
@@ -194,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from live import bare_pass_ms
+    from live import bare_pass_ms, stats_ms
     from playwright.sync_api import sync_playwright
     from test_browser import CHROMIUM, CHROMIUM_ARGS, VoilaServer
 
@@ -241,8 +227,8 @@ def main() -> None:
 
     bare = results["bare_pass_ms"]
     results["moves"] = len(moves)
-    results["first_update"] = _stats([m["first_ms"] for m in moves])
-    results["final_update"] = _stats([m["final_ms"] for m in moves])
+    results["first_update"] = stats_ms([m["first_ms"] for m in moves])
+    results["final_update"] = stats_ms([m["final_ms"] for m in moves])
     results["final_ms_by_move"] = [
         [m["label"].split(" · ", 1)[-1], round(m["first_ms"]), round(m["final_ms"])] for m in moves
     ]
@@ -251,7 +237,7 @@ def main() -> None:
     results["pareto_plot"] = {
         "method": "the new plot image loaded under .lab-pareto (an SVG drawn in the kernel), "
         "stamped in the page by a capturing load listener",
-        "delay_after_final_ms": _stats(measured),
+        "delay_after_final_ms": stats_ms(measured),
         "moves_without_redraw": sum(d is None for d in delays),
         f"within_{PLOT_WINDOW_MS}_ms": sum(
             -PLOT_WINDOW_MS <= d <= PLOT_WINDOW_MS for d in measured
@@ -273,8 +259,8 @@ def main() -> None:
             for m in second_moves
         ],
         "later_moves_p50_ms": {
-            "first": _stats([m["first_ms"] for m in later]).get("p50_ms"),
-            "final": _stats([m["final_ms"] for m in later]).get("p50_ms"),
+            "first": stats_ms([m["first_ms"] for m in later]).get("p50_ms"),
+            "final": stats_ms([m["final_ms"] for m in later]).get("p50_ms"),
         },
     }
     results["cold_start_s"] = {
@@ -287,7 +273,7 @@ def main() -> None:
         "the first `pool` find a preheated kernel, the last one waits for a refill (no target)",
     }
     within_pool = max(seconds for _, seconds in burst[:pool])
-    later_p95 = _stats([m["final_ms"] for m in later])["p95_ms"]
+    later_p95 = stats_ms([m["final_ms"] for m in later])["p95_ms"]
     first_moves = max(moves[0]["final_ms"], second_moves[0]["final_ms"])
     results["errors_shown"] = bool(errors) or voila_error
     targets = {

@@ -175,16 +175,15 @@ class Data:
     def subset(self, name: str, n: int, size: int | None = None) -> fashion.Split:
         """A fixed, stratified ``n`` of split ``name`` (the same images every time; the
         classes in the split's proportions). The whole split when it has ≤ ``n`` images."""
-        whole = self.split(name, size)
-        if len(whole) <= n:
-            return whole
+        if self.subset_positions(name, n, size) is None:
+            return self.split(name, size)
         return self._part(name, n, size, "part")
 
     def subset_rest(self, name: str, n: int, size: int | None = None) -> fashion.Split | None:
         """The images of split ``name`` that :meth:`subset` leaves out (None when it leaves
         none): measure a model on both and :meth:`subset_positions` puts the results back in
         the split's order."""
-        if len(self.split(name, size)) <= n:
+        if self.subset_positions(name, n, size) is None:
             return None
         return self._part(name, n, size, "rest")
 
@@ -205,6 +204,7 @@ class Data:
             return self._resized[key]
 
     def _part(self, name: str, n: int, size: int | None, which: str) -> fashion.Split:
+        """:meth:`subset`'s images (``which="part"``) or the others (``"rest"``), kept."""
         part, rest = self.subset_positions(name, n, size)
         whole = self.split(name, size)
         key = ("subset", name, n, size, which)

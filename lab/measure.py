@@ -456,16 +456,17 @@ def _measure_accuracy_and_energy(run: _Run) -> dict:
     passes: list[tuple[int, float, float]] = []
     runtime, chunk = run.compressed.runtime, run.split
     seen = run.first_look
-    if seen is not None and run.dataset.subset_positions("live", seen.n_images) is None:
-        seen = None  # it saw the whole (small) split: run it all, energy needs a pass
-    if seen is not None:  # preview()'s images are the live split's, as given (any resizing
-        chunk = run.dataset.subset_rest("live", seen.n_images)  # happens in the runtime)
+    # preview()'s images are the live split's, as given (any resizing happens in the runtime);
+    # None when it saw the whole (small) split: run it all, energy needs a pass
+    positions = None if seen is None else run.dataset.subset_positions("live", seen.n_images)
+    if positions is not None:
+        chunk = run.dataset.subset_rest("live", seen.n_images)
     reading = energy.measure_energy(
         lambda: passes.append(_accuracy_pass(runtime, chunk, run.cancel))
     )
     right, _, pass_throughput = passes[0]
-    if seen is not None:
-        part, rest = run.dataset.subset_positions("live", seen.n_images)
+    if positions is not None:
+        part, rest = positions
         whole = torch.empty(len(run.split), dtype=torch.bool)
         whole[part] = torch.from_numpy(seen.correct())
         whole[rest] = right
@@ -857,7 +858,7 @@ def _check_first_look(
         problem = f"it covers live images; this evaluation is on {split!r}"
     elif first_look.recipe != recipe.to_json():
         problem = f"it is of another recipe ({first_look.label})"
-    elif first_look.data != dataset.name or first_look.correct() is None:
+    elif first_look.data != dataset.name or not first_look.correct_bits:
         problem = "it is of other data"
     if problem:
         raise ValueError(f"first_look= cannot be used: {problem}")

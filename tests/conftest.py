@@ -1,4 +1,5 @@
-"""Shared fixtures: a throw-away result store, small models, and the trained zoo when present."""
+"""Shared fixtures: a throw-away result store, small models, the trained zoo when present, and
+a fresh energy tracker."""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ def _isolated_store(tmp_path, monkeypatch):
 
     monkeypatch.setattr(lab.store, "_DEFAULT", lab.store.ResultStore(tmp_path / "results.sqlite"))
     yield
+
+
+@pytest.fixture
+def fresh_energy(monkeypatch):
+    """A tracker that has not started yet and empty codecarbon caches, restored afterwards."""
+    from lab import energy
+
+    monkeypatch.setattr(energy, "_TRACKER", energy._Tracker())
+    energy._energy_mix.cache_clear()
+    energy._carbon_intensity.cache_clear()
+    yield
+    energy._energy_mix.cache_clear()
+    energy._carbon_intensity.cache_clear()
 
 
 @pytest.fixture(scope="session")

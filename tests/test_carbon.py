@@ -16,17 +16,6 @@ from lab.__main__ import main
 SOURCES = {"RAPL", "TDP", "CPU-load estimate", "constant", "powermetrics", "unavailable"}
 
 
-@pytest.fixture
-def fresh_energy(monkeypatch):
-    """A tracker that has not started yet and empty codecarbon caches, restored afterwards."""
-    monkeypatch.setattr(energy, "_TRACKER", energy._Tracker())
-    energy._energy_mix.cache_clear()
-    energy._carbon_intensity.cache_clear()
-    yield
-    energy._energy_mix.cache_clear()
-    energy._carbon_intensity.cache_clear()
-
-
 def _available() -> bool:
     return energy._TRACKER.get() is not None
 

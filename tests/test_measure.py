@@ -126,17 +126,6 @@ def test_bad_input_gets_clear_errors(tiny_model):
 # ---------------------------------------- energy never breaks the experiment (real branches)
 
 
-@pytest.fixture
-def fresh_energy(monkeypatch):
-    """A tracker that has not started yet and empty codecarbon caches, restored afterwards."""
-    monkeypatch.setattr(energy, "_TRACKER", energy._Tracker())
-    energy._energy_mix.cache_clear()
-    energy._carbon_intensity.cache_clear()
-    yield
-    energy._energy_mix.cache_clear()
-    energy._carbon_intensity.cache_clear()
-
-
 def _no_codecarbon(monkeypatch) -> None:
     """Make every ``import codecarbon…`` fail, as on a machine without it."""
     for name in [n for n in sys.modules if n == "codecarbon" or n.startswith("codecarbon.")]:

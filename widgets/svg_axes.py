@@ -172,23 +172,20 @@ def _grid_and_ticks(ax: Any, box: _Box, pt: float) -> list[str]:
         (ax.xaxis, (x_low, x_high), True),
         (ax.yaxis, (y_low, y_high), False),
     ):
-        grid = {
-            "major": _grid_style(axis.majorTicks),
-            "minor": _grid_style(axis.minorTicks),
-        }
-        for which, minor in (("minor", True), ("major", False)):
-            style = grid[which]
+
+        def at(value: float, horizontal: bool = horizontal) -> np.ndarray:  # px on the edge
+            return box(np.array([[value, y_low]] if horizontal else [[x_low, value]]))[0]
+
+        for minor, ticks in ((True, axis.minorTicks), (False, axis.majorTicks)):
+            style, tick = _grid_style(ticks), (2 if minor else 3.5) * pt
             for value in _ticks(axis, low, high, minor):
-                px = box(np.array([[value, y_low]] if horizontal else [[x_low, value]]))[0]
-                if not np.isfinite(px).all():
+                x, y = at(value)
+                if not (math.isfinite(x) and math.isfinite(y)):
                     continue
-                tick = (2 if minor else 3.5) * pt
                 if horizontal:
-                    x = px[0]
                     grid_line = (x, box.y0, x, box.y0 + box.h)
                     tick_line = (x, box.y0 + box.h, x, box.y0 + box.h + tick)
                 else:
-                    y = px[1]
                     grid_line = (box.x0, y, box.x0 + box.w, y)
                     tick_line = (box.x0 - tick, y, box.x0, y)
                 if style:
@@ -199,17 +196,17 @@ def _grid_and_ticks(ax: Any, box: _Box, pt: float) -> list[str]:
         for value, label in zip(majors, labels, strict=True):
             if not label:
                 continue
-            px = box(np.array([[value, y_low]] if horizontal else [[x_low, value]]))[0]
+            x, y = at(value)
             text = escape(_plain(label))
             if horizontal:
                 out.append(
-                    f'<text x="{_num(px[0])}" y="{_num(box.y0 + box.h + 5 * pt)}" '
+                    f'<text x="{_num(x)}" y="{_num(box.y0 + box.h + 5 * pt)}" '
                     f'font-size="{size}" text-anchor="middle" dominant-baseline="hanging">'
                     f"{text}</text>"
                 )
             else:
                 out.append(
-                    f'<text x="{_num(box.x0 - 5 * pt)}" y="{_num(px[1])}" font-size="{size}" '
+                    f'<text x="{_num(box.x0 - 5 * pt)}" y="{_num(y)}" font-size="{size}" '
                     f'text-anchor="end" dominant-baseline="central">{text}</text>'
                 )
     return out
@@ -264,24 +261,22 @@ def _scatter(
             if a > 0:
                 stroke = f' stroke="{hex_}" stroke-opacity="{a:.3g}" stroke-width="0.8"'
         title = titles[i] if titles is not None and i < len(titles) else None
-        body = f"<title>{escape(str(title))}</title>" if title else ""
+        circle = f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(radius)}" {_fill(face, alpha)}'
         out.append(
-            f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(radius)}" {_fill(face, alpha)}'
-            f"{stroke}>{body}</circle>"
-            if body
-            else f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(radius)}" '
-            f"{_fill(face, alpha)}{stroke}/>"
+            f"{circle}{stroke}><title>{escape(str(title))}</title></circle>"
+            if title
+            else f"{circle}{stroke}/>"
         )
     out.append("</g>")
     return out
 
 
 def _steps(px: np.ndarray, style: str) -> np.ndarray:
-    if style in ("default",) or len(px) < 2:
+    if style == "default" or len(px) < 2:
         return px
     out = [px[0]]
     for a, b in zip(px[:-1], px[1:], strict=True):
-        corner = (b[0], a[1]) if style in ("steps-post",) else (a[0], b[1])
+        corner = (b[0], a[1]) if style == "steps-post" else (a[0], b[1])
         out += [np.array(corner), b]
     return np.array(out)
 
