@@ -5,7 +5,7 @@
 Fits every model of ``lab.thin.THIN_MODELS`` on the 55,000-image ``train`` split (never the
 quick subset; a model already in the cache is loaded, and its recorded training time and
 energy are reported, with ``"from_cache": true``), measures it on the 10,000 ``test``
-images with :func:`lab.thin.measure_thin`, and prints one JSON object: an entry per
+images with :func:`lab.evaluate` (the one pipeline every model kind goes through), and prints one JSON object: an entry per
 estimator keyed by class name, next to the Fashion-MNIST paper's accuracy (Xiao et al.
 2017, Table 3), plus ``"machine"`` (:func:`lab.machine.describe`, load included) at the
 start, ``"machine_at_end"``, and ``"run"`` (split, date, versions, OpenMP settings, total
@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import lab
 from lab import machine, thin
 
 
@@ -102,7 +103,13 @@ def main() -> None:
         print(f"[{time.perf_counter() - started:7.0f} s] {name}", file=sys.stderr, flush=True)
         try:
             model = thin.fit_thin(name, quick=False, progress=not args.no_progress)
-            row = thin.measure_thin(model, split=args.split, country=args.country)
+            measured = lab.evaluate(model, split=args.split, country=args.country, use_cache=False)
+            row = {
+                **measured.to_row(),
+                "train_energy_source": model.train_energy_source,
+                "n_train": model.n_train,
+                "estimator": repr(model.estimator),
+            }
         except Exception as exc:  # one failing model must not lose the others
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
         else:

@@ -16,8 +16,19 @@
 * **Energy and CO2** per 1,000 inferences from codecarbon (see :mod:`lab.energy`), with
   the provenance of the power figure; "unavailable: <reason>" when codecarbon fails.
 
+One pipeline measures every kind of model (:mod:`lab.kinds`: torch modules, scikit-learn
+estimators): :data:`METRICS` run over the kind's :class:`~lab.kinds.Runnable`.
+An :class:`Evaluation` can be refined: :meth:`Evaluation.first_look` (exact bytes and
+FLOPs, accuracy on part of the live split with its interval) then :meth:`Evaluation.final`
+(every item, timings, energy), which reuses the first look's work.
+
+A configuration's batch-1 latency is timed *interleaved* with its baseline's (the same model
+without the recipe), so a change is judged against a baseline seen under the same load
+(:meth:`Measurement.latency_change`). Energy is measured per evaluation and priced per
+country afterwards: a change of country re-prices, it never re-measures.
+
 Every evaluation is persisted in :mod:`lab.store` and served from it when the same
-model (by content hash), recipe, split, country and effort come again. Artifact byte
+model (by content hash), recipe, split and effort come again. Artifact byte
 counts are also remembered in-process by the stored model's content (the baseline and a
 configuration revisited under another country or effort never pay ``artifact.save`` twice).
 
@@ -34,48 +45,57 @@ Example:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import os
-import tempfile
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, astuple, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, astuple, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from . import artifact, data, energy, flops, machine, stats
-from .datasets import Data, as_data
-from .store import ResultStore, default_store
-from .techniques.apply import Compressed, apply
-from .techniques.configs import Recipe
+from lab import data, energy, flops, machine, stats
+from lab.cancellation import Cancelled, check
+from lab.data import Split
+from lab.datasets import Data, as_data
+from lab.kinds import ModelKind, Runnable, fingerprint, is_thin, model_kind
+from lab.store import ResultStore, default_store
+from lab.techniques.apply import Compressed
+from lab.techniques.configs import Recipe
+from lab.timing import (
+    LATENCY,
+    THROUGHPUT_BATCH,
+    measure_latency,
+    percentiles,
+    throughput,
+    time_calls,
+)
 
 __all__ = [
     "EFFORTS",
     "METRICS",
     "CacheKey",
     "Cancelled",
+    "Evaluation",
     "Measurement",
+    "TimingChange",
     "count_flops",
     "evaluate",
     "fingerprint",
+    "is_thin",
     "measure_latency",
 ]
 
 EFFORTS = {
-    # batch-1 timed runs, batch-256 timed repeats, whether to measure energy
-    "quick": {"batch1_runs": 15, "throughput_repeats": 0, "energy": True},
-    "full": {"batch1_runs": 100, "throughput_repeats": 5, "energy": True},
+    # batch-1 timed runs (most, fewest, seconds: lab.timing.LATENCY), batch-256 timed repeats
+    "quick": {"latency": LATENCY["quick"], "throughput_repeats": 0},
+    "full": {"latency": LATENCY["full"], "throughput_repeats": 5},
 }
-THROUGHPUT_BATCH = 256
 # Images per accuracy-pass batch: 256 was the fastest size measured on 2 cores (figures in
 # the README, "Cost of measuring"); it also keeps the quick throughput a batch-256 figure
 # and cancellation checks one batch apart.
@@ -84,17 +104,9 @@ ACCURACY_BATCH = 256
 #    executes_as says so); quick throughput timed on the pass's batches of exactly 256 images
 # 3: state_dict_bytes is the input model's file (was the pruned model's); machine fields
 # 4: accuracy interval, per-image results, latency samples; the data's fingerprint in the key
-MEASUREMENT_VERSION = 4  # bump when the meaning of a stored number changes
-SIZE_CACHE_ENTRIES = 512  # in-process artifact byte counts remembered (LRU)
-
-
-class Cancelled(Exception):
-    """:func:`evaluate` was abandoned because its ``cancel`` event was set; nothing was stored."""
-
-
-def _check(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("evaluation cancelled")
+# 5: one pipeline for every kind; the baseline timed interleaved; the country is not in the
+#    key (energy is measured once and priced per country); latency runs on a time budget
+MEASUREMENT_VERSION = 5  # bump when the meaning of a stored number changes
 
 
 @dataclass
@@ -142,7 +154,10 @@ class Measurement:
     accuracy_high: float | None = None
     correct_bits: str = ""  # which images were right (packed bits, base64): paired tests
     latency_samples_ms: list[float] = field(default_factory=list)  # the batch-1 runs timed
-    preliminary: bool = False  # a first look (preview): part of the images, no timings
+    preliminary: bool = False  # a first look: part of the images, no timings
+    runtime: str = "torch"  # what executes it: torch, onnxruntime, scikit-learn
+    # the baseline (this model without the recipe) timed interleaved with these runs
+    baseline_latency_samples_ms: list[float] = field(default_factory=list)
 
     @property
     def compression_ratio(self) -> float:
@@ -169,18 +184,66 @@ class Measurement:
             return None
         return stats.mcnemar_exact(theirs, mine)
 
+    def latency_change(self, baseline: Measurement) -> TimingChange | None:
+        """This batch-1 latency against ``baseline``'s: the ratio of medians and whether the
+        Mann–Whitney test calls it noise. When this measurement timed its baseline interleaved
+        (same model without the recipe, same moment and load) those runs are used
+        (``interleaved``); otherwise ``baseline``'s own runs, timed at another moment.
+        None when either lacks samples."""
+        interleaved = bool(self.baseline_latency_samples_ms) and _same_model(self, baseline)
+        base = self.baseline_latency_samples_ms if interleaved else baseline.latency_samples_ms
+        if not self.latency_samples_ms or not base:
+            return None
+        ratio = float(np.median(self.latency_samples_ms) / max(np.median(base), 1e-12))
+        noise = stats.same_within_noise(base, self.latency_samples_ms)
+        return TimingChange(ratio, noise, interleaved, len(base), len(self.latency_samples_ms))
+
     def latency_within_noise(self, baseline: Measurement) -> bool | None:
         """Whether the batch-1 latency change vs ``baseline`` is inside the measurement noise
-        (Mann–Whitney U on the timed runs); None when either lacks samples."""
-        if not self.latency_samples_ms or not baseline.latency_samples_ms:
+        (Mann–Whitney U, on interleaved runs when there are: :meth:`latency_change`)."""
+        change = self.latency_change(baseline)
+        return None if change is None else change.within_noise
+
+    def energy_within_noise(self, baseline: Measurement) -> bool | None:
+        """Whether the energy change vs ``baseline`` is inside the noise. Energy here is
+        power × this process's CPU time (see ``energy_source``), measured once per
+        evaluation: it can only really differ when the compute time does. So it is noise
+        unless the latency change is real (:meth:`latency_change`) and points the same way.
+        None when either has no energy figure or no latency samples."""
+        if self.energy_kwh_per_1k is None or baseline.energy_kwh_per_1k is None:
             return None
-        return stats.same_within_noise(baseline.latency_samples_ms, self.latency_samples_ms)
+        change = self.latency_change(baseline)
+        if change is None:
+            return None
+        faster = change.ratio < 1
+        less = self.energy_kwh_per_1k < baseline.energy_kwh_per_1k
+        return change.within_noise or faster != less
+
+    def runtime_change(self, baseline: Measurement) -> str | None:
+        """``"scikit-learn → torch"`` when this runs in another runtime than ``baseline``
+        (an effect of the runtime, not of a technique), else None."""
+        if self.runtime == baseline.runtime:
+            return None
+        return f"{baseline.runtime} → {self.runtime}"
+
+    def priced(self, country: str) -> Measurement:
+        """The same measurement with its CO₂ priced at ``country``'s grid (energy unchanged)."""
+        country = energy.validate_country(country)
+        intensity = energy.carbon_intensity(country)
+        kwh = self.energy_kwh_per_1k
+        return replace(
+            self,
+            country=country,
+            carbon_intensity_g_per_kwh=intensity,
+            co2_g_per_1k=None if kwh is None else kwh * intensity,
+        )
 
     def to_row(self) -> dict:
         row = asdict(self)
         row["notes"] = "; ".join(self.notes)
         row["compression_ratio"] = round(self.compression_ratio, 2)
         del row["correct_bits"], row["latency_samples_ms"]  # raw samples: see correct()
+        del row["baseline_latency_samples_ms"]
         return row
 
     def to_frame(self, baseline: Measurement | None = None) -> pd.DataFrame:
@@ -205,7 +268,7 @@ class Measurement:
         return (
             f"Measurement({self.name} [{self.label}] on {self.split}: acc {self.accuracy:.2%}, "
             f"{self.artifact_bytes:,} B on disk ({self.compression_ratio:.1f}x), "
-            f"{self.macs / 1e6:.2f} M MACs, {_number(self.latency_ms_p50, '.2f')} ms p50, "
+            f"{self.macs:,} {self.operations_kind}, {_number(self.latency_ms_p50, '.2f')} ms p50, "
             f"{_number(self.throughput_ips, ',.0f')} img/s, CO2/1k {co2} @ {self.country})"
         )
 
@@ -214,23 +277,28 @@ def _number(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _hash_value(digest, name: str, value: object) -> None:
-    """Feed ``name`` and a tensor's shape, dtype and bytes (or another value's repr) to ``digest``."""
-    digest.update(name.encode())
-    if isinstance(value, torch.Tensor):
-        t = value.detach().cpu().contiguous()
-        digest.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    else:
-        digest.update(repr(value).encode())
+def _same_model(a: Measurement, b: Measurement) -> bool:
+    """Whether ``b`` is a measurement of the model ``a`` was made from, on the same data."""
+    return bool(a.model_hash) and (a.model_hash, a.data) == (b.model_hash, b.data)
 
 
-def fingerprint(model: nn.Module) -> str:
-    """SHA-256 (16 hex) of a model's class, parameter/buffer names, shapes and values."""
-    digest = hashlib.sha256(type(model).__name__.encode())
-    for name, tensor in model.state_dict().items():
-        _hash_value(digest, name, tensor)
-    return digest.hexdigest()[:16]
+@dataclass(frozen=True)
+class TimingChange:
+    """A latency change against a baseline, as the noise test sees it."""
+
+    ratio: float  # new median / baseline median (< 1: faster)
+    within_noise: bool  # the Mann–Whitney test cannot tell the two apart (p ≥ 0.05)
+    interleaved: bool  # the baseline was timed interleaved with this configuration
+    baseline_runs: int
+    runs: int
+
+    def describe(self) -> str:
+        """In words: "1.48× faster", "unchanged (within noise)"…"""
+        if self.within_noise:
+            return "unchanged (within noise)"
+        if self.ratio < 1:
+            return f"{1 / self.ratio:.2f}× faster"
+        return f"{self.ratio:.2f}× slower"
 
 
 def count_flops(
@@ -240,64 +308,6 @@ def count_flops(
     ``example`` (one sample, batch 1), or a 1×1×size×size image."""
     x = torch.zeros(1, 1, size, size) if example is None else example
     return flops.count_flops(model, x)
-
-
-def _timed(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-@torch.no_grad()
-def measure_latency(
-    model: nn.Module,
-    size: int = data.NATIVE_SIZE,
-    batch1_runs: int = 100,
-    throughput_repeats: int = 5,
-    *,
-    cancel: threading.Event | None = None,
-    input_shape: tuple[int, ...] | None = None,
-    samples: list[float] | None = None,
-) -> tuple[float, float, float | None]:
-    """Batch-1 median and p95 latency (ms) and batch-256 throughput (images/s) after warm-up.
-
-    Inputs are ``input_shape`` (one sample, e.g. ``(3, 32, 32)`` or ``(30,)``), by default
-    1×size×size images. Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when
-    ``throughput_repeats`` is 0; ``samples`` (a list), when given, receives every timed
-    batch-1 run in ms. Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
-    """
-    shape = (1, size, size) if input_shape is None else tuple(input_shape)
-    inputs = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
-    one = torch.randn(1, *shape, generator=inputs)
-    for _ in range(3):
-        model(one)
-
-    def run_one() -> None:
-        _check(cancel)  # outside the timed call (is_set() is ~50 ns anyway)
-        start = time.perf_counter()
-        model(one)
-        per_image.append(time.perf_counter() - start)
-
-    per_image: list[float] = []
-    for _ in range(batch1_runs):
-        run_one()
-    per_image_ms = np.array(per_image) * 1e3
-    if samples is not None:
-        samples.extend(float(v) for v in per_image_ms)
-    throughput = None
-    if throughput_repeats:
-        _check(cancel)
-        batch = torch.randn(THROUGHPUT_BATCH, *shape, generator=inputs)
-        model(batch)
-        times = []
-        for _ in range(throughput_repeats):
-            _check(cancel)
-            times += _timed(lambda: model(batch), 1)
-        throughput = THROUGHPUT_BATCH / float(np.median(times))
-    return float(np.median(per_image_ms)), float(np.percentile(per_image_ms, 95)), throughput
 
 
 def _pass_batches(n: int) -> list[tuple[int, int]]:
@@ -317,22 +327,20 @@ def _pass_batches(n: int) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def _accuracy_pass(
-    model: nn.Module, split: data.Split, cancel: threading.Event | None = None
+    runnable: Runnable, split: Split, cancel: threading.Event | None = None
 ) -> tuple[torch.Tensor, float, float]:
-    """``(per-image correctness, seconds, images/s at batch 256)``: the rate over the pass's
-    batches of exactly 256 images (over the whole pass if it has none: ≤ 256 images)."""
+    """``(per-item correctness, seconds, items/s at batch 256)``: the rate over the pass's
+    batches of exactly 256 items (over the whole pass if it has none: ≤ 256 items)."""
     right, start = [], time.perf_counter()
     full_images, full_seconds = 0, 0.0
     for lo, hi in _pass_batches(len(split)):
-        _check(cancel)
+        check(cancel)
         batch_start = time.perf_counter()
-        logits = model(split.images[lo:hi])
-        right.append(logits.argmax(1) == split.labels[lo:hi])
+        predicted = runnable.predict(split.images[lo:hi])
+        right.append(predicted == split.labels[lo:hi])
         if hi - lo == THROUGHPUT_BATCH:
-            full_images, full_seconds = (
-                full_images + hi - lo,
-                full_seconds + time.perf_counter() - batch_start,
-            )
+            full_images += hi - lo
+            full_seconds += time.perf_counter() - batch_start
     seconds = time.perf_counter() - start
     rate = full_images / full_seconds if full_images else len(split) / seconds
     return torch.cat(right), seconds, rate
@@ -352,86 +360,35 @@ def accuracy_fields(right: torch.Tensor) -> dict:
     }
 
 
-_SIZES: OrderedDict[str, int] = OrderedDict()  # content key → bytes of a file written once
-_SIZES_LOCK = threading.Lock()
-
-
-def _size_key(model: nn.Module) -> str:
-    """What :func:`lab.artifact.save` reads: the state_dict (:func:`fingerprint`), the
-    weight codes attached to layers (outside the state_dict) and the modules' shape attributes."""
-    from .techniques.codes import codes_of
-
-    digest = hashlib.sha256(
-        f"{fingerprint(model)}|{type(model).__module__}.{type(model).__qualname__}"
-        f"|format {artifact.FORMAT_VERSION}".encode()
-    )
-    for name, module in model.named_modules():
-        codes = codes_of(module)
-        attrs = {
-            a: getattr(module, a)
-            for a in artifact.SHAPE_ATTRIBUTES
-            if isinstance(getattr(module, a, None), int)
-        }
-        if codes is None and not attrs:
-            continue
-        digest.update(f"{name}|{sorted(attrs.items())}".encode())
-        if codes is not None:
-            for key, value in sorted(vars(codes).items()):
-                _hash_value(digest, key, value)
-    return digest.hexdigest()
-
-
-def _remembered_bytes(key: str, write: Callable[[], int]) -> int:
-    """Bytes of a file ``write()`` produces, remembered (LRU) by the content ``key``."""
-    with _SIZES_LOCK:
-        if key in _SIZES:
-            _SIZES.move_to_end(key)
-            return _SIZES[key]
-    size = write()
-    with _SIZES_LOCK:
-        _SIZES[key] = size
-        while len(_SIZES) > SIZE_CACHE_ENTRIES:
-            _SIZES.popitem(last=False)
-    return size
-
-
-def _artifact_bytes(model: nn.Module, cancel: threading.Event | None = None) -> int:
-    """Bytes of :func:`lab.artifact.save`'s file for the stored ``model``."""
-
-    def write() -> int:
-        _check(cancel)
-        with tempfile.TemporaryDirectory() as tmp:
-            return artifact.save(model, Path(tmp) / "model.lab")
-
-    return _remembered_bytes(_size_key(model), write)
-
-
-def _parameter_counts(model: nn.Module) -> tuple[int, int]:
-    params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(int(torch.count_nonzero(p)) for p in params)
-
-
-def _baseline_bytes(original: nn.Module) -> int:
-    """Bytes of the *input* model's fp32 ``state_dict`` file: the baseline of every ratio."""
-    key = f"fp32 state_dict|{fingerprint(original)}"
-    return _remembered_bytes(key, lambda: artifact.state_dict_bytes(original))
-
-
 @dataclass(frozen=True)
 class CacheKey:
-    """What makes two evaluations the same: model content, recipe, split, country, effort,
-    thread count, runtime, the data's fingerprint and the measurement version.
-    ``str(key)`` is the result store's key."""
+    """What makes two evaluations the same: model content, recipe, split, effort, thread
+    count, runtime, the data's fingerprint and the measurement version (the country is not
+    in it: a result is priced for any country). ``str(key)`` is the result store's key."""
 
     model_hash: str
     recipe: str
     split: str
-    country: str
     effort: str
     threads: int
     runtime: str = "torch"
     data: str = "fashion-mnist"
     version: int = MEASUREMENT_VERSION
+
+    @classmethod
+    def of(
+        cls, kind: ModelKind, recipe: Recipe, split: str, effort: str, runtime: str, dataset: Data
+    ) -> CacheKey:
+        """The key of evaluating ``kind``'s model with ``recipe`` (threads: torch's now)."""
+        return cls(
+            kind.fingerprint(),
+            recipe.to_json(),
+            split,
+            effort,
+            torch.get_num_threads(),
+            kind.runtime_key(runtime),
+            dataset.fingerprint,
+        )
 
     def __str__(self) -> str:
         return "|".join(str(value) for value in astuple(self))
@@ -441,28 +398,28 @@ class CacheKey:
 class _Run:
     """One uncached evaluation in progress: its inputs, and the fields measured so far."""
 
-    compressed: Compressed
-    split: data.Split
+    runnable: Runnable
+    split: Split
     dataset: Data
-    settings: dict
+    effort: str
     cancel: threading.Event | None
+    baseline: Runnable | None = None  # timed interleaved with ``runnable``
     found: dict = field(default_factory=dict)  # Measurement fields (and a few internals)
-    first_look: Measurement | None = None  # preview() of the same applied model (live split)
+    first_look: Measurement | None = None  # the same evaluation's first look (live split)
 
 
 def _measure_accuracy_and_energy(run: _Run) -> dict:
-    """Accuracy over the split, energy over the pass. With a first look, only the images it
-    did not see are run; its per-image results fill in the rest, in the split's order."""
-    passes: list[tuple[int, float, float]] = []
-    runtime, chunk = run.compressed.runtime, run.split
-    seen = run.first_look
-    # preview()'s images are the live split's, as given (any resizing happens in the runtime);
-    # None when it saw the whole (small) split: run it all, energy needs a pass
+    """Accuracy over the split, energy over the pass. With a first look, only the items it
+    did not see are run; its per-item results fill in the rest, in the split's order."""
+    passes: list[tuple[torch.Tensor, float, float]] = []
+    chunk, seen = run.split, run.first_look
+    # the first look's items are the live split's; None when it saw the whole (small) split:
+    # run it all, energy needs a pass
     positions = None if seen is None else run.dataset.subset_positions("live", seen.n_images)
     if positions is not None:
         chunk = run.dataset.subset_rest("live", seen.n_images)
     reading = energy.measure_energy(
-        lambda: passes.append(_accuracy_pass(runtime, chunk, run.cancel))
+        lambda: passes.append(_accuracy_pass(run.runnable, chunk, run.cancel))
     )
     right, _, pass_throughput = passes[0]
     if positions is not None:
@@ -480,27 +437,37 @@ def _measure_accuracy_and_energy(run: _Run) -> dict:
 
 
 def _measure_latency(run: _Run) -> dict:
-    p50, p95, throughput = measure_latency(
-        run.compressed.runtime,
-        batch1_runs=run.settings["batch1_runs"],
-        throughput_repeats=run.settings["throughput_repeats"],
-        cancel=run.cancel,
-        input_shape=run.dataset.input_shape,  # the runtime takes native-size inputs
-        samples=(samples := []),
-    )
-    if throughput is None:  # quick: the accuracy pass's batches of 256 images, timed
-        throughput = run.found["_pass_throughput"]
+    """Batch-1 runs of the configuration, interleaved with its baseline's when it has one."""
+    calls = [run.runnable.one_call(run.dataset)]
+    if run.baseline is not None:
+        calls.append(run.baseline.one_call(run.dataset))
+    timed = time_calls(calls, run.effort, run.cancel)
+    run.runnable.timed_runs = len(timed[0])
+    p50, p95 = percentiles(timed[0])
+    rate = run.found["_pass_throughput"]  # quick: the accuracy pass's batches of 256 items
+    repeats = EFFORTS[run.effort]["throughput_repeats"]
+    batch = run.runnable.batch_call(run.dataset) if repeats else None
+    if batch is not None:
+        rate = throughput(batch, repeats, run.cancel)
     return {
         "latency_ms_p50": p50,
         "latency_ms_p95": p95,
-        "throughput_ips": throughput,
-        "latency_samples_ms": samples,
+        "throughput_ips": rate,
+        "latency_samples_ms": timed[0],
+        "baseline_latency_samples_ms": timed[1] if len(timed) > 1 else [],
     }
 
 
-_EXACT_FIELDS = {  # measured by preview() exactly as evaluate() would: reused from a first look
+_EXACT_FIELDS = {  # measured by a first look exactly as the final figures: reused from it
     "size": ("artifact_bytes", "state_dict_bytes"),
-    "counts and FLOPs": ("parameters", "nonzero_parameters", "resolution", "flops", "macs"),
+    "counts and FLOPs": (
+        "parameters",
+        "nonzero_parameters",
+        "resolution",
+        "flops",
+        "macs",
+        "operations_kind",
+    ),
 }
 
 
@@ -513,25 +480,24 @@ def _from_first_look(run: _Run, phase: str) -> dict | None:
 def _measure_size(run: _Run) -> dict:
     if (known := _from_first_look(run, "size")) is not None:
         return known
-    original = run.compressed.original or run.compressed.model
     return {
-        "artifact_bytes": _artifact_bytes(run.compressed.model, run.cancel),
-        "state_dict_bytes": _baseline_bytes(original),
+        "artifact_bytes": run.runnable.artifact_bytes(run.cancel),
+        "state_dict_bytes": run.runnable.baseline_bytes(),
     }
 
 
 def _measure_counts(run: _Run) -> dict:
     if (known := _from_first_look(run, "counts and FLOPs")) is not None:
         return known
-    parameters, nonzero = _parameter_counts(run.compressed.model)
-    example = run.dataset.example(1, run.compressed.resolution)
-    flops = count_flops(run.compressed.model, example=example)
+    parameters, nonzero = run.runnable.parameter_counts()
+    flops_, macs, kind = run.runnable.operations(run.dataset)
     return {
         "parameters": parameters,
         "nonzero_parameters": nonzero,
-        "resolution": run.compressed.resolution,
-        "flops": flops,
-        "macs": flops // 2,
+        "resolution": run.runnable.resolution,
+        "flops": flops_,
+        "macs": macs,
+        "operations_kind": kind,
     }
 
 
@@ -543,12 +509,13 @@ def _measure_machine(run: _Run) -> dict:
         "cpu_capability": info["cpu_capability"],
         "torch_version": info["torch"],
         "load_1min": info["load_1min"],
+        **run.runnable.extra_fields(),  # e.g. a scikit-learn model's BLAS threads, fit cost
     }
 
 
-# Each metric: a name (the phase reported in ``timings``) and a function returning
-# Measurement fields; they run in this order. Adding a metric: a field in Measurement
-# and one entry here.
+# Each metric: a name (the phase reported in ``timings``) and a function of the run returning
+# Measurement fields; they run in this order over any kind of model. Adding a metric: a field
+# in Measurement and one entry here (and in FIRST_LOOK if a first look measures it too).
 METRICS: tuple[tuple[str, object], ...] = (
     ("accuracy pass + energy", _measure_accuracy_and_energy),
     ("latency", _measure_latency),
@@ -556,6 +523,7 @@ METRICS: tuple[tuple[str, object], ...] = (
     ("counts and FLOPs", _measure_counts),
     ("machine", _measure_machine),
 )
+FIRST_LOOK = ("size", "counts and FLOPs", "machine")  # exact at once; the accuracy is partial
 
 
 @contextmanager
@@ -629,68 +597,210 @@ def _load_note(load: float | None) -> str | None:
     )
 
 
-def _stored(store: ResultStore, key: CacheKey, started: float) -> Measurement | None:
-    """The stored result for ``key``, marked cached (None when there is none, or when its
-    load-dependent figures are stale: :func:`stale_reason`)."""
+def _stored(store: ResultStore, key: CacheKey, country: str, started: float) -> Measurement | None:
+    """The stored result for ``key`` priced at ``country``, marked cached (None when there is
+    none, or when its load-dependent figures are stale: :func:`stale_reason`)."""
+    if not key.model_hash:
+        return None  # a model whose content is unknown is never served from the store
     hit = store.get(str(key))
     if hit is None:
         return None
     result = Measurement(**hit)
     if stale_reason(result) is not None:
         return None
+    result = result.priced(country)
     result.cached, result.seconds = True, time.perf_counter() - started
     return result
 
 
-def _as_thin(model: object):
-    """``model`` as a :class:`lab.thin.ThinModel` (a scikit-learn estimator is wrapped), or None."""
-    module = type(model).__module__
-    if not (module.startswith("lab.thin") or module.startswith("sklearn")):
-        return None
-    from .thin import ThinModel
-
-    return model if isinstance(model, ThinModel) else ThinModel.from_estimator(model)
+SPLITS = ("live", "val", "test")
+PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
 
 
-def _evaluate_thin(thin, recipe, split, country, name, effort, store, use_cache, cancel, dataset):
-    """:func:`evaluate` for a thin (scikit-learn) model: the same Measurement, stored alike."""
-    from .thin import measure_thin
+class Evaluation:
+    """One model (any kind), one recipe, one data set being measured — refined in steps.
 
-    if recipe is not None and not Recipe.of(recipe).is_identity:
-        raise ValueError(
-            f"a recipe cannot be applied to a {thin.name}: {thin.techniques}. Linear models and "
-            "the MLP have a torch form: evaluate(thin.to_torch(), recipe)"
+    :meth:`first_look` gives exact bytes, parameters and FLOPs and the accuracy on a fixed
+    stratified part of the live split (``preliminary``; no timings); :meth:`final` gives
+    every figure. The recipe is applied once, and the final pass runs only the live items
+    the first look did not see. :meth:`cached` says what the store would serve without
+    measuring. Arguments as :func:`evaluate`'s.
+
+    Example:
+        >>> from lab import zoo
+        >>> ev = Evaluation(zoo.load("cnn"), {"prune": {"sparsity": 0.5}}, name="cnn")  # doctest: +SKIP
+        >>> ev.first_look().preliminary, ev.final().preliminary  # doctest: +SKIP
+        (True, False)
+    """
+
+    def __init__(
+        self,
+        model: object,
+        recipe: object = None,
+        *,
+        split: str = "live",
+        country: str = energy.DEFAULT_COUNTRY,
+        name: str | None = None,
+        effort: str = "full",
+        store: ResultStore | None = None,
+        use_cache: bool = True,
+        threads: int | None = None,
+        runtime: str = "torch",
+        data: object = None,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        if effort not in EFFORTS:
+            raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
+        self.country = energy.validate_country(country)
+        self.threads = _threads_wanted(threads)
+        self.kind = model_kind(model)
+        self.dataset = _data_for(model, data)
+        if isinstance(model, Compressed):
+            if recipe is not None and Recipe.of(recipe) != model.recipe:
+                raise ValueError("a Compressed model already has its recipe; pass recipe=None")
+            recipe = model.recipe
+        self.recipe = self.dataset.canonical(Recipe.of(recipe))
+        self.split, self.effort, self.runtime = split, effort, runtime
+        self.name = name or self.kind.name
+        self.store = store if store is not None else default_store()
+        self.use_cache = use_cache
+        self.timings = timings
+        self._runnable: Runnable | None = None
+        self._first: Measurement | None = None
+        with _threads(self.threads), _phase(timings, "fingerprint"):
+            self.key = CacheKey.of(self.kind, self.recipe, split, effort, runtime, self.dataset)
+
+    def __repr__(self) -> str:
+        return f"Evaluation({self.name} [{self.recipe.describe()}] on {self.dataset.name} {self.split})"
+
+    def cached(self) -> Measurement | None:
+        """What the store serves for this evaluation now (None: it must be measured)."""
+        return _stored(self.store, self.key, self.country, time.perf_counter())
+
+    def runnable(self, cancel: threading.Event | None = None) -> Runnable:
+        """The model with the recipe applied (applied once, on first use)."""
+        if self._runnable is None:
+            check(cancel)
+            with _threads(self.threads), _phase(self.timings, "apply"):
+                self._runnable = self.kind.prepare(self.recipe, self.dataset, self.runtime)
+        return self._runnable
+
+    def first_look(
+        self, images: int = PREVIEW_IMAGES, cancel: threading.Event | None = None
+    ) -> Measurement:
+        """Exact bytes, counts and FLOPs; the accuracy on a fixed stratified ``images`` of the
+        live split with its 95 % interval; no timings (``preliminary``). Nothing is stored."""
+        runnable = self.runnable(cancel)
+        part = self.dataset.subset("live", images)
+        with _threads(self.threads):
+            run = _Run(runnable, part, self.dataset, "quick", cancel)
+            right, _, _ = _accuracy_pass(runnable, part, cancel)
+            found = accuracy_fields(right)
+            for phase, metric in METRICS:
+                if phase in FIRST_LOOK:
+                    found.update(metric(run))
+        result = self._result(
+            runnable,
+            found,
+            split="live",
+            effort="quick",
+            latency_ms_p50=None,
+            latency_ms_p95=None,
+            throughput_ips=None,
+            energy_kwh_per_1k=None,
+            energy_source="not measured yet (preliminary)",
+            preliminary=True,
         )
-    started = time.perf_counter()
-    store = store if store is not None else default_store()
-    model_hash = (thin.file_sha256 or "")[:16]
-    key = CacheKey(
-        model_hash,
-        "{}",
-        split,
-        country,
-        effort,
-        torch.get_num_threads(),
-        "sklearn",
-        dataset.fingerprint,
-    )
-    hit = _stored(store, key, started) if use_cache and model_hash else None
-    if hit is not None:
-        return hit
-    row = measure_thin(thin, split, country, effort=effort, cancel=cancel, data=dataset)
-    known = set(Measurement.__dataclass_fields__)
-    result = Measurement(**{k: v for k, v in row.items() if k in known})
-    result.name = name or result.name
-    result.data = dataset.name
-    result.seconds = time.perf_counter() - started
-    _check(cancel)
-    if model_hash:
-        store.put(str(key), asdict(result), model_name=result.name, recipe="{}", split=split)
-    return result
+        result.notes.insert(
+            0,
+            f"preliminary: accuracy on a fixed stratified {found['n_images']:,} of the "
+            f"{len(self.dataset.split('live')):,} live items; timings and energy follow",
+        )
+        self._first = result if self.split == "live" else None
+        return result
+
+    def final(self, cancel: threading.Event | None = None) -> Measurement:
+        """Every figure, from the store when it has them (see :func:`evaluate`)."""
+        started = time.perf_counter()
+        if self.use_cache and (hit := self.cached()) is not None:
+            return hit
+        runnable = self.runnable(cancel)
+        with _threads(self.threads):
+            run = _Run(
+                runnable,
+                self.dataset.split(self.split),
+                self.dataset,
+                self.effort,
+                cancel,
+                baseline=self._baseline(cancel),
+                first_look=self._first,
+            )
+            for phase, metric in METRICS:
+                check(cancel)
+                with _phase(self.timings, phase):
+                    run.found.update(metric(run))
+        found = {k: v for k, v in run.found.items() if not k.startswith("_")}
+        result = self._result(runnable, found, split=self.split, effort=self.effort)
+        if note := _load_note(found["load_1min"]):
+            result.notes.append(note)
+        check(cancel)  # last chance: a cancelled evaluation stores nothing
+        if self.key.model_hash:
+            with _phase(self.timings, "result store write"):
+                self.store.put(
+                    str(self.key),
+                    asdict(result),
+                    model_name=self.name,
+                    recipe=self.recipe.to_json(),
+                    split=self.split,
+                )
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _baseline(self, cancel: threading.Event | None) -> Runnable | None:
+        """The model without the recipe, to time interleaved (None when this is the baseline)."""
+        if self.recipe.is_identity or not isinstance(self.kind.model, nn.Module):
+            return None
+        check(cancel)
+        with _phase(self.timings, "apply"):
+            return self.kind.prepare(Recipe(), self.dataset, "torch")
+
+    def _result(self, runnable: Runnable, found: dict, **fields_) -> Measurement:
+        kwh = fields_.get("energy_kwh_per_1k", found.get("energy_kwh_per_1k"))
+        intensity = energy.carbon_intensity(self.country)
+        return Measurement(
+            name=self.name,
+            recipe=self.recipe.to_json(),
+            label=runnable.label,
+            co2_g_per_1k=None if kwh is None else kwh * intensity,
+            country=self.country,
+            carbon_intensity_g_per_kwh=intensity,
+            executes_as=runnable.executes_as,
+            notes=list(runnable.notes),
+            model_hash=self.key.model_hash,
+            data=self.dataset.name,
+            runtime=self.key.runtime if self.key.runtime != "sklearn" else "scikit-learn",
+            **{**found, **fields_},
+        )
+
+
+def _data_for(model: object, data: object) -> Data:
+    """The data to measure on: ``data``, else what a Compressed was made for, else the default."""
+    dataset = as_data(data)
+    made_for = model.data if isinstance(model, Compressed) else None
+    if made_for is None:
+        return dataset
+    if data is not None and made_for.fingerprint != dataset.fingerprint:
+        raise ValueError(
+            f"this Compressed was made for {made_for.name!r}; evaluate it on that data "
+            "(or pass data=None)"
+        )
+    return made_for
 
 
 def evaluate(
-    model: nn.Module | Compressed,
+    model: object,
     recipe: object = None,
     *,
     split: str = "live",
@@ -704,22 +814,21 @@ def evaluate(
     timings: dict[str, float] | None = None,
     runtime: str = "torch",
     data: object = None,
-    applied: Compressed | None = None,
-    first_look: Measurement | None = None,
 ) -> Measurement:
     """Measure ``model`` (optionally after applying ``recipe`` to a copy of it) on ``split``.
 
     Args:
-        model: a ``torch.nn.Module`` mapping a batch of the data's samples (N×1×28×28
-            normalized Fashion-MNIST images by default) to N×K logits,
-            a :class:`~lab.techniques.apply.Compressed` result, or a thin model (a
+        model: any kind :mod:`lab.kinds` knows — a ``torch.nn.Module`` mapping a batch of the
+            data's samples (N×1×28×28 normalized Fashion-MNIST images by default) to N×K
+            logits, a :class:`~lab.techniques.apply.Compressed` result, or a thin model (a
             :class:`lab.thin.ThinModel` or a fitted scikit-learn classifier on the flattened
-            samples), measured alike: accuracy, bytes of its skops file, operations,
-            latency, energy.
+            samples, Pipelines included) — measured alike: accuracy, bytes of its real file,
+            operations, latency, energy.
         recipe: techniques to apply first (to a copy; ``model`` is never modified): a
             :class:`Recipe`, one technique config, or None.
         split: ``live`` (2,000 balanced test images), ``val`` or ``test``.
-        country: ISO 3166 alpha-3 code for the carbon intensity (e.g. ``FRA``, ``USA``).
+        country: ISO 3166 alpha-3 code for the carbon intensity (e.g. ``FRA``, ``USA``);
+            a stored result is re-priced for another country, never re-measured.
         name: label stored with the result (defaults to the model's class name).
         effort: ``quick`` (for live sliders) or ``full`` (more latency samples).
         store: where results persist (default: :func:`lab.store.default_store`).
@@ -735,221 +844,29 @@ def evaluate(
             with): anything :func:`lab.datasets.as_data` accepts — a torch Dataset or
             DataLoader, ``(X, y)`` arrays or tensors, a scikit-learn Bunch, a dict of
             splits. Default: Fashion-MNIST.
-        applied: ``apply(model, recipe, data=data)`` when already computed (e.g. by
-            :func:`preview`): it is measured instead of applying the recipe again.
-        first_look: the measurement :func:`preview` returned with ``applied`` (live split):
-            its exact figures and per-image results are kept and only the live images it did
-            not see are run (a quarter less work for the final figures). Needs ``applied``.
+
+    A first look before the final figures: :class:`Evaluation`.
     """
-    started = time.perf_counter()
-    if split not in ("live", "val", "test"):
-        raise ValueError(f"unknown split {split!r}; choose one of live, val, test")
-    if effort not in EFFORTS:
-        raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
-    country = energy.validate_country(country)
-    dataset = as_data(data)
-    if isinstance(model, Compressed) and data is not None and model.data is not None:
-        if model.data.fingerprint != dataset.fingerprint:
-            raise ValueError(
-                f"this Compressed was made for {model.data.name!r}; evaluate it on that data "
-                "(or pass data=None)"
-            )
-    if isinstance(model, Compressed) and data is None and model.data is not None:
-        dataset = model.data
-    if not isinstance(model, (nn.Module, Compressed)):
-        thin = _as_thin(model)
-        if thin is None:
-            raise TypeError(
-                "evaluate() needs a torch.nn.Module, a Compressed, a lab.thin.ThinModel or a "
-                f"fitted scikit-learn classifier; got {type(model).__name__}"
-            )
-        return _evaluate_thin(
-            thin, recipe, split, country, name, effort, store, use_cache, cancel, dataset
-        )
-    if isinstance(model, Compressed):
-        if recipe is not None and Recipe.of(recipe) != model.recipe:
-            raise ValueError("a Compressed model already has its recipe; pass recipe=None")
-        recipe = model.recipe
-    recipe = dataset.canonical(Recipe.of(recipe))
-    with _threads(_threads_wanted(threads)):
-        base = model.model if isinstance(model, Compressed) else model
-        name = name or type(base).__name__
-        with _phase(timings, "fingerprint"):
-            key = CacheKey(
-                fingerprint(base),
-                recipe.to_json(),
-                split,
-                country,
-                effort,
-                torch.get_num_threads(),
-                runtime,
-                dataset.fingerprint,
-            )
-        store = store if store is not None else default_store()
-        hit = _stored(store, key, started) if use_cache else None
-        if hit is not None:
-            return hit
-        _check(cancel)
-        with _phase(timings, "apply"):
-            if isinstance(model, Compressed):
-                compressed = model
-                if runtime != "torch":
-                    raise ValueError("pass runtime= to apply() when evaluating a Compressed model")
-            elif applied is not None:
-                if applied.original is not model or applied.recipe != recipe:
-                    raise ValueError("applied= must be apply(model, recipe) of this model")
-                compressed = applied
-            else:
-                compressed = apply(model, recipe, progress=False, runtime=runtime, data=dataset)
-            compressed.model.eval()
-            compressed.runtime.eval()
-        if first_look is not None:
-            _check_first_look(first_look, applied, recipe, split, dataset)
-        run = _Run(
-            compressed,
-            dataset.split(split),
-            dataset,
-            EFFORTS[effort],
-            cancel,
-            first_look=first_look,
-        )
-        for phase, metric in METRICS:
-            _check(cancel)
-            with _phase(timings, phase):
-                run.found.update(metric(run))
-        fields_ = {k: v for k, v in run.found.items() if not k.startswith("_")}
-        note = _load_note(fields_["load_1min"])
-        kwh_per_1k = fields_["energy_kwh_per_1k"]
-        intensity = energy.carbon_intensity(country)
-        result = Measurement(
-            name=name,
-            recipe=recipe.to_json(),
-            label=recipe.describe(),
-            split=split,
-            co2_g_per_1k=None if kwh_per_1k is None else kwh_per_1k * intensity,
-            country=country,
-            carbon_intensity_g_per_kwh=intensity,
-            executes_as=compressed.executes_as,
-            notes=[*compressed.notes, *([note] if note else [])],
-            model_hash=key.model_hash,
-            effort=effort,
-            data=dataset.name,
-            **fields_,
-        )
-        result.seconds = time.perf_counter() - started
-        _check(cancel)  # last chance: a cancelled evaluation stores nothing
-        with _phase(timings, "result store write"):
-            store.put(
-                str(key), asdict(result), model_name=name, recipe=recipe.to_json(), split=split
-            )
-        result.seconds = time.perf_counter() - started  # including the write
-        return result
+    return Evaluation(
+        model,
+        recipe,
+        split=split,
+        country=country,
+        name=name,
+        effort=effort,
+        store=store,
+        use_cache=use_cache,
+        threads=threads,
+        runtime=runtime,
+        data=data,
+        timings=timings,
+    ).final(cancel)
 
 
-def _check_first_look(
-    first_look: Measurement, applied: Compressed | None, recipe: Recipe, split: str, dataset: Data
-) -> None:
-    problem = None
-    if applied is None:
-        problem = "pass the applied model preview() returned with it (applied=...)"
-    elif not getattr(first_look, "preliminary", False) or first_look.split != "live":
-        problem = "it must be the preliminary live measurement preview() returned"
-    elif split != "live":
-        problem = f"it covers live images; this evaluation is on {split!r}"
-    elif first_look.recipe != recipe.to_json():
-        problem = f"it is of another recipe ({first_look.label})"
-    elif first_look.data != dataset.name or not first_look.correct_bits:
-        problem = "it is of other data"
-    if problem:
-        raise ValueError(f"first_look= cannot be used: {problem}")
-
-
-PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
-
-
-def cached_result(
-    model: nn.Module,
-    recipe: object = None,
-    *,
-    split: str = "live",
-    country: str = energy.DEFAULT_COUNTRY,
-    effort: str = "full",
-    store: ResultStore | None = None,
-    threads: int | None = None,
-    runtime: str = "torch",
-    data: object = None,
-) -> Measurement | None:
+def cached_result(model: object, recipe: object = None, **kwargs) -> Measurement | None:
     """What :func:`evaluate` would serve from the result store right now, or None (it
-    would measure). Cheap: a fingerprint and one lookup."""
-    dataset = as_data(data)
-    recipe = dataset.canonical(Recipe.of(recipe))
-    with _threads(_threads_wanted(threads)):
-        key = CacheKey(
-            fingerprint(model),
-            recipe.to_json(),
-            split,
-            energy.validate_country(country),
-            effort,
-            torch.get_num_threads(),
-            runtime,
-            dataset.fingerprint,
-        )
-    return _stored(store if store is not None else default_store(), key, time.perf_counter())
-
-
-def preview(
-    model: nn.Module,
-    recipe: object = None,
-    *,
-    data: object = None,
-    images: int = PREVIEW_IMAGES,
-    name: str | None = None,
-    country: str = energy.DEFAULT_COUNTRY,
-    cancel: threading.Event | None = None,
-) -> tuple[Compressed, Measurement]:
-    """A first look, in a fraction of :func:`evaluate`'s time: ``(applied, measurement)``.
-
-    Exact: bytes on disk, parameters, non-zeros, FLOPs (the same as the final figures).
-    Preliminary (``measurement.preliminary``): the accuracy on a fixed stratified
-    ``images`` of the live split, with its 95 % interval. Not measured yet (None):
-    latency, throughput, energy, CO2. Pass ``applied`` to :func:`evaluate`
-    (``applied=...``) to finish without applying the recipe twice. Nothing is stored.
-    """
-    dataset = as_data(data)
-    recipe = dataset.canonical(Recipe.of(recipe))
-    compressed = apply(model, recipe, progress=False, data=dataset)
-    compressed.model.eval()
-    compressed.runtime.eval()
-    _check(cancel)
-    part = dataset.subset("live", images)
-    run = _Run(compressed, part, dataset, EFFORTS["quick"], cancel)
-    right, _, _ = _accuracy_pass(compressed.runtime, part, cancel)
-    found = {**accuracy_fields(right), **_measure_size(run), **_measure_counts(run)}
-    found.update(_measure_machine(run))
-    result = Measurement(
-        name=name or type(model).__name__,
-        recipe=recipe.to_json(),
-        label=recipe.describe(),
-        split="live",
-        latency_ms_p50=None,
-        latency_ms_p95=None,
-        throughput_ips=None,
-        energy_kwh_per_1k=None,
-        co2_g_per_1k=None,
-        country=energy.validate_country(country),
-        carbon_intensity_g_per_kwh=energy.carbon_intensity(country),
-        energy_source="not measured yet (preliminary)",
-        executes_as=compressed.executes_as,
-        notes=[
-            f"preliminary: accuracy on a fixed stratified {found['n_images']:,} of the "
-            f"{len(dataset.split('live')):,} live images; timings and energy follow"
-        ],
-        effort="quick",
-        data=dataset.name,
-        preliminary=True,
-        **found,
-    )
-    return compressed, result
+    would measure). Cheap: a fingerprint and one lookup. Arguments as :func:`evaluate`'s."""
+    return Evaluation(model, recipe, **kwargs).cached()
 
 
 def results_frame(store: ResultStore | None = None) -> pd.DataFrame:

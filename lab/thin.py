@@ -21,14 +21,15 @@ batch-1 latency, batch-256 throughput, and energy/CO2 from :mod:`lab.energy`.
   :class:`ThinCacheError`; :func:`fit_thin` warns and retrains. ``quick=True`` (or
   ``LAB_QUICK=1``) trains on a stratified 10,000-image subset of ``train``; the cache key
   holds quick/full, the hyper-parameters, the scikit-learn version and the data's identity.
-* **Measurement**: :func:`measure_thin` returns the fields of
-  :class:`lab.measure.Measurement` (plus the training cost, :data:`MEASUREMENT_EXTRAS`).
+* **Measurement**: :func:`lab.measure.evaluate` measures a thin model like any other (its
+  kind, :class:`lab.kinds.ScikitLearnKind`, gives the pipeline its file, operations and
+  predictions); the fit's time and energy go into the Measurement.
 
 Example:
-    >>> from lab import thin
+    >>> from lab import evaluate, thin
     >>> model = thin.fit_thin("LogisticRegression", quick=True)  # doctest: +SKIP
-    >>> row = thin.measure_thin(model, split="live")  # doctest: +SKIP
-    >>> row["accuracy"], row["artifact_bytes"], row["macs"]  # doctest: +SKIP
+    >>> m = evaluate(model, split="live")  # doctest: +SKIP
+    >>> m.accuracy, m.artifact_bytes, m.macs  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ from . import data, energy, machine
 
 __all__ = [
     "compression_problem",
-    "MEASUREMENT_EXTRAS",
     "QUICK_TRAIN_SIZE",
     "THIN_MODELS",
     "TRUSTED_TYPES",
@@ -65,7 +65,6 @@ __all__ = [
     "features",
     "fit_thin",
     "load_thin",
-    "measure_thin",
     "quick_mode",
     "thin_names",
 ]
@@ -74,12 +73,6 @@ QUICK_TRAIN_SIZE = 10_000  # images in the stratified quick subset of ``train``
 QUICK_SEED = 0
 THIN_FORMAT = 1  # bump when what a cached file means changes (invalidates every cache key)
 OPS_SAMPLE = 1_000  # ``val`` images the data-dependent operation counts (trees) average over
-ACCURACY_BATCH = 256  # images per predict call in the accuracy pass (as lab.measure)
-THROUGHPUT_BATCH = 256
-# Batch-1 timed calls per effort: at most, at least, and the seconds of timed calls after
-# which the minimum suffices (slow estimators: kNN, SVC, boosting).
-LATENCY = {"quick": (15, 5, 2.0), "full": (100, 20, 10.0)}
-WARMUP_RUNS = 3
 SKOPS_COMPRESSION = zipfile.ZIP_DEFLATED  # the skops file is a zip: deflate its members
 
 # Types outside skops' default trust list that the registry's estimators contain. Loading
@@ -89,18 +82,6 @@ TRUSTED_TYPES = frozenset(
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
-)
-
-# Extra keys of measure_thin()'s dict, not fields of lab.measure.Measurement.
-MEASUREMENT_EXTRAS = (
-    "train_seconds",
-    "train_energy_kwh",
-    "train_energy_source",
-    "n_train",
-    "quick",
-    "operations_kind",
-    "estimator",
-    "paper_accuracy",
 )
 
 
@@ -1079,189 +1060,3 @@ def _threads() -> int:
         return max(counts) if counts else 1
     except Exception:
         return torch.get_num_threads()
-
-
-def _check(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        from .measure import Cancelled
-
-        raise Cancelled("evaluation cancelled")
-
-
-def _latency(
-    estimator,
-    rows: np.ndarray,
-    effort: str = "full",
-    cancel: threading.Event | None = None,
-    samples: list[float] | None = None,
-) -> tuple[float, float, int]:
-    """Batch-1 p50/p95 (ms) over single-row predict calls (rotating through ``rows``) after
-    warm-up: see :data:`LATENCY` for how many."""
-    most, least, budget = LATENCY[effort]
-    for i in range(WARMUP_RUNS):
-        estimator.predict(rows[i % len(rows) : i % len(rows) + 1])
-    times: list[float] = []
-    spent = 0.0
-    i = 0
-    while len(times) < most and (len(times) < least or spent < budget):
-        _check(cancel)
-        one = rows[i % len(rows) : i % len(rows) + 1]
-        start = time.perf_counter()
-        estimator.predict(one)
-        times.append(time.perf_counter() - start)
-        spent += times[-1]
-        i += 1
-    ms = np.array(times) * 1e3
-    if samples is not None:
-        samples.extend(float(v) for v in ms)
-    return float(np.median(ms)), float(np.percentile(ms, 95)), len(times)
-
-
-def measure_thin(
-    thin: ThinModel,
-    split: str = "live",
-    country: str = energy.DEFAULT_COUNTRY,
-    *,
-    effort: str = "full",
-    cancel: threading.Event | None = None,
-    data: object = None,
-) -> dict:
-    """Measure ``thin`` on ``split`` (``live``, ``val`` or ``test``) of ``data`` (default
-    Fashion-MNIST; see :func:`lab.datasets.as_data`) like :func:`lab.measure.evaluate`.
-
-    Returns a dict whose keys are :class:`lab.measure.Measurement`'s fields (same names
-    and meanings where they apply) plus :data:`MEASUREMENT_EXTRAS`:
-
-    * ``accuracy`` over the split, predicted in batches of 256 images, the pass run as one
-      codecarbon task → ``energy_kwh_per_1k`` and, with ``country``'s grid intensity,
-      ``co2_g_per_1k``; ``throughput_ips`` = images/s over that pass's batches of 256;
-    * ``latency_ms_p50``/``p95``: single-image ``predict`` calls after 3 warm-up calls,
-      rotating through the split's images: ``effort="full"`` 20–100 of them (as many as
-      fit in 10 s), ``"quick"`` 5–15 (2 s);
-    * ``artifact_bytes``: the skops file on disk; ``state_dict_bytes`` is the same number
-      (a thin model has no fp32 torch file; the compression ratio is 1);
-    * ``macs`` = :attr:`ThinModel.operations_per_image` (MACs, or comparisons for trees:
-      ``operations_kind``), ``flops`` = 2 × MACs, or = comparisons for trees;
-    * ``executes_as`` ``"scikit-learn <version> <Estimator>"``, machine fields from
-      :func:`lab.machine.describe`, ``threads`` = the BLAS/OpenMP thread count;
-    * extras: ``train_seconds``, ``train_energy_kwh`` (and its source), ``n_train``,
-      ``quick``, ``operations_kind``, ``estimator`` (its repr), ``paper_accuracy``.
-
-    ``cancel``: when this event is set (from another thread), measuring stops at the next
-    batch or timed call and raises :class:`lab.measure.Cancelled`.
-    """
-    started = time.perf_counter()
-    if effort not in LATENCY:
-        raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(LATENCY)}")
-    if split not in ("live", "val", "test"):
-        raise ValueError(
-            f"unknown split {split!r}; choose one of live, val, test (thin models train on train)"
-        )
-    from .datasets import as_data
-
-    country = energy.validate_country(country)
-    dataset = as_data(data)
-    chunk = dataset.split(split)
-    x, y = _read_only(features(chunk.images)), chunk.labels.numpy()
-    n_features = getattr(_final(thin.estimator), "n_features_in_", x.shape[1])
-    if n_features != x.shape[1]:
-        raise ValueError(
-            f"{thin.name} was fitted on {n_features} features; {dataset.name!r} has "
-            f"{x.shape[1]} per sample. Fit it on this data: fit_thin({thin.name!r}, data=...)"
-        )
-    estimator = for_serving(thin.estimator)  # what the file holds (n_jobs=None)
-    predictions: list[np.ndarray] = []
-    full = {"images": 0, "seconds": 0.0}
-
-    def accuracy_pass() -> None:
-        for lo in range(0, len(x), ACCURACY_BATCH):
-            _check(cancel)
-            hi = min(lo + ACCURACY_BATCH, len(x))
-            start = time.perf_counter()
-            predictions.append(np.asarray(estimator.predict(x[lo:hi])))
-            if hi - lo == THROUGHPUT_BATCH:
-                full["images"] += hi - lo
-                full["seconds"] += time.perf_counter() - start
-
-    _check(cancel)
-    pass_start = time.perf_counter()
-    reading = energy.measure_energy(accuracy_pass)
-    pass_seconds = time.perf_counter() - pass_start
-    p50, p95, runs = _latency(estimator, x, effort, cancel, samples := [])
-    predicted = np.concatenate(predictions)
-    from .measure import accuracy_fields
-
-    right = accuracy_fields(torch.from_numpy(predicted == y))
-    throughput = (
-        full["images"] / full["seconds"] if full["images"] else len(x) / max(pass_seconds, 1e-12)
-    )
-    if dataset.is_default:
-        ops = thin.operations_per_image
-    else:
-        ops = thin.count_operations(dataset.split("val").images[:OPS_SAMPLE])
-    kind = thin.operations_kind
-    macs = int(round(ops))
-    flops = macs if kind == "comparisons" else 2 * macs
-    kwh_per_1k = None if reading.kwh is None else reading.kwh / len(x) * 1000
-    intensity = energy.carbon_intensity(country)
-    info = machine.describe()
-    artifact_bytes = thin.artifact_bytes
-    notes = [
-        f"scikit-learn {thin.name}: operations are {kind} per image "
-        + ("(threshold comparisons, summed over trees)" if kind == "comparisons" else ""),
-        f"batch-1 latency over {runs} single-image predict calls",
-        "no fp32 torch state_dict: state_dict_bytes = artifact_bytes (skops file)",
-    ]
-    if thin.quick:
-        notes.append(f"trained on a stratified {thin.n_train:,}-image subset of train (quick)")
-    spec = THIN_MODELS.get(thin.name)
-    if spec is not None and spec.note:
-        notes.append(spec.note)
-    notes.append(thin.techniques)
-    result = {
-        "name": thin.name,
-        "recipe": "{}",
-        "label": "scikit-learn" + (" (quick)" if thin.quick else ""),
-        "split": split,
-        **right,
-        "latency_samples_ms": samples,
-        "artifact_bytes": artifact_bytes,
-        "state_dict_bytes": artifact_bytes,
-        "parameters": thin.parameters,
-        "nonzero_parameters": thin.nonzero_parameters,
-        "resolution": dataset.native_size,
-        "flops": flops,
-        "macs": macs,
-        "latency_ms_p50": p50,
-        "latency_ms_p95": p95,
-        "throughput_ips": float(throughput),
-        "threads": _threads(),
-        "energy_kwh_per_1k": kwh_per_1k,
-        "co2_g_per_1k": None if kwh_per_1k is None else kwh_per_1k * intensity,
-        "country": country,
-        "carbon_intensity_g_per_kwh": intensity,
-        "energy_source": reading.provenance,
-        "executes_as": thin.executes_as,
-        "notes": notes,
-        "model_hash": (thin.file_sha256 or "")[:16],
-        "effort": effort,
-        "seconds": 0.0,
-        "cached": False,
-        "cpu_model": info["cpu_model"],
-        "cpu_capability": info["cpu_capability"],
-        "torch_version": info["torch"],
-        "load_1min": info["load_1min"],
-        "data": dataset.name,
-        "preliminary": False,
-        # extras (not Measurement fields)
-        "train_seconds": thin.train_seconds,
-        "train_energy_kwh": thin.train_energy_kwh,
-        "train_energy_source": thin.train_energy_source,
-        "n_train": thin.n_train,
-        "quick": thin.quick,
-        "operations_kind": kind,
-        "estimator": repr(thin.estimator),
-        "paper_accuracy": thin.paper_accuracy,
-    }
-    result["seconds"] = time.perf_counter() - started
-    return result

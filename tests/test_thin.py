@@ -353,30 +353,32 @@ def test_no_torch_form_says_which_techniques_apply(name, hint):
 # --------------------------------------------------------------------------- measuring
 
 
-def test_measure_thin_has_measurements_fields(logreg):
-    row = thin.measure_thin(logreg, split="live", country="FRA")
-    fields = {f.name for f in dataclasses.fields(Measurement)}
-    assert fields <= set(row)
-    assert set(row) - fields == set(thin.MEASUREMENT_EXTRAS) - fields
-    m = Measurement(**{k: row[k] for k in fields})  # what lab.measure.evaluate will build
+def _measured(model, **kwargs) -> Measurement:
+    from lab import evaluate
+
+    return evaluate(model, use_cache=False, **kwargs)
+
+
+def test_a_thin_model_is_measured_by_the_one_pipeline(logreg):
+    m = _measured(logreg, split="live", country="FRA")
     assert m.compression_ratio == 1.0
-    assert row["n_images"] == 2000 and 0.7 < row["accuracy"] < 0.9
-    assert row["artifact_bytes"] == logreg.path.stat().st_size
-    assert row["parameters"] == 7850 and row["macs"] == 7840 and row["flops"] == 15680
-    assert 0 < row["latency_ms_p50"] <= row["latency_ms_p95"]
-    assert row["throughput_ips"] > 0
-    assert row["executes_as"].startswith("scikit-learn ")
-    assert row["executes_as"].endswith(" LogisticRegression")
-    assert row["model_hash"] == logreg.file_sha256[:16]
-    assert row["train_seconds"] > 0 and row["quick"] and row["n_train"] == 10_000
-    if row["energy_kwh_per_1k"] is not None:
-        assert row["co2_g_per_1k"] == pytest.approx(
-            row["energy_kwh_per_1k"] * row["carbon_intensity_g_per_kwh"]
-        )
+    assert m.n_images == 2000 and 0.7 < m.accuracy < 0.9
+    assert m.artifact_bytes == logreg.path.stat().st_size
+    assert m.parameters == 7850 and m.macs == 7840 and m.flops == 15680
+    assert m.operations_kind == "MACs" and m.runtime == "scikit-learn"
+    assert 0 < m.latency_ms_p50 <= m.latency_ms_p95
+    assert m.throughput_ips > 0
+    assert m.executes_as.startswith("scikit-learn ")
+    assert m.executes_as.endswith(" LogisticRegression")
+    assert m.model_hash == logreg.file_sha256[:16]
+    assert m.train_seconds == logreg.train_seconds > 0 and logreg.quick
+    assert logreg.n_train == 10_000
+    if m.energy_kwh_per_1k is not None:
+        assert m.co2_g_per_1k == pytest.approx(m.energy_kwh_per_1k * m.carbon_intensity_g_per_kwh)
     else:
-        assert row["energy_source"].startswith("unavailable")
+        assert m.energy_source.startswith("unavailable")
     with pytest.raises(ValueError, match="live, val, test"):
-        thin.measure_thin(logreg, split="train")
+        _measured(logreg, split="train")
 
 
 def test_inputs_are_never_modified(logreg, live):
@@ -388,7 +390,7 @@ def test_inputs_are_never_modified(logreg, live):
     logreg.predict(as_numpy)
     logreg.predict(frozen)  # read-only input works
     logreg.count_operations(as_numpy[:10])
-    thin.measure_thin(logreg, split="live")
+    _measured(logreg, split="live", effort="quick")
     logreg.to_torch()
     assert torch.equal(live.images, images_before)
     assert np.array_equal(as_numpy, images_before.numpy())
@@ -409,16 +411,16 @@ def test_quick_effort_and_cancel(logreg):
 
     from lab.measure import Cancelled
 
-    row = thin.measure_thin(logreg, split="live", effort="quick")
-    assert row["effort"] == "quick"
-    runs = int(next(n for n in row["notes"] if n.startswith("batch-1 latency")).split()[3])
-    assert 5 <= runs <= 15
+    m = _measured(logreg, split="live", effort="quick")
+    assert m.effort == "quick"
+    runs = int(next(n for n in m.notes if n.startswith("batch-1 latency")).split()[3])
+    assert 5 <= runs <= 15 and len(m.latency_samples_ms) == runs
     with pytest.raises(ValueError, match="quick, full"):
-        thin.measure_thin(logreg, effort="thorough")
+        _measured(logreg, effort="thorough")
     stop = threading.Event()
     stop.set()
     with pytest.raises(Cancelled):
-        thin.measure_thin(logreg, split="live", cancel=stop)
+        _measured(logreg, split="live", cancel=stop)
 
 
 def test_evaluate_measures_a_thin_model_like_a_torch_model(logreg):

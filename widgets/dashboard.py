@@ -53,6 +53,7 @@ import traitlets as t
 from torch import nn
 
 from lab import energy, machine
+from lab.kinds import Capabilities, capabilities
 from lab.techniques.configs import Recipe
 
 from .metrics import MetricsPanel, within_noise
@@ -135,17 +136,9 @@ def _rehearse(model: nn.Module, data: Any, cancel: threading.Event) -> None:
     with tempfile.TemporaryDirectory(prefix="lab-warm-up-") as folder:
         store = ResultStore(Path(folder) / "warm-up.sqlite")
         for recipe in recipes:
-            applied, first = measure.preview(model, recipe, data=data, cancel=cancel)
-            measure.evaluate(
-                model,
-                recipe,
-                effort="quick",
-                store=store,
-                data=data,
-                cancel=cancel,
-                applied=applied,
-                first_look=first,
-            )
+            evaluation = measure.Evaluation(model, recipe, effort="quick", store=store, data=data)
+            evaluation.first_look(cancel=cancel)
+            evaluation.final(cancel)
 
 
 class Dashboard(w.VBox):
@@ -170,8 +163,8 @@ class Dashboard(w.VBox):
         progressive: show a first look before the final figures of a configuration that must
             be measured (exact bytes and FLOPs, accuracy on 500 live images with its 95 %
             interval, marked preliminary), then the final ones (all 2,000 images, timings,
-            energy, CO₂). Default: on with lab's evaluator; a custom ``evaluator`` must then
-            accept ``applied=`` (as :func:`lab.measure.evaluate` does).
+            energy, CO₂), through :class:`lab.measure.Evaluation`. Default: on with lab's
+            evaluator, off with a custom ``evaluator``.
 
     Public state (traitlets): ``measurement`` and ``baseline`` (what the panel shows),
     ``busy``, ``error``, ``evaluations`` (evaluator calls so far).
@@ -203,9 +196,8 @@ class Dashboard(w.VBox):
         self.data = as_data(data)
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts(self._evaluator, "cancel")
-        self._takes_first_look = _accepts(self._evaluator, "first_look")
         self._store = store
-        # a custom evaluator may not take applied=: progressive only when asked for then
+        # progressive: lab's Evaluation (a custom evaluator is called for final figures only)
         self.progressive = evaluator is None if progressive is None else bool(progressive)
         self._full_running: _Request | None = None  # a full test-set request not yet shown
         self._dropped_note = ""  # said until the next change: a full evaluation was stopped
@@ -341,7 +333,7 @@ class Dashboard(w.VBox):
         (``notebooks/app.ipynb``). A slider move cancels it at its next check.
         Does nothing for a thin model or with a custom evaluator.
         """
-        if self._evaluator is not _default_evaluator or self._thin_problem() is not None:
+        if self._evaluator is not _default_evaluator or self._problems.get("bits"):
             return
         self.wait(timeout)  # a newer request would cancel the current figures' evaluation
         cancel = threading.Event()
@@ -378,11 +370,11 @@ class Dashboard(w.VBox):
     # ---------------------------------------------------------------- internals
     @staticmethod
     def _user_models(model: Any, name: str | None) -> tuple[dict[str, Any], str]:
-        from lab.measure import _as_thin
+        from lab.kinds import is_thin
 
         if isinstance(model, str):
             return {}, model
-        if isinstance(model, nn.Module) or _as_thin(model) is not None:
+        if isinstance(model, nn.Module) or is_thin(model):
             user = {name or "my model": model}
         elif isinstance(model, Mapping):
             user = dict(model)
@@ -474,8 +466,8 @@ class Dashboard(w.VBox):
     ) -> Any:
         """Show a preliminary result first (exact bytes and FLOPs, accuracy on part of the live
         images with its interval) when the final one must be measured; returns the applied
-        recipe and the first look for the final measurement (None when nothing was
-        previewed): the final pass then runs only the live images the first look did not see."""
+        the :class:`lab.measure.Evaluation` to finish (None when nothing was previewed): its
+        final pass runs only the live images the first look did not see."""
         from lab import measure
 
         if not self.progressive:
@@ -485,31 +477,24 @@ class Dashboard(w.VBox):
         with self._memo_lock:
             if request.key() in self._memo:
                 return None
-        data = None if self.data.is_default else self.data
-        stored = measure.cached_result(
+        evaluation = measure.Evaluation(
             model,
             request.recipe,
             split=request.split,
             country=request.country,
             effort=request.effort,
             store=self._store,
-            data=data,
-        )
-        if stored is not None:
-            return None
-        applied, first = measure.preview(
-            model,
-            request.recipe,
-            data=data,
+            data=self.data,
             name=request.name,
-            country=request.country,
-            cancel=cancel,
         )
+        if evaluation.cached() is not None:
+            return None
+        first = evaluation.first_look(cancel=cancel)
         outcome = _Outcome(request, baseline, first, time.perf_counter() - started)
         with self._worker.deliver_lock:  # shown only while this request is the newest
             if cancel is None or not cancel.is_set():
                 self._show(outcome, final=False)
-        return applied, first
+        return evaluation
 
     def _measure(
         self,
@@ -517,7 +502,7 @@ class Dashboard(w.VBox):
         request: _Request,
         recipe: Recipe | None = None,
         cancel: threading.Event | None = None,
-        first: tuple[Any, Any] | None = None,
+        first: Any = None,
     ) -> Any:
         recipe = request.recipe if recipe is None else recipe
         key = request.key(recipe)
@@ -529,20 +514,19 @@ class Dashboard(w.VBox):
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
         if not self.data.is_default:
             extra["data"] = self.data
-        if first is not None:  # (applied recipe, first look): apply once, run the rest only
-            extra["applied"] = first[0]
-            if self._takes_first_look:
-                extra["first_look"] = first[1]
-        result = self._evaluator(
-            model,
-            recipe,
-            split=request.split,
-            country=request.country,
-            name=request.name,
-            effort=request.effort,
-            store=self._store,
-            **extra,
-        )
+        if first is not None:  # an Evaluation after its first look: applied once, the rest run
+            result = first.final(cancel)
+        else:
+            result = self._evaluator(
+                model,
+                recipe,
+                split=request.split,
+                country=request.country,
+                name=request.name,
+                effort=request.effort,
+                store=self._store,
+                **extra,
+            )
         with self._memo_lock:
             self._memo[key] = result
         return result
@@ -637,68 +621,19 @@ class Dashboard(w.VBox):
             return model
         return model.to_torch()
 
-    def _thin_problem(self) -> str | None:
-        """Why the lab's techniques do not apply to the chosen thin model (None if they do)."""
-        from lab import thin
-        from lab.measure import _as_thin
-
-        picker, name = self.model_picker, self.model_picker.value
-        if not picker.is_thin():
-            return None
-        if not picker.is_yours(name):  # one of lab.thin's models: known without fitting it
-            return thin.compression_problem(name)
-        model = _as_thin(picker.model)
-        try:
-            model.to_torch()
-        except thin.NoTorchForm as exc:
-            return str(exc)
-        return None
-
-    def _sizes(self) -> tuple[int, ...]:
-        """Resolutions (px) the chosen model runs at on this data (native first)."""
-        from lab.techniques.resolution import check_runs_at
-
-        if self.data.is_default and not self.model_picker.is_thin():
-            return ResolutionSlider.sizes_for(self.model_picker.model)
-        native = self.data.native_size
-        if native is None:
-            return (ResolutionSlider.value.default_value,)  # unused: the slider is disabled
-        if self.model_picker.is_thin():
-            return (native,)
-        fractions = (0.875, 0.75, 0.625, 0.5, 0.375, 0.25)
-        candidates = {round(native * f) for f in fractions} | {native}
-        ok = [native]
-        for size in sorted(candidates, reverse=True):
-            if size == native or size < self.data.min_size:
-                continue
-            try:
-                check_runs_at(self.model_picker.model, size, self.data)
-                ok.append(size)
-            except ValueError:
-                pass
-        return tuple(ok)
+    def _capabilities(self) -> Capabilities:
+        """Which knobs apply to the chosen model on this data (a thin model of lab's
+        registry is answered by name, without fitting it)."""
+        picker = self.model_picker
+        if picker.is_thin() and not picker.is_yours(picker.value):
+            return capabilities(picker.value, self.data)
+        return capabilities(picker.model, self.data)
 
     def _fit_controls(self) -> None:
         """Offer what applies to the chosen model and data; disable the rest, saying why."""
-        problems: dict[str, str] = {}
-        thin_problem = self._thin_problem()
-        if thin_problem is not None:
-            problems = dict.fromkeys(("sparsity", "bits"), thin_problem)
-            problems["resolution"] = (
-                f"{self.model_picker.value} reads every input value as a feature: "
-                "it cannot run on fewer pixels"
-            )
-        resolution = self.data.resolution_problem()
-        if resolution is not None:
-            problems["resolution"] = resolution
-        sizes = self._sizes()
-        if "resolution" not in problems and len(sizes) == 1:
-            if self.model_picker.is_thin():
-                problems["resolution"] = (
-                    f"{self.model_picker.value} reads every input pixel as a feature"
-                )
-            else:
-                problems["resolution"] = "this model runs only at the native size"
+        offered = self._capabilities()
+        problems = dict(offered.problems)
+        sizes = offered.sizes or (ResolutionSlider.value.default_value,)  # unused: disabled
         self.resolution.set_sizes(sizes)
         self._problems = problems
         for key in ("sparsity", "bits", "resolution"):

@@ -99,9 +99,9 @@ class ModelPicker(w.HBox):
 
     def add_model(self, name: str, module: object, select: bool = True) -> None:
         """Offer your own ``module`` under ``name`` (and choose it when ``select``)."""
-        from lab.measure import _as_thin
+        from lab.kinds import is_thin
 
-        if not isinstance(module, nn.Module) and _as_thin(module) is None:
+        if not isinstance(module, nn.Module) and not is_thin(module):
             raise TypeError(
                 f"model {name!r} must be a torch.nn.Module, a lab.thin.ThinModel or a fitted "
                 f"scikit-learn classifier; got {type(module).__name__}"
