@@ -58,7 +58,7 @@ import torch
 from torch import nn
 
 from . import data
-from .techniques.apply import Compressed, calibration_images
+from .techniques.compressed import Compressed, calibration_images
 from .techniques.configs import Recipe, ResolutionConfig
 from .techniques.resolution import AtResolution, check_runs_at
 

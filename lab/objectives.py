@@ -1,0 +1,187 @@
+"""Objectives: one table of what the lab trades quality against, used everywhere.
+
+Each :class:`Objective` names a :class:`~lab.measure.Measurement` field, its direction, unit,
+axis label and wording. The recommendation (:mod:`lab.recommend`), the recipe search
+(:mod:`lab.search`), the plots and the widgets all read this table: an objective is added
+in one place, and every view speaks of it the same way.
+
+The canonical names are ``size``, ``latency``, ``co2``, ``energy``, ``operations`` and
+``parameters``; the older spellings (``bytes``, ``artifact_bytes``, ``latency_ms_p50``,
+``co2_g_per_1k``) are accepted by :func:`get` as aliases.
+
+Example:
+    >>> get("bytes").field, get("size").axis_label
+    ('artifact_bytes', 'size on disk (bytes, log scale)')
+    >>> get("latency").format(0.0423)
+    '0.042 ms'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["OBJECTIVES", "Objective", "get", "names"]
+
+
+def _bytes(value: float) -> str:
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:,.0f} B"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f} ms" if value < 0.1 else f"{value:.2f} ms"
+
+
+def _grams(value: float) -> str:
+    if value >= 1:
+        return f"{value:.3g} g"
+    if value >= 1e-3:
+        return f"{value * 1e3:.3g} mg"
+    return f"{value * 1e6:.3g} µg"
+
+
+def _kwh(value: float) -> str:
+    wh = value * 1e3
+    if wh >= 1:
+        return f"{wh:.3g} Wh"
+    if wh >= 1e-3:
+        return f"{wh * 1e3:.3g} mWh"
+    return f"{wh * 1e6:.3g} µWh"
+
+
+def _count(value: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:,.0f}"
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A cost the lab minimizes, as every view names and formats it."""
+
+    name: str  # canonical name: "size", "latency", …
+    field: str  # the Measurement field it reads
+    unit: str  # unit of the field's values
+    axis_label: str  # a plot axis (log scale)
+    cheapest: str  # the recommendation's wording: "smallest file"
+    better: str  # "smaller" (than)
+    worse: str  # "larger" (than)
+    format: Callable[[float], str]  # a value in words, with its unit
+    per_country: bool = False  # priced per country (rows must share one)
+    aliases: tuple[str, ...] = ()
+
+    def value(self, row: object) -> float | None:
+        """This objective's finite, non-negative value in a Measurement or a row (dict), or
+        None when it is missing or not a number."""
+        raw = row.get(self.field) if isinstance(row, dict) else getattr(row, self.field, None)
+        if raw is None or isinstance(raw, bool):
+            return None
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            return None
+        return number if math.isfinite(number) and number >= 0 else None
+
+    def compare(self, a: float, b: float) -> str:
+        """How ``a`` compares with ``b``: "42× smaller than", "6% faster than", "about as
+        small as" (ratios under 1.1 in percent)."""
+        if a <= 0 or b <= 0 or math.isclose(a, b, rel_tol=0.005):
+            return f"about as {'small' if self.name == 'size' else 'cheap'} as"
+        ratio, word = (b / a, self.better) if a < b else (a / b, self.worse)
+        if ratio < 1.1:
+            return f"{(ratio - 1) * 100:.0f}% {word} than"
+        return f"{ratio:.0f}× {word} than" if ratio >= 10 else f"{ratio:.1f}× {word} than"
+
+
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in (
+        Objective(
+            "size",
+            "artifact_bytes",
+            "B",
+            "size on disk (bytes, log scale)",
+            "smallest file",
+            "smaller",
+            "larger",
+            _bytes,
+            aliases=("bytes", "artifact_bytes"),
+        ),
+        Objective(
+            "latency",
+            "latency_ms_p50",
+            "ms",
+            "latency, batch 1 p50 (ms, log scale)",
+            "fastest",
+            "faster",
+            "slower",
+            _ms,
+            aliases=("latency_ms_p50",),
+        ),
+        Objective(
+            "co2",
+            "co2_g_per_1k",
+            "g per 1,000 inferences",
+            "CO₂-eq per 1,000 inferences (g, log scale)",
+            "least CO₂",
+            "less CO₂",
+            "more CO₂",
+            lambda v: f"{_grams(v)} CO₂ per 1,000 inferences",
+            per_country=True,
+            aliases=("co2_g_per_1k",),
+        ),
+        Objective(
+            "energy",
+            "energy_kwh_per_1k",
+            "kWh per 1,000 inferences",
+            "energy per 1,000 inferences (kWh, log scale)",
+            "least energy",
+            "less energy",
+            "more energy",
+            lambda v: f"{_kwh(v)} per 1,000 inferences",
+            aliases=("energy_kwh_per_1k",),
+        ),
+        Objective(
+            "operations",
+            "macs",
+            "operations per item",
+            "operations per item (MACs or comparisons, log scale)",
+            "fewest operations",
+            "fewer operations",
+            "more operations",
+            lambda v: f"{_count(v)} operations per item",
+            aliases=("macs",),
+        ),
+        Objective(
+            "parameters",
+            "parameters",
+            "parameters",
+            "parameters (log scale)",
+            "fewest parameters",
+            "fewer parameters",
+            "more parameters",
+            lambda v: f"{_count(v)} parameters",
+        ),
+    )
+}
+_BY_ALIAS = {alias: o for o in OBJECTIVES.values() for alias in (o.name, *o.aliases)}
+
+
+def names() -> tuple[str, ...]:
+    """The canonical objective names."""
+    return tuple(OBJECTIVES)
+
+
+def get(name: object) -> Objective:
+    """The objective called ``name`` (or one of its aliases); a ValueError lists the names."""
+    if isinstance(name, Objective):
+        return name
+    if not isinstance(name, str) or name not in _BY_ALIAS:
+        allowed = ", ".join(f"{o.name!r} ({o.field})" for o in OBJECTIVES.values())
+        raise ValueError(f"objective must be one of {allowed}; got {name!r}")
+    return _BY_ALIAS[name]
