@@ -17,7 +17,7 @@ from dataclasses import replace
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from . import data
+    from lab.datasets import fashion as data
 
     raw = data.find_raw_dir()
     sizes = data.split_sizes()
@@ -26,7 +26,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
-    from . import zoo
+    from lab.models import zoo
 
     rows = []
     for name in zoo.names():
@@ -49,7 +49,8 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from . import measure, zoo
+    from lab.evaluation import measure
+    from lab.models import zoo
 
     recipe = args.recipe
     model = zoo.load(args.model)
@@ -67,7 +68,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from .search import SearchSpace, search
+    from lab.decide.search import SearchSpace, search
 
     space = SearchSpace.tiny() if args.space == "tiny" else SearchSpace()
     constraints = {"artifact_bytes": args.max_bytes} if args.max_bytes else None
@@ -93,7 +94,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _objectives(text: str) -> tuple[str, ...]:
-    from .search import OBJECTIVES
+    from lab.decide.search import OBJECTIVES
 
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if len(names) < 2 or any(n not in OBJECTIVES for n in names):
@@ -112,7 +113,7 @@ def _positive_int(text: str) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from . import zoo
+    from lab.models import zoo
 
     config = zoo.spec(args.model).train
     if args.epochs is not None:
@@ -136,7 +137,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _recipe(text: str):
     """``--recipe``: a Recipe's JSON (ConfigError's message says what is allowed)."""
-    from .techniques.configs import ConfigError, Recipe
+    from lab.techniques.configs import ConfigError, Recipe
 
     try:
         return Recipe.from_json(text)
@@ -145,7 +146,7 @@ def _recipe(text: str):
 
 
 def _country(text: str) -> str:
-    from . import energy
+    from lab.meters import energy
 
     try:
         return energy.validate_country(text)
@@ -164,7 +165,7 @@ def _epochs(text: str) -> float:
 
 
 def _zoo_names() -> list[str]:
-    from . import zoo
+    from lab.models import zoo
 
     return zoo.names()
 

@@ -8,7 +8,7 @@ Example (in a notebook)::
 ``widgets`` imports ``lab``; ``lab`` never imports ``widgets``.
 """
 
-from lab.pareto import pareto_front
+from lab.decide.pareto import pareto_front
 
 from .dashboard import Dashboard
 from .figure import FigureView

@@ -42,7 +42,9 @@ import torch
 import traitlets as t
 from torch import nn
 
-from lab import data, energy, zoo
+from lab.datasets import fashion as data
+from lab.meters import energy
+from lab.models import zoo
 from lab.techniques.configs import PruneConfig, QuantConfig, Recipe, ResolutionConfig
 
 from .figure import FigureView
@@ -86,7 +88,7 @@ class Entry:
 
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
-        from lab.measure import Cancelled
+        from lab.evaluation.measure import Cancelled
 
         raise Cancelled("superseded by a newer comparison")
 
@@ -132,7 +134,7 @@ def per_class_accuracy(
 
 
 def _default_evaluator(model: Any, recipe: Recipe, **kwargs: Any) -> Any:
-    from lab.measure import evaluate
+    from lab.evaluation.measure import evaluate
 
     return evaluate(model, recipe, **kwargs)
 
@@ -181,7 +183,7 @@ class CompareApp(w.VBox):
                     f"models[{name!r}] must be a torch.nn.Module, got {type(module).__name__}"
                 )
         self._zoo = [n for n in zoo.names() if n not in self._user]
-        from lab import thin as lab_thin
+        from lab.models import thin as lab_thin
 
         known_thin = set(lab_thin.thin_names())
         self._thin = [n for n in (THIN_CHOICES if thin is None else thin) if n in known_thin]
@@ -377,7 +379,7 @@ class CompareApp(w.VBox):
             return self._user[name]
         if name not in self._loaded:
             if name in self._thin:
-                from lab import thin as lab_thin
+                from lab.models import thin as lab_thin
 
                 self._loaded[name] = lab_thin.fit_thin(name, progress=False)
             else:
@@ -398,7 +400,7 @@ class CompareApp(w.VBox):
                 try:
                     known = self._measure(entry, cancel)
                 except Exception as exc:
-                    from lab.measure import Cancelled
+                    from lab.evaluation.measure import Cancelled
 
                     if isinstance(exc, Cancelled):
                         raise
@@ -458,7 +460,7 @@ class CompareApp(w.VBox):
             self._show_status(message=f"{len(rows)} configurations on the {self.split} split")
 
     def _failed(self, exc: BaseException) -> None:
-        from lab.measure import Cancelled
+        from lab.evaluation.measure import Cancelled
 
         self.busy = False
         if not isinstance(exc, Cancelled):

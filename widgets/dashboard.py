@@ -52,8 +52,9 @@ import ipywidgets as w
 import traitlets as t
 from torch import nn
 
-from lab import energy, machine
-from lab.kinds import Capabilities, capabilities
+from lab.evaluation.kinds import Capabilities, capabilities
+from lab.meters import energy, machine
+from lab.models import zoo
 from lab.techniques.configs import Recipe
 
 from .metrics import MetricsPanel, within_noise
@@ -98,7 +99,7 @@ class _Outcome:
 
 
 def _default_evaluator(model: nn.Module, recipe: Recipe, **kwargs: Any) -> Any:
-    from lab.measure import evaluate
+    from lab.evaluation.measure import evaluate
 
     return evaluate(model, recipe, **kwargs)
 
@@ -125,8 +126,8 @@ def _rehearse(model: nn.Module, data: Any, cancel: threading.Event) -> None:
     import tempfile
     from pathlib import Path
 
-    from lab import measure
-    from lab.store import ResultStore
+    from lab.evaluation import measure
+    from lab.io.store import ResultStore
     from lab.techniques.configs import PruneConfig, QuantConfig
 
     recipes = (  # 8 bits runs as int8 (its own conversion and kernels), fewer bits as fp32
@@ -190,8 +191,8 @@ class Dashboard(w.VBox):
         debounce: float = 0.05,
         progressive: bool | None = None,
     ) -> None:
-        from lab import thin
         from lab.datasets import as_data
+        from lab.models import thin
 
         self.data = as_data(data)
         self._evaluator = evaluator or _default_evaluator
@@ -209,7 +210,7 @@ class Dashboard(w.VBox):
 
         thin_models = list(thin.THIN_MODELS) if thin_models is None else list(thin_models)
         user, first = self._user_models(model, name)
-        if not self.data.is_default and first not in user and first not in thin_models:
+        if not zoo.fits(self.data) and first not in user and first not in thin_models:
             raise ValueError(
                 f"the zoo's models are Fashion-MNIST models; on {self.data.name!r} pass your "
                 "own model (a torch.nn.Module, e.g. lab.families.train('mlp-s', data)[0]) "
@@ -218,7 +219,7 @@ class Dashboard(w.VBox):
         self.model_picker = ModelPicker(
             first,
             user_models=user,
-            zoo_models=self.data.is_default,
+            zoo_models=zoo.fits(self.data),
             thin_models=thin_models,
             data=self.data,
         )
@@ -239,9 +240,7 @@ class Dashboard(w.VBox):
         self.metrics = MetricsPanel()
         # an image drawn in the kernel: it reaches the page with the panel, not a round trip later
         self.pareto = ParetoPlot(interactive=False)
-        self.sensitivity = SensitivityView(
-            self._torch_model, data=None if self.data.is_default else self.data
-        )
+        self.sensitivity = SensitivityView(self._torch_model, data=self.data)
         # redrawn after every move: an ipympl canvas would cost a PNG render in the kernel each
         # time (its page asks for one even while the accordion is closed)
         self.recommendation = RecommendationView([], split=LIVE[0], interactive=False)
@@ -337,7 +336,7 @@ class Dashboard(w.VBox):
             return
         self.wait(timeout)  # a newer request would cancel the current figures' evaluation
         cancel = threading.Event()
-        model, data = self._torch_model(), (None if self.data.is_default else self.data)
+        model, data = self._torch_model(), self.data
         self._worker.submit(
             lambda: _rehearse(model, data, cancel), lambda _: None, lambda _: None, cancel=cancel
         )
@@ -370,7 +369,7 @@ class Dashboard(w.VBox):
     # ---------------------------------------------------------------- internals
     @staticmethod
     def _user_models(model: Any, name: str | None) -> tuple[dict[str, Any], str]:
-        from lab.kinds import is_thin
+        from lab.evaluation.kinds import is_thin
 
         if isinstance(model, str):
             return {}, model
@@ -468,7 +467,7 @@ class Dashboard(w.VBox):
         images with its interval) when the final one must be measured; returns the applied
         the :class:`lab.measure.Evaluation` to finish (None when nothing was previewed): its
         final pass runs only the live images the first look did not see."""
-        from lab import measure
+        from lab.evaluation import measure
 
         if not self.progressive:
             return None
@@ -512,8 +511,7 @@ class Dashboard(w.VBox):
             return known
         self.evaluations += 1
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
-        if not self.data.is_default:
-            extra["data"] = self.data
+        extra["data"] = self.data
         if first is not None:  # an Evaluation after its first look: applied once, the rest run
             result = first.final(cancel)
         else:
@@ -578,7 +576,7 @@ class Dashboard(w.VBox):
         self.last_outcome = outcome
 
     def _failed(self, exc: BaseException) -> None:
-        from lab.measure import Cancelled
+        from lab.evaluation.measure import Cancelled
 
         if isinstance(exc, Cancelled):  # stopped on purpose (e.g. on close): not an error
             self.status.busy = False

@@ -55,7 +55,9 @@ from urllib.parse import parse_qsl, quote
 import ipywidgets as w
 import traitlets as t
 
-from lab import data, energy, zoo
+from lab.datasets import fashion as data
+from lab.meters import energy
+from lab.models import zoo
 
 __all__ = [
     "IGNORED",

@@ -20,7 +20,7 @@ import numpy as np
 import traitlets as t
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from lab.pareto import pareto_front
+from lab.decide.pareto import pareto_front
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes, format_grams

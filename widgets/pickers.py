@@ -19,7 +19,8 @@ import ipywidgets as w
 import traitlets as t
 from torch import nn
 
-from lab import energy, zoo
+from lab.meters import energy
+from lab.models import zoo
 
 __all__ = ["ModelPicker", "RegionPicker"]
 
@@ -55,7 +56,7 @@ class ModelPicker(w.HBox):
         thin_models: Sequence[str] = (),
         data: object = None,
     ) -> None:
-        from lab import thin
+        from lab.models import thin
 
         unknown = [n for n in thin_models if n not in thin.THIN_MODELS]
         if unknown:
@@ -99,7 +100,7 @@ class ModelPicker(w.HBox):
 
     def add_model(self, name: str, module: object, select: bool = True) -> None:
         """Offer your own ``module`` under ``name`` (and choose it when ``select``)."""
-        from lab.kinds import is_thin
+        from lab.evaluation.kinds import is_thin
 
         if not isinstance(module, nn.Module) and not is_thin(module):
             raise TypeError(
@@ -138,7 +139,7 @@ class ModelPicker(w.HBox):
             self.warning = ""
             return self._user[name]
         if name in self._thin:
-            from lab.thin import fit_thin
+            from lab.models.thin import fit_thin
 
             with self._lock:  # fitted once, even if asked from two threads
                 if name not in self._loaded:

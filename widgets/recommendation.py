@@ -25,8 +25,8 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from lab.pareto import pareto_front
-from lab.recommend import recommend
+from lab.decide.pareto import pareto_front
+from lab.decide.recommend import recommend
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes

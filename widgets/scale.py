@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipywidgets as w
 import traitlets as t
 
-from lab.energy import kg_per_year
+from lab.meters.energy import kg_per_year
 
 from .status import render_feedback
 from .units import format_count, format_grams, parse_count

@@ -37,7 +37,7 @@ import pandas as pd
 import traitlets as t
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from lab.pareto import pareto_front
+from lab.decide.pareto import pareto_front
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes, format_si
@@ -343,7 +343,7 @@ class SearchView(w.VBox):
     # ---------------------------------------------------------------- reading the study
     @staticmethod
     def _as_result(source: Any, storage: Any, objectives: Any, models_dir: Any) -> Any:
-        from lab.search import SearchResult
+        from lab.decide.search import SearchResult
 
         if isinstance(source, SearchResult):
             if storage is not None or objectives is not None or models_dir is not None:
@@ -355,11 +355,11 @@ class SearchView(w.VBox):
                 f"got {type(source).__name__}"
             )
         if storage is None:
-            from lab.store import default_store
+            from lab.io.store import default_store
 
             storage = default_store().url
         if models_dir is None:
-            from lab.search import trial_models_dir
+            from lab.decide.search import trial_models_dir
 
             models_dir = trial_models_dir(source, str(storage))
         objectives = tuple(objectives or DEFAULT_OBJECTIVES)

@@ -32,7 +32,7 @@ import ipywidgets as w
 import traitlets as t
 from torch import nn
 
-from lab import data
+from lab.datasets import fashion as data
 from lab.techniques.configs import PruneConfig, QuantConfig, ResolutionConfig
 
 from .status import render_feedback

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 
-from lab.stats import ratio_verdict
+from lab.meters.stats import ratio_verdict
 
 __all__ = [
     "format_bytes",

@@ -4,8 +4,14 @@ from lab.techniques import apply, Recipe, PruneConfig, QuantConfig, ResolutionCo
 small = apply(model, Recipe(prune=PruneConfig(0.8), quant=QuantConfig(bits=4)))
 """
 
-from .apply import Compressed, apply, calibration_images
-from .configs import FinetuneConfig, PruneConfig, QuantConfig, Recipe, ResolutionConfig
+from lab.techniques.apply import Compressed, apply, calibration_images
+from lab.techniques.configs import (
+    FinetuneConfig,
+    PruneConfig,
+    QuantConfig,
+    Recipe,
+    ResolutionConfig,
+)
 
 __all__ = [
     "Compressed",

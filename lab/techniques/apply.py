@@ -31,14 +31,15 @@ from dataclasses import dataclass, field, replace
 
 from torch import nn
 
-from .. import machine
-from ..datasets import Data, as_data
-from ..interface import check_model
-from .compressed import Compressed, calibration_images
-from .configs import Recipe
-from .distillation import LossFn, finetune_loss
-from .resolution import AtResolution, check_runs_at
-from .runtime import fast_fp32
+from lab.datasets import Data, as_data
+from lab.meters import machine
+from lab.models import zoo
+from lab.models.interface import check_model
+from lab.techniques.compressed import Compressed, calibration_images
+from lab.techniques.configs import Recipe
+from lab.techniques.distillation import LossFn, finetune_loss
+from lab.techniques.resolution import AtResolution, check_runs_at
+from lab.techniques.runtime import fast_fp32
 
 __all__ = ["RUNTIMES", "STEPS", "Compressed", "Step", "apply", "calibration_images"]
 
@@ -95,7 +96,7 @@ def _resolution(work: _Work) -> None:
 
 
 def _prune(work: _Work) -> None:
-    from . import pruning
+    from lab.techniques import pruning
 
     config, finetune = work.recipe.prune, work.recipe.finetune
     gradual = (
@@ -128,7 +129,7 @@ def _prune(work: _Work) -> None:
 
 def _finetune(work: _Work) -> None:
     """Fine-tuning alone (with pruning it runs inside the prune step; with quantization, as QAT)."""
-    from ..training import fit
+    from lab.models.training import fit
 
     config = work.recipe.finetune.train_config(work.sizes)
     fit(work.own_copy(), config, loss_fn=work.loss_fn, progress=work.progress, data=work.data)
@@ -136,7 +137,7 @@ def _finetune(work: _Work) -> None:
 
 
 def _quantize(work: _Work) -> None:
-    from . import quantization
+    from lab.techniques import quantization
 
     config, finetune = work.recipe.quant, work.recipe.finetune
     weights_only = replace(config, activations=False)
@@ -160,7 +161,7 @@ def _quantize(work: _Work) -> None:
             "difference comes from when each was timed, not from the bits)"
         )
         return
-    from . import int8
+    from lab.techniques import int8
 
     work.model.eval()
     calibration = calibration_images(data=work.data)  # at native size: the runtime downsamples
@@ -231,7 +232,7 @@ def apply(
     recipe = dataset.canonical(Recipe.of(recipe))
     check_model(model, dataset)
     teacher = recipe.finetune.teacher if recipe.finetune is not None else None
-    if teacher not in (None, "original") and not dataset.is_default:
+    if teacher not in (None, "original") and not zoo.fits(dataset):
         raise ValueError(
             f"teacher={teacher!r} is a Fashion-MNIST zoo model; on {dataset.name!r} use "
             "teacher='original' (the model before compression) or None"
@@ -266,7 +267,7 @@ def apply(
         data=dataset,
     )
     if runtime == "onnxruntime":
-        from ..export import onnxruntime_runtime
+        from lab.runtimes.export import onnxruntime_runtime
 
         compressed.runtime = onnxruntime_runtime(compressed)
         compressed.executes_as = compressed.runtime.executes_as

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .. import data
-from ..datasets import Data, as_data
-from .configs import Recipe
+from lab.datasets import Data, as_data
+from lab.datasets import fashion as data
+from lab.techniques.configs import Recipe
 
 __all__ = ["Compressed", "calibration_images"]
 

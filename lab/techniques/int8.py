@@ -50,7 +50,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .codes import WeightCodes, codes_of
+from lab.techniques.codes import WeightCodes, codes_of
 
 __all__ = ["ENGINE", "int8_layers", "quantized_engine", "to_int8"]
 

@@ -46,9 +46,9 @@ import torch_pruning as tp
 from torch import fx, nn
 from tqdm.auto import tqdm
 
-from .. import data
-from ..training import TrainReport, accuracy, eval_mode, fit
-from .configs import FinetuneConfig, PruneConfig
+from lab.datasets import fashion as data
+from lab.models.training import TrainReport, accuracy, eval_mode, fit
+from lab.techniques.configs import FinetuneConfig, PruneConfig
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -613,7 +613,7 @@ def sensitivity_scan(
         >>> df.shape
         (6, 3)
     """
-    from ..datasets import as_data
+    from lab.datasets import as_data
 
     dataset = as_data(data)
     sparsities = [float(s) for s in sparsities]

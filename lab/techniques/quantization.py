@@ -48,9 +48,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..training import TrainReport, fit
-from .codes import WeightCodes, attach, codes_of, detach_codes
-from .configs import FinetuneConfig, QuantConfig
+from lab.models.training import TrainReport, fit
+from lab.techniques.codes import WeightCodes, attach, codes_of, detach_codes
+from lab.techniques.configs import FinetuneConfig, QuantConfig
 
 __all__ = [
     "fake_quantize_weight",
@@ -272,7 +272,7 @@ def quantize(
     if config.activations:
         if calibration is None:
             raise ValueError("QuantConfig(activations=True) needs a calibration batch of inputs")
-        from .int8 import to_int8
+        from lab.techniques.int8 import to_int8
 
         return to_int8(quantized, calibration)
     return quantized

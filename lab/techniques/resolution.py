@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..training import TrainReport, eval_mode, fit
-from .configs import FinetuneConfig, ResolutionConfig
-from .distillation import finetune_loss
+from lab.models.training import TrainReport, eval_mode, fit
+from lab.techniques.configs import FinetuneConfig, ResolutionConfig
+from lab.techniques.distillation import finetune_loss
 
 __all__ = ["AtResolution", "adapt", "at_resolution", "check_runs_at"]
 
@@ -51,7 +51,7 @@ def check_runs_at(model: nn.Module, size: int, data: object = None) -> None:
 
     The probe runs in eval mode without gradients; ``model``'s modes are restored after it.
     """
-    from ..datasets import as_data
+    from lab.datasets import as_data
 
     dataset = as_data(data)
     dataset.check_size(size)
@@ -68,7 +68,7 @@ def check_runs_at(model: nn.Module, size: int, data: object = None) -> None:
 
 def at_resolution(model: nn.Module, config: ResolutionConfig, data: object = None) -> nn.Module:
     """Return ``model`` wrapped to run at ``config.size`` px ("as trained": weights unchanged)."""
-    from ..datasets import as_data
+    from lab.datasets import as_data
 
     if config.size == as_data(data).native_size:
         return model

@@ -59,15 +59,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lab import data, energy, flops, machine, stats
 from lab.cancellation import Cancelled, check
-from lab.data import Split
 from lab.datasets import Data, as_data
-from lab.kinds import ModelKind, Runnable, fingerprint, is_thin, model_kind
-from lab.store import ResultStore, default_store
-from lab.techniques.apply import Compressed
-from lab.techniques.configs import Recipe
-from lab.timing import (
+from lab.datasets import fashion as data
+from lab.datasets.fashion import Split
+from lab.evaluation.kinds import ModelKind, Runnable, fingerprint, is_thin, model_kind
+from lab.io.store import ResultStore, default_store
+from lab.meters import energy, flops, machine, stats
+from lab.meters.timing import (
     LATENCY,
     THROUGHPUT_BATCH,
     measure_latency,
@@ -75,6 +74,8 @@ from lab.timing import (
     throughput,
     time_calls,
 )
+from lab.techniques.apply import Compressed
+from lab.techniques.configs import Recipe
 
 __all__ = [
     "EFFORTS",

@@ -26,12 +26,12 @@ from dataclasses import replace
 
 from torch import nn
 
-from . import zoo
-from .interface import check_model
-from .techniques.apply import Compressed, apply
-from .techniques.configs import ConfigError, FinetuneConfig, Recipe
-from .techniques.distillation import distillation_loss
-from .training import TrainConfig, TrainReport, fit
+from lab.models import zoo
+from lab.models.interface import check_model
+from lab.models.training import TrainConfig, TrainReport, fit
+from lab.techniques.apply import Compressed, apply
+from lab.techniques.configs import ConfigError, FinetuneConfig, Recipe
+from lab.techniques.distillation import distillation_loss
 
 __all__ = ["grow_improve_shrink", "shrink_and_improve"]
 

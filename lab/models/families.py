@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .architectures import SmallCNN, TabularMLP
-from .datasets import Data, as_data
-from .training import TrainConfig, TrainReport, fit, seeded
+from lab.datasets import Data, as_data
+from lab.models.architectures import SmallCNN, TabularMLP
+from lab.models.training import TrainConfig, TrainReport, fit, seeded
 
 __all__ = ["FAMILIES", "Family", "build", "names", "train"]
 

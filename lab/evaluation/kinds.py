@@ -40,13 +40,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab import artifact, flops, thin
 from lab.cancellation import check
 from lab.datasets import Data
+from lab.io import artifact
+from lab.meters import flops
+from lab.meters.timing import THROUGHPUT_BATCH
+from lab.models import thin
 from lab.techniques.apply import Compressed, apply
 from lab.techniques.configs import Recipe
 from lab.techniques.resolution import check_runs_at
-from lab.timing import THROUGHPUT_BATCH
 
 __all__ = [
     "KINDS",

@@ -45,7 +45,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from . import data as fashion
+from lab.datasets import fashion as fashion
 
 __all__ = [
     "FASHION_MNIST",

@@ -202,7 +202,7 @@ def fit(
     caller's random streams (Python, NumPy, torch) as they were. ``model`` ends in eval
     mode, ready to evaluate.
     """
-    from .datasets import as_data
+    from lab.datasets import as_data
 
     config = config or TrainConfig()
     dataset = as_data(data)
@@ -313,7 +313,7 @@ def accuracy(
 ) -> float:
     """Top-1 accuracy (0–1) of ``model`` on a named split of ``data`` at ``size`` px
     (default: the data's native size)."""
-    from .datasets import as_data
+    from lab.datasets import as_data
 
     device = (
         torch.device(device)

@@ -41,9 +41,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import artifact, data, zoo
-from .architectures import SearchNet
-from .techniques.configs import (
+from lab.datasets import fashion as data
+from lab.io import artifact
+from lab.models import zoo
+from lab.models.architectures import SearchNet
+from lab.techniques.configs import (
     ConfigError,
     FinetuneConfig,
     PruneConfig,
@@ -131,7 +133,7 @@ class SearchSpace:
             return check
 
         def resolution(v: object) -> None:
-            from .datasets import DataError, fashion_mnist
+            from lab.datasets import DataError, fashion_mnist
 
             try:  # integers, 4–28 px (Fashion-MNIST)
                 fashion_mnist().check_size(ResolutionConfig(v).size)
@@ -273,13 +275,13 @@ class _Settings:
 def _loss(candidate: Candidate):
     if candidate.teacher is None:
         return None
-    from .techniques.distillation import distillation_loss
+    from lab.techniques.distillation import distillation_loss
 
     return distillation_loss(zoo.load(candidate.teacher), candidate.temperature, 0.9)
 
 
 def _train(model: nn.Module, candidate: Candidate, epochs: float, settings: _Settings) -> None:
-    from .training import TrainConfig, fit
+    from lab.models.training import TrainConfig, fit
 
     if epochs <= 0:
         return
@@ -311,9 +313,9 @@ def _median_stop(trial, accuracy: float, settings: _Settings) -> bool:
 def _objective(trial, settings: _Settings):
     import optuna
 
-    from . import measure
-    from .techniques.apply import apply
-    from .training import accuracy
+    from lab.evaluation import measure
+    from lab.models.training import accuracy
+    from lab.techniques.apply import apply
 
     candidate = _suggest(trial, settings.space)
     trial.set_user_attr("architecture", candidate.architecture)
@@ -499,8 +501,8 @@ class SearchResult:
 
     def test_accuracy(self, number: int) -> float:
         """Test accuracy of trial ``number``'s compressed model — measure it once, for the frontier."""
-        from .techniques.resolution import AtResolution
-        from .training import accuracy
+        from lab.models.training import accuracy
+        from lab.techniques.resolution import AtResolution
 
         model = self.model(number)
         size = self.recipe(number).resolution
@@ -605,7 +607,7 @@ def search(
     if not 0 < fidelity < 1:
         raise ConfigError(f"fidelity must be in (0, 1); got {fidelity!r}")
     if storage is None:
-        from .store import default_store
+        from lab.io.store import default_store
 
         storage = default_store().url
     quick = os.environ.get("LAB_QUICK") == "1" if quick is None else bool(quick)

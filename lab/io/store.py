@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import cache_dir
+from lab.datasets.fashion import cache_dir
 
 __all__ = ["ResultStore", "default_store"]
 

@@ -35,8 +35,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import architectures, data, energy, machine
-from .training import TrainConfig, TrainReport, accuracy, fit
+from lab.datasets import fashion as data
+from lab.meters import energy, machine
+from lab.models import architectures
+from lab.models.training import TrainConfig, TrainReport, accuracy, fit
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -119,6 +121,15 @@ _SPECS = {
         ),
     ]
 }
+
+
+DATA = "fashion-mnist"  # the fingerprint of the data every zoo model was trained on
+
+
+def fits(data: object) -> bool:
+    """Whether the zoo's models were made for ``data`` (a :class:`lab.datasets.Data`): they
+    read 1×28×28 Fashion-MNIST images and predict its 10 classes."""
+    return getattr(data, "fingerprint", None) == DATA
 
 
 def names() -> list[str]:

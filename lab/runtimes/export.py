@@ -57,10 +57,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import data
-from .techniques.compressed import Compressed, calibration_images
-from .techniques.configs import Recipe, ResolutionConfig
-from .techniques.resolution import AtResolution, check_runs_at
+from lab.datasets import fashion as data
+from lab.techniques.compressed import Compressed, calibration_images
+from lab.techniques.configs import Recipe, ResolutionConfig
+from lab.techniques.resolution import AtResolution, check_runs_at
 
 __all__ = [
     "INPUT_NAME",
@@ -131,7 +131,7 @@ def _resolution(model: nn.Module | Compressed, resolution: int | None) -> int:
         return model.resolution
     if resolution is None:
         return data.NATIVE_SIZE
-    from .datasets import fashion_mnist
+    from lab.datasets import fashion_mnist
 
     return fashion_mnist().check_size(ResolutionConfig(resolution).size)  # an integer, 4 to 28
 

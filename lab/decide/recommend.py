@@ -484,7 +484,7 @@ def model_kind(row: object) -> str:
     row = _row_of(row) if not isinstance(row, Mapping) else row
     if _is_thin(row):
         return "thin"
-    from .thin import THIN_MODELS
+    from lab.models.thin import THIN_MODELS
 
     if str(row.get("name") or "") in THIN_MODELS:
         return "thin, torch form"
@@ -596,7 +596,7 @@ def plot_tradeoffs(
     """
     from matplotlib.figure import Figure
 
-    from .pareto import pareto_front
+    from lab.decide.pareto import pareto_front
 
     objectives = [_check_objective(o) for o in objectives]
     if not objectives:
