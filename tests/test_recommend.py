@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from lab.measure import Measurement
 from lab.recommend import OBJECTIVES, Recommendation, recommend
 from lab.store import ResultStore
+
+from lab.decide import objectives
 
 
 def row(name, accuracy, bytes_, latency=1.0, co2=0.01, label="baseline", executes_as="fp32"):
@@ -55,12 +56,12 @@ def test_reason_has_the_real_numbers():
     rec = recommend(LAB)
     text = rec.reason
     assert str(rec) == text
-    assert "cnn [prune 90% · 4-bit]" in text and "13.4 KB" in text and "92.10%" in text
+    assert "cnn [prune 90% · 4-bit]" in text and "13.4 kB" in text and "92.10%" in text
     assert "0.8 pt below the best" in text  # 92.86 − 92.10
     assert "32× smaller than cnn" in text  # 426,805 / 13,404 = 31.8
     # the thin-model practice: the best thin model and how the choice compares with it
     assert "RandomForestClassifier, is 5.3 pt below the best" in text
-    assert "1567× smaller than it and 4.5 pt more accurate" in text  # 21 MB / 13.4 KB
+    assert "1567× smaller than it and 4.5 pt more accurate" in text  # 21 MB / 13.4 kB
     # a cheaper model off par is named with its gap
     assert (
         "cnn [prune 93% · 3-bit] would be 1.4× smaller than cnn [prune 90% · 4-bit] but is 4.4 pt below"
@@ -69,17 +70,21 @@ def test_reason_has_the_real_numbers():
 
 
 def test_each_objective_maps_to_its_column():
-    assert OBJECTIVES == {
+    for name, field in {
         "bytes": "artifact_bytes",
+        "size": "artifact_bytes",
         "latency": "latency_ms_p50",
         "co2": "co2_g_per_1k",
-    }
+        "energy": "energy_kwh_per_1k",
+        "operations": "macs",
+    }.items():
+        assert OBJECTIVES[name] == field == objectives.get(name).field
     wide = recommend(LAB, tolerance_pt=10.0, objective="latency")
     assert wide.chosen["name"] == "mlp" and wide.metric == "latency_ms_p50"
     assert "fastest" in wide.reason and "0.050 ms" in wide.reason
     green = recommend(LAB, tolerance_pt=10.0, objective="co2")
     assert green.chosen["name"] == "LogisticRegression"
-    assert "lowest-CO2" in green.reason and "2 mg CO2 per 1,000 images" in green.reason
+    assert "lowest-CO₂" in green.reason and "2 mg CO₂ per 1,000 inferences" in green.reason
     assert "A thin model is on par" in green.reason
     small = recommend(LAB, tolerance_pt=10.0, objective="bytes")
     assert small.chosen["label"] == "prune 93% · 3-bit"
@@ -88,7 +93,7 @@ def test_each_objective_maps_to_its_column():
 def test_floor_alone_and_floor_with_tolerance_both_apply():
     only_floor = recommend(LAB, min_accuracy=0.88)
     assert only_floor.tolerance_pt is None
-    assert only_floor.chosen["label"] == "prune 93% · 3-bit"  # 88.44% ≥ 88%, 9.8 KB
+    assert only_floor.chosen["label"] == "prune 93% · 3-bit"  # 88.44% ≥ 88%, 9.8 kB
     both = recommend(LAB, min_accuracy=0.88, tolerance_pt=1.0)
     assert both.chosen["label"] == "prune 90% · 4-bit"  # the tolerance excludes 88.44%
     assert math.isclose(both.threshold, 0.9186)
@@ -155,8 +160,8 @@ def test_empty_set_is_an_error():
 
 
 def test_arguments_are_validated():
-    with pytest.raises(ValueError, match="'bytes'.*'latency'.*'co2'"):
-        recommend(LAB, objective="size")
+    with pytest.raises(ValueError, match="'size'.*'latency'.*'co2'"):
+        recommend(LAB, objective="smallness")
     for bad in (-0.1, 1.5, float("nan"), True, "0.9"):
         with pytest.raises(ValueError, match="min_accuracy"):
             recommend(LAB, min_accuracy=bad)
@@ -261,7 +266,7 @@ _rows = st.lists(
     rows=_rows,
     floor=st.one_of(st.none(), st.floats(0, 1)),
     tolerance=st.one_of(st.none(), st.floats(0, 20)),
-    objective=st.sampled_from(sorted(OBJECTIVES)),
+    objective=st.sampled_from(["bytes", "size", "latency", "co2"]),
 )
 def test_chosen_is_on_par_and_nothing_on_par_is_cheaper(rows, floor, tolerance, objective):
     rec = recommend(rows, min_accuracy=floor, tolerance_pt=tolerance, objective=objective)
@@ -292,7 +297,7 @@ def test_small_differences_are_given_in_percent():
     rows = [row("cnn", 0.9286, 361_900, co2=0.0766), row("q", 0.9227, 43_607, co2=0.0752)]
     rec = recommend(rows, objective="co2")
     assert rec.chosen["name"] == "q"
-    assert "2% less CO2 than cnn" in rec.reason
+    assert "2% less CO₂ than cnn" in rec.reason
     same = recommend([row("a", 0.9, 100), row("b", 0.91, 100)], objective="bytes")
     assert same.chosen["name"] == "a"  # equal bytes: the name breaks the tie
     assert "about as small as b" in same.reason

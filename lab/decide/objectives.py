@@ -68,7 +68,8 @@ class Objective:
     field: str  # the Measurement field it reads
     unit: str  # unit of the field's values
     axis_label: str  # a plot axis (log scale)
-    cheapest: str  # the recommendation's wording: "smallest file"
+    cheapest: str  # a plot's wording: "smallest file"
+    superlative: str  # the recommendation's wording: "the smallest of the 3 models on par"
     better: str  # "smaller" (than)
     worse: str  # "larger" (than)
     format: Callable[[float], str]  # a value in words, with its unit
@@ -107,6 +108,7 @@ OBJECTIVES: dict[str, Objective] = {
             "B",
             "size on disk (bytes, log scale)",
             "smallest file",
+            "smallest",
             "smaller",
             "larger",
             _bytes,
@@ -117,6 +119,7 @@ OBJECTIVES: dict[str, Objective] = {
             "latency_ms_p50",
             "ms",
             "latency, batch 1 p50 (ms, log scale)",
+            "fastest",
             "fastest",
             "faster",
             "slower",
@@ -129,6 +132,7 @@ OBJECTIVES: dict[str, Objective] = {
             "g per 1,000 inferences",
             "CO₂-eq per 1,000 inferences (g, log scale)",
             "least CO₂",
+            "lowest-CO₂",
             "less CO₂",
             "more CO₂",
             lambda v: f"{_grams(v)} CO₂ per 1,000 inferences",
@@ -141,6 +145,7 @@ OBJECTIVES: dict[str, Objective] = {
             "kWh per 1,000 inferences",
             "energy per 1,000 inferences (kWh, log scale)",
             "least energy",
+            "lowest-energy",
             "less energy",
             "more energy",
             lambda v: f"{_kwh(v)} per 1,000 inferences",
@@ -152,6 +157,7 @@ OBJECTIVES: dict[str, Objective] = {
             "operations per item",
             "operations per item (MACs or comparisons, log scale)",
             "fewest operations",
+            "cheapest in operations",
             "fewer operations",
             "more operations",
             lambda v: f"{_count(v)} operations per item",
@@ -163,6 +169,7 @@ OBJECTIVES: dict[str, Objective] = {
             "parameters",
             "parameters (log scale)",
             "fewest parameters",
+            "cheapest in parameters",
             "fewer parameters",
             "more parameters",
             lambda v: f"{_count(v)} parameters",

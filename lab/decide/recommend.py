@@ -35,14 +35,20 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from lab.decide import objectives as objective_table
+
 __all__ = ["DEFAULT_TOLERANCE_PT", "OBJECTIVES", "Recommendation", "recommend"]
 
-OBJECTIVES = {"bytes": "artifact_bytes", "latency": "latency_ms_p50", "co2": "co2_g_per_1k"}
+# objective name → the Measurement field it reads (lab.decide.objectives holds the wording);
+# the older names "bytes", "latency", "co2" are accepted too
+OBJECTIVES = {
+    name: objective.field
+    for objective in objective_table.OBJECTIVES.values()
+    for name in (objective.name, *objective.aliases)
+}
 DEFAULT_TOLERANCE_PT = 1.0  # used when neither min_accuracy nor tolerance_pt is given
 MAX_RUNNERS_UP = 3
 _EPS = 1e-12  # accuracies are fractions; forgive float representation at the boundary
-_CHEAPEST = {"bytes": "smallest", "latency": "fastest", "co2": "lowest-CO2"}
-_BETTER = {"bytes": ("smaller", "larger"), "latency": ("faster", "slower"), "co2": ("less CO2", "more CO2")}  # fmt: skip
 
 
 @dataclass
@@ -130,9 +136,7 @@ def _number(value: object) -> float | None:
 
 
 def _check_objective(objective: object) -> str:
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        allowed = ", ".join(f"{k!r} ({v})" for k, v in OBJECTIVES.items())
-        raise ValueError(f"objective must be one of {allowed}; got {objective!r}")
+    objective_table.get(objective)  # a ValueError naming the objectives allowed
     return objective
 
 
@@ -180,36 +184,13 @@ def display_name(row: Mapping) -> str:
 
 
 def _format_value(objective: str, value: float) -> str:
-    if objective == "bytes":
-        for unit, size in (("MB", 1e6), ("KB", 1e3)):
-            if value >= size:
-                return f"{value / size:.1f} {unit}"
-        return f"{value:,.0f} B"
-    if objective == "latency":
-        return f"{value:.3f} ms" if value < 0.1 else f"{value:.2f} ms"
-    grams = value  # co2: grams per 1,000 images
-    return (
-        f"{grams * 1000:.3g} mg CO2 per 1,000 images"
-        if grams < 1
-        else f"{grams:.3g} g CO2 per 1,000 images"
-    )
-
-
-def _times(ratio: float) -> str:
-    return f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
+    return objective_table.get(objective).format(value)
 
 
 def _compare(objective: str, a: float, b: float) -> str:
     """How ``a`` compares with ``b`` on the objective: '42× smaller than', '6% faster than',
-    'about as small as'. Ratios under 1.1 are given in percent."""
-    better, worse = _BETTER[objective]
-    if a <= 0 or b <= 0 or math.isclose(a, b, rel_tol=0.005):
-        return f"about as {'small' if objective == 'bytes' else 'cheap'} as"
-    ratio = b / a if a < b else a / b
-    word = better if a < b else worse
-    if ratio < 1.1:
-        return f"{(1 - a / b) * 100 if a < b else (a / b - 1) * 100:.0f}% {word} than"
-    return f"{_times(ratio)} {word} than"
+    'about as small as'."""
+    return objective_table.get(objective).compare(a, b)
 
 
 def _pt(gap: float) -> str:
@@ -262,7 +243,7 @@ def recommend(
     if not rows:
         raise ValueError("no results to recommend from: the set of measurements is empty")
     rows = _filtered(rows, "split", split)
-    if objective == "co2" or country is not None:
+    if objective_table.get(objective).per_country or country is not None:
         rows = _filtered(rows, "country", country)
 
     excluded: list[str] = []
@@ -399,7 +380,7 @@ def _reason(
     _, row, accuracy = chosen
     name, value = display_name(row), _number(row.get(metric))
     sentences = [
-        f"{name} is the {_CHEAPEST[objective]} of the {n_on_par} "
+        f"{name} is the {objective_table.get(objective).superlative} of the {n_on_par} "
         f"{'model' if n_on_par == 1 else 'models'} on par ({criteria}): "
         f"{_format_value(objective, value)} at {accuracy:.2%} accuracy."
     ]
@@ -459,11 +440,6 @@ _KIND_STYLE = {  # kind → (marker, colour)
     "thin, torch form": ("^", "#66c2a5"),
     "deep": ("s", "#7570b3"),
     "deep, compressed": ("D", "#d95f02"),
-}
-_OBJECTIVE_AXES = {
-    "bytes": "size on disk (bytes, log scale)",
-    "latency": "latency, batch 1 p50 (ms, log scale)",
-    "co2": "CO₂-eq per 1,000 inferences (g, log scale)",
 }
 
 
@@ -622,7 +598,11 @@ def plot_tradeoffs(
         fig.recommendations[objective] = found
         shown = [
             r
-            for r in (_filtered(rows, "country", country) if objective == "co2" else rows)
+            for r in (
+                _filtered(rows, "country", country)
+                if objective_table.get(objective).per_country
+                else rows
+            )
             if _number(r.get("accuracy")) is not None and (_number(r.get(metric)) or 0) > 0
         ]
         xs = [_number(r.get(metric)) for r in shown]
@@ -673,16 +653,12 @@ def plot_tradeoffs(
         )
         labels.append((ax, [(points[i], is_chosen[i]) for i in dict.fromkeys(wanted)]))
         ax.set_xscale("log")
-        ax.set_xlabel(_OBJECTIVE_AXES[objective])
+        ax.set_xlabel(objective_table.get(objective).axis_label)
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3, which="both")
         if xs:
             ax.set_xlim(min(xs) / 2, max(xs) * 4)  # room for the labels on the right
-        ax.set_title(
-            "smallest file" if objective == "bytes"
-            else "fastest" if objective == "latency" else "least CO₂",
-            fontsize=10,
-        )  # fmt: skip
+        ax.set_title(objective_table.get(objective).cheapest, fontsize=10)
     order = [*KINDS, "Pareto frontier", "accuracy needed", "recommended"]
     present = [k for k in order if k in handles]
     fig.legend(
@@ -727,7 +703,7 @@ def _place_labels(fig, labels) -> None:
 
 def recommendation_summary(
     results_by_data: Mapping[str, object],
-    objectives: Iterable[str] = tuple(OBJECTIVES),
+    objectives: Iterable[str] = ("bytes", "latency", "co2"),
     *,
     min_accuracy: float | None = None,
     tolerance_pt: float | None = None,
