@@ -1,6 +1,7 @@
 """The non-dominated (Pareto) frontier of cost/quality points — a pure function.
 
-Used by the widgets' live Pareto plot, and by anyone comparing measurements in code.
+:func:`tradeoff` computes what every quality-vs-cost plot shows (points, frontier, its
+staircase) in one place; the widgets and :func:`lab.decide.recommend.plot_tradeoffs` draw it.
 
 Example:
     >>> pareto_front([(1, 0.80), (2, 0.90), (3, 0.85), (4, 0.95)])
@@ -9,9 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["dominates", "pareto_front"]
+from lab.decide import objectives
+
+__all__ = ["Tradeoff", "dominates", "pareto_front", "tradeoff"]
 
 
 def dominates(a: Sequence[float], b: Sequence[float], maximize_y: bool = True) -> bool:
@@ -59,3 +64,57 @@ def pareto_front(points: Sequence[Sequence[float]], maximize_y: bool = True) -> 
             front.append(index)
             best_y = y
     return front
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """What a quality-vs-cost plot shows, computed once, drawn by whoever needs it.
+
+    ``rows`` are the measurements with a usable cost and quality (in the input's order),
+    ``x``/``y`` their cost and quality, ``front`` the indices (into ``rows``) of the
+    non-dominated ones by increasing cost, and ``step_x``/``step_y`` the frontier as a
+    staircase (``drawstyle="steps-post"``) that ends at the largest cost shown.
+    """
+
+    objective: str
+    quality: str
+    rows: list
+    x: list[float]
+    y: list[float]
+    front: list[int]
+    step_x: list[float] = field(default_factory=list)
+    step_y: list[float] = field(default_factory=list)
+
+
+def tradeoff(
+    rows: Sequence[object], objective: str = "size", quality: str = "accuracy"
+) -> Tradeoff:
+    """The points and Pareto frontier of ``quality`` (maximized) against ``objective``'s cost
+    (:mod:`lab.decide.objectives`) over ``rows`` (Measurements or dicts). Rows without a
+    finite, non-negative cost or a finite quality are left out.
+
+    Example:
+        >>> t = tradeoff([{"artifact_bytes": 10, "accuracy": 0.9},
+        ...               {"artifact_bytes": 5, "accuracy": 0.8},
+        ...               {"artifact_bytes": 20, "accuracy": 0.85}])
+        >>> t.front, t.step_x, t.step_y
+        ([1, 0], [5.0, 10.0, 20.0], [0.8, 0.9, 0.9])
+    """
+    cost = objectives.get(objective)
+    kept, xs, ys = [], [], []
+    for row in rows:
+        x = cost.value(row)
+        raw = row.get(quality) if isinstance(row, dict) else getattr(row, quality, None)
+        y = None if raw is None or isinstance(raw, bool) else float(raw)
+        if x is None or y is None or not math.isfinite(y):
+            continue
+        kept.append(row)
+        xs.append(x)
+        ys.append(y)
+    front = pareto_front(list(zip(xs, ys, strict=True)))
+    step_x = [xs[i] for i in front]
+    step_y = [ys[i] for i in front]
+    if step_x and max(xs) > step_x[-1]:
+        step_x.append(max(xs))
+        step_y.append(step_y[-1])
+    return Tradeoff(cost.name, quality, kept, xs, ys, front, step_x, step_y)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from lab.decide import objectives as objective_table
+from lab.decide.pareto import tradeoff
 
 __all__ = ["DEFAULT_TOLERANCE_PT", "OBJECTIVES", "Recommendation", "recommend"]
 
@@ -572,8 +573,6 @@ def plot_tradeoffs(
     """
     from matplotlib.figure import Figure
 
-    from lab.decide.pareto import pareto_front
-
     objectives = [_check_objective(o) for o in objectives]
     if not objectives:
         raise ValueError("objectives is empty: give at least one of " + ", ".join(OBJECTIVES))
@@ -596,17 +595,13 @@ def plot_tradeoffs(
             country=country,
         )
         fig.recommendations[objective] = found
-        shown = [
-            r
-            for r in (
-                _filtered(rows, "country", country)
-                if objective_table.get(objective).per_country
-                else rows
-            )
-            if _number(r.get("accuracy")) is not None and (_number(r.get(metric)) or 0) > 0
-        ]
-        xs = [_number(r.get(metric)) for r in shown]
-        ys = [100 * _number(r.get("accuracy")) for r in shown]
+        pool = (
+            _filtered(rows, "country", country)
+            if objective_table.get(objective).per_country
+            else rows
+        )
+        drawn = tradeoff([r for r in pool if (_number(r.get(metric)) or 0) > 0], objective)
+        shown, xs, ys = drawn.rows, drawn.x, [100 * y for y in drawn.y]
         kinds = [model_kind(r) for r in shown]
         for kind in KINDS:
             points = [(x, y) for x, y, k in zip(xs, ys, kinds, strict=True) if k == kind]
@@ -616,10 +611,9 @@ def plot_tradeoffs(
                     *zip(*points, strict=True), marker=marker, s=42, color=colour,
                     edgecolor="black", linewidth=0.4, alpha=0.9, label=kind, zorder=3,
                 )  # fmt: skip
-        front = pareto_front(list(zip(xs, ys, strict=True)))
-        if front:
+        if drawn.front:
             (line,) = ax.plot(
-                [xs[i] for i in front], [ys[i] for i in front], drawstyle="steps-post",
+                drawn.step_x, [100 * y for y in drawn.step_y], drawstyle="steps-post",
                 color="#e7298a", lw=1.2, alpha=0.6, label="Pareto frontier", zorder=2,
             )  # fmt: skip
             handles["Pareto frontier"] = line
@@ -649,7 +643,7 @@ def plot_tradeoffs(
             [i for i in order_ if is_chosen[i]][:1]
             + thin_[:1]
             + order_[:1]
-            + [i for i in order_ if i in set(front)]
+            + [i for i in order_ if i in set(drawn.front)]
         )
         labels.append((ax, [(points[i], is_chosen[i]) for i in dict.fromkeys(wanted)]))
         ax.set_xscale("log")
