@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from lab.search import OBJECTIVES, SearchResult, SearchSpace, search
 
 from lab import store
-from lab.search import OBJECTIVES, SearchResult, SearchSpace, search
 from lab.techniques.configs import ConfigError, Recipe
 
 TINY = SearchSpace.tiny()
@@ -139,7 +139,6 @@ def test_bad_search_arguments_are_rejected_clearly(kwargs, words, tmp_path):
         ({"widths": ()}, "non-empty"),
         ({"widths": (8, "16")}, "positive integers"),
         ({"kernels": (2,)}, "odd"),
-        ({"resolutions": (40,)}, "4 to 28 px"),
         ({"sparsity": (0.5, 1.0)}, "sparsity must satisfy"),
         ({"teachers": ("nobody",)}, "teachers must be chosen"),
         ({"epochs": (1, float("nan"))}, "finite"),
@@ -316,3 +315,51 @@ def test_the_cli_runs_a_worker_and_prints_the_frontier(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "--objectives" in bad.stderr
+
+
+def test_a_search_runs_on_other_data(tmp_path):
+    """8×8 digits (data no one here wrote): nets sized by the data, measured on its splits."""
+    from sklearn.datasets import load_digits
+
+    from lab.datasets import as_data
+
+    digits = as_data(load_digits(), name="digits")
+    space = SearchSpace.for_data(digits)
+    assert space.resolutions == (4, 6, 8) and space.teachers == (None,)
+    small = SearchSpace(
+        widths=(4, 8), depth=(1, 2), head_grids=(1,), resolutions=(6, 8), epochs=(0.5, 1.0),
+        teachers=(None,), finetune_epochs=(0.0, 0.0),
+    )  # fmt: skip
+    result = search(
+        small, data=digits, n_trials=2, study="d", storage=_sqlite(tmp_path), progress=False
+    )
+    done = result.trials_frame().query("state == 'COMPLETE'")
+    assert len(done) >= 1
+    number = int(done["number"].iloc[0])
+    model = result.model(number)
+    assert model(digits.example(2)).shape == (2, 10)
+    assert 0.0 <= result.test_accuracy(number) <= 1.0
+    rows = store.default_store().to_frame()
+    assert set(rows[rows["name"].str.startswith("search/d/")]["data"]) == {"digits"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"space": SearchSpace(resolutions=(40,))}, "4 to 28 px"),
+        ({"space": SearchSpace(resolutions=(10,)), "data": "digits"}, "2 to 8 px"),
+        (
+            {"space": SearchSpace(teachers=("teacher",), resolutions=(8,)), "data": "digits"},
+            "teachers=\\(None,\\)",
+        ),
+        ({"data": "wine"}, "square images"),
+    ],
+)
+def test_a_space_is_checked_against_the_data(tmp_path, kwargs, words):
+    from sklearn.datasets import load_digits, load_wine
+
+    named = {"digits": load_digits(), "wine": load_wine()}
+    if "data" in kwargs:
+        kwargs = {**kwargs, "data": named[kwargs["data"]]}
+    with pytest.raises(ConfigError, match=words):
+        search(n_trials=1, storage=_sqlite(tmp_path), progress=False, **kwargs)

@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from lab.datasets import Data, DataError, as_data
 from lab.datasets import fashion as data
 from lab.io import artifact
 from lab.models import zoo
@@ -133,12 +134,7 @@ class SearchSpace:
             return check
 
         def resolution(v: object) -> None:
-            from lab.datasets import DataError, fashion_mnist
-
-            try:  # integers, 4–28 px (Fashion-MNIST)
-                fashion_mnist().check_size(ResolutionConfig(v).size)
-            except DataError as exc:
-                raise ConfigError(str(exc)) from None
+            ResolutionConfig(v)  # a positive integer; the data's own range: see search()
 
         def kernel(v: object) -> None:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v % 2 == 0:
@@ -188,15 +184,53 @@ class SearchSpace:
             finetune_epochs=(0.0, 0.0),
         )
 
+    @classmethod
+    def for_data(cls, data: object = None) -> SearchSpace:
+        """The default space fitted to ``data``: resolutions at ½, ¾ and all of its native
+        size, and the zoo's teacher only where the zoo's models fit the data."""
+        dataset = as_data(data)
+        if zoo.fits(dataset):
+            return cls()
+        _check_searchable(dataset)
+        native = dataset.native_size
+        sizes = sorted(
+            {s for s in (native // 2, round(native * 0.75), native) if s >= dataset.min_size}
+        )
+        return cls(resolutions=tuple(sizes), teachers=(None,))
+
+    def check(self, data: object = None) -> SearchSpace:
+        """This space, or a ConfigError naming what ``data`` does not allow (resolutions
+        outside its range, a zoo teacher for data the zoo was not trained on)."""
+        dataset = as_data(data)
+        _check_searchable(dataset)
+        for size in self.resolutions:
+            try:
+                dataset.check_size(size)
+            except DataError as exc:
+                raise ConfigError(str(exc)) from None
+        if not zoo.fits(dataset) and any(t is not None for t in self.teachers):
+            raise ConfigError(
+                f"teachers are Fashion-MNIST zoo models; on {dataset.name!r} use teachers=(None,)"
+            )
+        return self
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_searchable(dataset: Data) -> None:
+    if dataset.native_size is None:
+        raise ConfigError(
+            f"search() builds convolutional networks for square images; {dataset.name!r} has "
+            f"{dataset.describe()}: compare thin models and lab.families' MLPs instead"
+        )
 
 
 @dataclass(frozen=True)
 class Candidate:
     """One trial's choices: how to build, train and compress the network."""
 
-    architecture: dict  # SearchNet keyword arguments
+    architecture: dict  # SearchNet keyword arguments (in_channels and num_classes included)
     resolution: int
     epochs: float
     lr: float
@@ -210,7 +244,7 @@ class Candidate:
             return SearchNet(**self.architecture)
 
 
-def _suggest(trial, space: SearchSpace) -> Candidate:
+def _suggest(trial, space: SearchSpace, dataset: Data) -> Candidate:
     depth = trial.suggest_int("depth", *space.depth)
     widths = tuple(trial.suggest_categorical(f"width_{i}", space.widths) for i in range(depth))
     architecture = {
@@ -221,6 +255,8 @@ def _suggest(trial, space: SearchSpace) -> Candidate:
         else False,
         "pool": trial.suggest_categorical("pool", space.pools) if depth > 1 else "max",
         "head_grid": trial.suggest_categorical("head_grid", space.head_grids),
+        "in_channels": dataset.input_shape[0],
+        "num_classes": dataset.n_classes,
     }
     resolution = trial.suggest_categorical("resolution", space.resolutions)
     teacher = trial.suggest_categorical("teacher", space.teachers)
@@ -270,6 +306,7 @@ class _Settings:
     min_trials_before_stopping: int
     threads: int
     models_dir: str
+    data: Data | None = None  # None: Fashion-MNIST (read in each worker, never pickled)
 
 
 def _loss(candidate: Candidate):
@@ -293,7 +330,7 @@ def _train(model: nn.Module, candidate: Candidate, epochs: float, settings: _Set
         max_batches=max(1, round(QUICK_BATCHES * epochs)) if settings.quick else None,
         augment=False,
     )
-    fit(model, config, loss_fn=_loss(candidate), progress=False, device="cpu")
+    fit(model, config, loss_fn=_loss(candidate), progress=False, device="cpu", data=settings.data)
 
 
 def _median_stop(trial, accuracy: float, settings: _Settings) -> bool:
@@ -317,23 +354,24 @@ def _objective(trial, settings: _Settings):
     from lab.models.training import accuracy
     from lab.techniques.apply import apply
 
-    candidate = _suggest(trial, settings.space)
+    dataset = as_data(settings.data)
+    candidate = _suggest(trial, settings.space, dataset)
     trial.set_user_attr("architecture", candidate.architecture)
     trial.set_user_attr("recipe", candidate.recipe.to_json())
     model = candidate.build()
     first = candidate.epochs * settings.fidelity if settings.prune_trials else 0.0
     if first > 0:
         _train(model, candidate, first, settings)
-        rung0 = accuracy(model, "val", size=candidate.resolution, device="cpu")
+        rung0 = accuracy(model, "val", size=candidate.resolution, device="cpu", data=dataset)
         trial.set_user_attr("rung0_val_accuracy", rung0)
         if _median_stop(trial, rung0, settings):
             raise optuna.TrialPruned(
                 f"val accuracy {rung0:.2%} after {first:.2f} epochs: below the median"
             )
     _train(model, candidate, candidate.epochs - first, settings)
-    compressed = apply(model, candidate.recipe, progress=False)
+    compressed = apply(model, dataset.canonical(candidate.recipe), progress=False, data=dataset)
     name = f"search/{settings.study}/{trial.number}"
-    m = measure.evaluate(compressed, split="val", effort="quick", name=name)
+    m = measure.evaluate(compressed, split="val", effort="quick", name=name, data=dataset)
     row = {k: v for k, v in m.to_row().items() if isinstance(v, (int, float, str)) or v is None}
     trial.set_user_attr("measurement", row)
     values = {}
@@ -439,6 +477,7 @@ class SearchResult:
     objectives: tuple[str, ...]
     models_dir: str
     constraints: dict = field(default_factory=dict)
+    data: Data | None = field(default=None, repr=False)  # None: Fashion-MNIST
     _opened: object = field(default=None, init=False, repr=False, compare=False)
 
     def study(self):
@@ -504,11 +543,12 @@ class SearchResult:
         from lab.models.training import accuracy
         from lab.techniques.resolution import AtResolution
 
+        dataset = as_data(self.data)
         model = self.model(number)
         size = self.recipe(number).resolution
-        size = data.NATIVE_SIZE if size is None else size.size
-        runner = model if size == data.NATIVE_SIZE else AtResolution(model, size)
-        return accuracy(runner, "test", device="cpu")
+        size = dataset.native_size if size is None else size.size
+        runner = model if size == dataset.native_size else AtResolution(model, size)
+        return accuracy(runner, "test", device="cpu", data=dataset)
 
     def export(self, number: int, folder: str | Path) -> Path:
         """Write trial ``number``'s artifact, recipe JSON and model card into ``folder``."""
@@ -555,11 +595,13 @@ def search(
     fidelity: float = 0.34,
     quick: bool | None = None,
     progress: bool = True,
+    data: object = None,
 ) -> SearchResult:
     """Search ``space`` for the frontier of ``objectives``; resumable, in 1 or more processes.
 
     Args:
-        space: what may be chosen (default :class:`SearchSpace`).
+        space: what may be chosen (default :meth:`SearchSpace.for_data`: the default space
+            fitted to ``data``).
         objectives: two or more of :data:`OBJECTIVES` (``val_accuracy`` is maximized, the
             others minimized).
         constraints: upper bounds on objectives, e.g. ``{"artifact_bytes": 8536}``;
@@ -576,10 +618,14 @@ def search(
         prune_trials: stop trials below the median after ``fidelity`` of their epochs.
         quick: train on a fraction of each epoch (default: ``LAB_QUICK=1``).
         progress: a progress bar of finished trials.
+        data: the data to train, compress and measure on (square images of any channel
+            count; anything :func:`lab.datasets.as_data` accepts); default Fashion-MNIST.
     """
-    space = space if space is not None else SearchSpace()
+    dataset = as_data(data)
+    space = space if space is not None else SearchSpace.for_data(dataset)
     if not isinstance(space, SearchSpace):
         raise ConfigError(f"space must be a SearchSpace; got {type(space).__name__}")
+    space.check(dataset)
     objectives = tuple(objectives)
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
@@ -626,10 +672,11 @@ def search(
         min_trials_before_stopping=4,
         threads=threads,
         models_dir=str(models_dir),
+        data=None if zoo.fits(dataset) else dataset,
     )
     deadline = None if timeout is None else time.time() + timeout
     _load_study(settings, sampler)  # create it (and fail here, in this process, on a bad URL)
-    result = SearchResult(study, storage, objectives, str(models_dir), constraints)
+    result = SearchResult(study, storage, objectives, str(models_dir), constraints, settings.data)
     if n_workers == 1:
         with _Progress(result, n_trials, progress) as bar:
             _work(settings, sampler, n_trials, deadline, after_trial=bar.poll)

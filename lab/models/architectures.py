@@ -154,7 +154,7 @@ class LeNet300100(nn.Module):
 class SearchNet(PooledClassifier):
     """A small conv net shaped by an architecture search: one conv stage per width.
 
-    Each stage is a ``kernel``×``kernel`` conv-BN-ReLU (the first on the 1-channel input; the
+    Each stage is a ``kernel``×``kernel`` conv-BN-ReLU (the first on the ``in_channels`` input; the
     others depthwise-separable when ``depthwise``), separated by 2×2 ``pool`` ("max" or
     "avg") downsampling, then adaptive pooling to ``head_grid``² cells and a linear classifier.
     """
@@ -168,13 +168,14 @@ class SearchNet(PooledClassifier):
         head_grid: int = 1,
         num_classes: int = 10,
         dropout: float = 0.0,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if pool not in ("max", "avg"):
             raise ValueError(f"pool must be 'max' or 'avg'; got {pool!r}")
         down = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
         layers: list[nn.Module] = []
-        c_in = 1
+        c_in = in_channels
         for stage, width in enumerate(widths):
             if stage > 0:
                 layers.append(down(2, ceil_mode=True))
