@@ -37,6 +37,7 @@ import pandas as pd
 
 from lab.decide import objectives as objective_table
 from lab.decide.pareto import tradeoff
+from lab.models.thin import THIN_MODELS
 
 __all__ = ["DEFAULT_TOLERANCE_PT", "OBJECTIVES", "Recommendation", "recommend"]
 
@@ -461,7 +462,6 @@ def model_kind(row: object) -> str:
     row = _row_of(row) if not isinstance(row, Mapping) else row
     if _is_thin(row):
         return "thin"
-    from lab.models.thin import THIN_MODELS
 
     if str(row.get("name") or "") in THIN_MODELS:
         return "thin, torch form"

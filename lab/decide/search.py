@@ -43,9 +43,13 @@ from torch import nn
 
 from lab.datasets import Data, DataError, as_data
 from lab.datasets import fashion as data
+from lab.evaluation import measure
 from lab.io import artifact
+from lab.io.store import default_store
 from lab.models import zoo
 from lab.models.architectures import SearchNet
+from lab.models.training import TrainConfig, accuracy, fit
+from lab.techniques.apply import apply
 from lab.techniques.configs import (
     ConfigError,
     FinetuneConfig,
@@ -54,6 +58,8 @@ from lab.techniques.configs import (
     Recipe,
     ResolutionConfig,
 )
+from lab.techniques.distillation import distillation_loss
+from lab.techniques.resolution import AtResolution
 
 __all__ = [
     "OBJECTIVES",
@@ -312,13 +318,11 @@ class _Settings:
 def _loss(candidate: Candidate):
     if candidate.teacher is None:
         return None
-    from lab.techniques.distillation import distillation_loss
 
     return distillation_loss(zoo.load(candidate.teacher), candidate.temperature, 0.9)
 
 
 def _train(model: nn.Module, candidate: Candidate, epochs: float, settings: _Settings) -> None:
-    from lab.models.training import TrainConfig, fit
 
     if epochs <= 0:
         return
@@ -349,10 +353,6 @@ def _median_stop(trial, accuracy: float, settings: _Settings) -> bool:
 
 def _objective(trial, settings: _Settings):
     import optuna
-
-    from lab.evaluation import measure
-    from lab.models.training import accuracy
-    from lab.techniques.apply import apply
 
     dataset = as_data(settings.data)
     candidate = _suggest(trial, settings.space, dataset)
@@ -540,8 +540,6 @@ class SearchResult:
 
     def test_accuracy(self, number: int) -> float:
         """Test accuracy of trial ``number``'s compressed model — measure it once, for the frontier."""
-        from lab.models.training import accuracy
-        from lab.techniques.resolution import AtResolution
 
         dataset = as_data(self.data)
         model = self.model(number)
@@ -653,8 +651,6 @@ def search(
     if not 0 < fidelity < 1:
         raise ConfigError(f"fidelity must be in (0, 1); got {fidelity!r}")
     if storage is None:
-        from lab.io.store import default_store
-
         storage = default_store().url
     quick = os.environ.get("LAB_QUICK") == "1" if quick is None else bool(quick)
     models_dir = trial_models_dir(study, storage)

@@ -41,12 +41,13 @@ import torch
 from torch import nn
 
 from lab.cancellation import check
-from lab.datasets import Data
+from lab.datasets import Data, as_data
 from lab.io import artifact
 from lab.meters import flops
 from lab.meters.timing import THROUGHPUT_BATCH
 from lab.models import thin
 from lab.techniques.apply import Compressed, apply
+from lab.techniques.codes import codes_of
 from lab.techniques.configs import Recipe
 from lab.techniques.resolution import check_runs_at
 
@@ -226,7 +227,6 @@ def _remembered_bytes(key: str, write: Callable[[], int]) -> int:
 def _size_key(model: nn.Module) -> str:
     """What :func:`lab.artifact.save` reads: the state_dict (:func:`fingerprint`), the
     weight codes attached to layers (outside the state_dict) and the modules' shape attributes."""
-    from lab.techniques.codes import codes_of
 
     digest = hashlib.sha256(
         f"{fingerprint(model)}|{type(model).__module__}.{type(model).__qualname__}"
@@ -546,7 +546,6 @@ def capabilities(model: object, data: object = None) -> Capabilities:
         >>> capabilities(zoo.build("cnn")).sizes[:3]
         (28, 24, 21)
     """
-    from lab.datasets import as_data
 
     dataset = as_data(data)
     if isinstance(model, str):

@@ -86,6 +86,7 @@ import torch
 import zstandard
 from torch import nn
 
+from lab.models import zoo
 from lab.techniques.codes import WeightCodes, attach, codes_of
 
 __all__ = ["FORMAT_VERSION", "load", "save", "state_dict_bytes"]
@@ -397,7 +398,6 @@ def _owner(model: nn.Module, key: str) -> tuple[str, nn.Module, str]:
 
 def _build(name: str) -> nn.Module:
     """Zoo architecture ``name``, built without disturbing the caller's random number stream."""
-    from lab.models import zoo
 
     with torch.random.fork_rng(devices=[]):
         return zoo.spec(name).factory()
@@ -405,7 +405,6 @@ def _build(name: str) -> nn.Module:
 
 @lru_cache(maxsize=1)
 def _zoo_signatures() -> dict[str, tuple[type, frozenset[str]]]:
-    from lab.models import zoo
 
     return {
         name: (type(m), frozenset(m.state_dict())) for name in zoo.names() for m in [_build(name)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lab.datasets import as_data
 from lab.models.training import eval_mode
 
 __all__ = ["ModelInterfaceError", "check_model"]
@@ -35,7 +36,6 @@ def _device_of(model: nn.Module) -> torch.device:
 def check_model(model: nn.Module, data: object = None) -> None:
     """Raise :class:`ModelInterfaceError` unless ``model`` maps a batch of the data's
     samples (N×C×H×W images or N×D features; Fashion-MNIST by default) to N×K logits."""
-    from lab.datasets import as_data
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.datasets import as_data
 from lab.datasets import fashion as data
 from lab.meters import energy, machine
 
@@ -290,7 +291,6 @@ def _stratified_subset(labels: np.ndarray, size: int, seed: int = QUICK_SEED) ->
 
 def _training_data(quick: bool, dataset: object = None) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) to fit on: a fresh copy (estimators may keep it: kNN) of ``train`` or its subset."""
-    from lab.datasets import as_data
 
     split = as_data(dataset).split("train")
     x, y = features(split.images), split.labels.numpy()
@@ -841,8 +841,6 @@ def cache_key(name: str, quick: bool, dataset: object = None) -> str:
     seed, or your data's content fingerprint) and :data:`THIN_FORMAT`."""
     import sklearn
 
-    from lab.datasets import as_data
-
     dataset = as_data(dataset)
     spec = _spec(name)
     identity = {
@@ -996,7 +994,6 @@ def fit_thin(
         data: what to train on (:func:`lab.datasets.as_data`; default Fashion-MNIST). The
             quick subset applies only to sets larger than 10,000 training samples.
     """
-    from lab.datasets import as_data
 
     spec = _spec(name)
     dataset = as_data(data)

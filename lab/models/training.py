@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from lab.datasets import as_data
+
 __all__ = [
     "TrainConfig",
     "accuracy",
@@ -202,7 +204,6 @@ def fit(
     caller's random streams (Python, NumPy, torch) as they were. ``model`` ends in eval
     mode, ready to evaluate.
     """
-    from lab.datasets import as_data
 
     config = config or TrainConfig()
     dataset = as_data(data)
@@ -313,7 +314,6 @@ def accuracy(
 ) -> float:
     """Top-1 accuracy (0–1) of ``model`` on a named split of ``data`` at ``size`` px
     (default: the data's native size)."""
-    from lab.datasets import as_data
 
     device = (
         torch.device(device)

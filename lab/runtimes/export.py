@@ -58,6 +58,7 @@ import torch
 from torch import nn
 
 from lab.datasets import fashion as data
+from lab.datasets import fashion_mnist
 from lab.techniques.compressed import Compressed, calibration_images
 from lab.techniques.configs import Recipe, ResolutionConfig
 from lab.techniques.resolution import AtResolution, check_runs_at
@@ -131,7 +132,6 @@ def _resolution(model: nn.Module | Compressed, resolution: int | None) -> int:
         return model.resolution
     if resolution is None:
         return data.NATIVE_SIZE
-    from lab.datasets import fashion_mnist
 
     return fashion_mnist().check_size(ResolutionConfig(resolution).size)  # an integer, 4 to 28
 

@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from lab.evaluation.measure import evaluate, fingerprint
+from lab.meters import energy
+from lab.models import zoo
+from lab.techniques.apply import apply
+from lab.techniques.configs import QuantConfig, Recipe, ResolutionConfig
+from lab.techniques.pruning import prunable_layers, sensitivity_scan
+
 __all__ = [
     "EXERCISES",
     "Exercise",
@@ -143,7 +150,6 @@ def _kind(value: object) -> str:
 
 
 def _zoo_name(answer: object) -> str:
-    from lab.models import zoo
 
     names = zoo.names()
     if not isinstance(answer, str):
@@ -170,7 +176,6 @@ def _integer(answer: object, what: str, low: int, high: int) -> int:
 
 
 def _recipe(answer: object):
-    from lab.techniques.configs import Recipe
 
     try:
         return Recipe.of(answer)
@@ -183,19 +188,16 @@ def _recipe(answer: object):
 
 def _measure(model, recipe=None, name: str = "cnn"):
     """One quick evaluation on the live split (served from the store when already measured)."""
-    from lab.evaluation.measure import evaluate
 
     return evaluate(model, recipe, split=ACCURACY_SPLIT, name=name, effort="quick")
 
 
 def _zoo_measurements() -> dict:
-    from lab.models import zoo
 
     return {name: _measure(zoo.load(name), name=name) for name in zoo.names()}
 
 
 def _cnn():
-    from lab.models import zoo
 
     return zoo.load("cnn")
 
@@ -281,7 +283,6 @@ def _least_compute(answer: object) -> Verdict:
 
 
 def _clean_grid(answer: object) -> Verdict:
-    from lab.meters import energy
 
     if not isinstance(answer, str):
         raise _BadAnswer(
@@ -332,8 +333,6 @@ _SCANS: dict[tuple, dict[str, float]] = {}  # (model fingerprint, sparsity, spli
 
 
 def _most_sensitive_layer(answer: object) -> Verdict:
-    from lab.evaluation.measure import fingerprint
-    from lab.techniques.pruning import prunable_layers, sensitivity_scan
 
     model = _cnn()
     layers = list(prunable_layers(model))
@@ -404,7 +403,6 @@ def _small_file(limit_bytes: int, min_accuracy: float) -> Callable[[object], Ver
 
 
 def _fewest_bits(answer: object) -> Verdict:
-    from lab.techniques.configs import QuantConfig, Recipe
 
     bits = _integer(answer, "a weight bit-width", 1, 8)
     model = _cnn()
@@ -478,9 +476,6 @@ _INT8_FORM = 'a dict like {"model": "cnn", "batch": 64, "why": "one sentence"}'
 
 
 def _int8_slower(answer: object) -> Verdict:
-    from lab.models import zoo
-    from lab.techniques.apply import apply
-    from lab.techniques.configs import QuantConfig, Recipe
 
     if not isinstance(answer, dict):
         raise _BadAnswer(f"this exercise wants {_INT8_FORM}; you gave a {_kind(answer)}.")
@@ -545,7 +540,6 @@ def _int8_slower(answer: object) -> Verdict:
 
 
 def _lowest_resolution(answer: object) -> Verdict:
-    from lab.techniques.configs import Recipe, ResolutionConfig
 
     size = _integer(answer, "an input size in pixels", 4, 28)
     model = _cnn()
@@ -576,7 +570,6 @@ def _lowest_resolution(answer: object) -> Verdict:
 
 
 def _resolution_bytes(answer: object) -> Verdict:
-    from lab.techniques.configs import Recipe, ResolutionConfig
 
     guess = _integer(answer, "a number of bytes", -(10**9), 10**9)
     model = _cnn()

@@ -35,6 +35,8 @@ from lab.datasets import Data, as_data
 from lab.meters import machine
 from lab.models import zoo
 from lab.models.interface import check_model
+from lab.models.training import fit
+from lab.techniques import int8, pruning, quantization
 from lab.techniques.compressed import Compressed, calibration_images
 from lab.techniques.configs import Recipe
 from lab.techniques.distillation import LossFn, finetune_loss
@@ -96,7 +98,6 @@ def _resolution(work: _Work) -> None:
 
 
 def _prune(work: _Work) -> None:
-    from lab.techniques import pruning
 
     config, finetune = work.recipe.prune, work.recipe.finetune
     gradual = (
@@ -129,7 +130,6 @@ def _prune(work: _Work) -> None:
 
 def _finetune(work: _Work) -> None:
     """Fine-tuning alone (with pruning it runs inside the prune step; with quantization, as QAT)."""
-    from lab.models.training import fit
 
     config = work.recipe.finetune.train_config(work.sizes)
     fit(work.own_copy(), config, loss_fn=work.loss_fn, progress=work.progress, data=work.data)
@@ -137,7 +137,6 @@ def _finetune(work: _Work) -> None:
 
 
 def _quantize(work: _Work) -> None:
-    from lab.techniques import quantization
 
     config, finetune = work.recipe.quant, work.recipe.finetune
     weights_only = replace(config, activations=False)
@@ -161,7 +160,6 @@ def _quantize(work: _Work) -> None:
             "difference comes from when each was timed, not from the bits)"
         )
         return
-    from lab.techniques import int8
 
     work.model.eval()
     calibration = calibration_images(data=work.data)  # at native size: the runtime downsamples

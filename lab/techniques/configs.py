@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from lab.datasets import fashion as data
+from lab.models import zoo
 from lab.models.training import TrainConfig
 
 MAX_RESOLUTION = 4096  # px per side; a data set's own native size is the real bound
@@ -245,8 +246,6 @@ class FinetuneConfig(_Hashable):
         _set(self, "gradual_steps", _integer("gradual_steps", self.gradual_steps, 1))
         _set(self, "augment", _boolean("augment", self.augment))
         if self.teacher is not None:
-            from lab.models import zoo
-
             _choice("teacher", self.teacher, (None, "original", *zoo.names()))
         _set(self, "temperature", _number("temperature", self.temperature, **positive))
         _set(self, "distill_weight", _number("distill_weight", self.distill_weight, low=0, high=1))

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lab.models import zoo
 from lab.techniques.configs import FinetuneConfig
 
 __all__ = ["distillation_loss", "finetune_loss", "resolve_teacher"]
@@ -52,7 +53,6 @@ def resolve_teacher(finetune: FinetuneConfig | None, original: nn.Module) -> nn.
         return None
     if finetune.teacher == "original":
         return _frozen(copy.deepcopy(original))
-    from lab.models import zoo
 
     return _frozen(zoo.load(finetune.teacher))
 

@@ -46,6 +46,7 @@ import torch_pruning as tp
 from torch import fx, nn
 from tqdm.auto import tqdm
 
+from lab.datasets import as_data
 from lab.datasets import fashion as data
 from lab.models.training import TrainReport, accuracy, eval_mode, fit
 from lab.techniques.configs import FinetuneConfig, PruneConfig
@@ -613,7 +614,6 @@ def sensitivity_scan(
         >>> df.shape
         (6, 3)
     """
-    from lab.datasets import as_data
 
     dataset = as_data(data)
     sparsities = [float(s) for s in sparsities]

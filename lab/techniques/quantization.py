@@ -51,6 +51,7 @@ from torch.nn.utils import parametrize
 from lab.models.training import TrainReport, fit
 from lab.techniques.codes import WeightCodes, attach, codes_of, detach_codes
 from lab.techniques.configs import FinetuneConfig, QuantConfig
+from lab.techniques.int8 import to_int8
 
 __all__ = [
     "fake_quantize_weight",
@@ -272,7 +273,6 @@ def quantize(
     if config.activations:
         if calibration is None:
             raise ValueError("QuantConfig(activations=True) needs a calibration batch of inputs")
-        from lab.techniques.int8 import to_int8
 
         return to_int8(quantized, calibration)
     return quantized

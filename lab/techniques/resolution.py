@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lab.datasets import as_data
 from lab.models.training import TrainReport, eval_mode, fit
 from lab.techniques.configs import FinetuneConfig, ResolutionConfig
 from lab.techniques.distillation import finetune_loss
@@ -51,7 +52,6 @@ def check_runs_at(model: nn.Module, size: int, data: object = None) -> None:
 
     The probe runs in eval mode without gradients; ``model``'s modes are restored after it.
     """
-    from lab.datasets import as_data
 
     dataset = as_data(data)
     dataset.check_size(size)
@@ -68,7 +68,6 @@ def check_runs_at(model: nn.Module, size: int, data: object = None) -> None:
 
 def at_resolution(model: nn.Module, config: ResolutionConfig, data: object = None) -> nn.Module:
     """Return ``model`` wrapped to run at ``config.size`` px ("as trained": weights unchanged)."""
-    from lab.datasets import as_data
 
     if config.size == as_data(data).native_size:
         return model
