@@ -208,6 +208,52 @@ def test_the_dashboard_shows_a_first_look_then_the_final_figures(mlp, store):
         dash.close()
 
 
+def test_a_region_change_reprices_and_never_remeasures(mlp, store):
+    """Energy is a property of the model and the machine: another grid changes the CO₂ only."""
+    from lab.meters import energy as carbon
+    from widgets import Dashboard
+
+    dash = Dashboard(model={"my mlp": mlp}, store=store, thin_models=[], country="FRA")
+    try:
+        dash.sparsity.value = 0.4
+        assert dash.wait(120)
+        before, calls = dash.measurement, dash.evaluations
+        for country in ("IND", "SWE", "DEU"):
+            dash.region.value = country
+            assert dash.wait(60)
+            now = dash.measurement
+            assert dash.evaluations == calls  # nothing measured again
+            assert now.energy_kwh_per_1k == before.energy_kwh_per_1k
+            assert now.latency_samples_ms == before.latency_samples_ms
+            assert now.country == country
+            if now.energy_kwh_per_1k is not None:
+                expected = now.energy_kwh_per_1k * carbon.carbon_intensity(country)
+                assert now.co2_g_per_1k == pytest.approx(expected)
+        again = measure.evaluate(mlp, PruneConfig(0.4), effort="quick", store=store, country="USA")
+        assert again.cached and again.energy_kwh_per_1k == before.energy_kwh_per_1k
+    finally:
+        dash.close()
+
+
+def test_an_interleaved_baseline_decides_the_latency_verdict(mlp, store):
+    """A configuration whose kernels are the baseline's (4-bit weights run as fp32) is timed
+    interleaved with its baseline: the verdict rests on runs seen under the same load."""
+    base = measure.evaluate(mlp, effort="quick", store=store, use_cache=False)
+    four_bit = measure.evaluate(
+        mlp, QuantConfig(bits=4), effort="quick", store=store, use_cache=False
+    )
+    change = four_bit.latency_change(base)
+    assert change.interleaved and change.baseline_runs == len(four_bit.baseline_latency_samples_ms)
+    assert len(four_bit.baseline_latency_samples_ms) == len(four_bit.latency_samples_ms)
+    assert change.describe() == "unchanged (within noise)" or not change.within_noise
+    assert base.baseline_latency_samples_ms == []  # the baseline is not timed against itself
+    slower = measure.Measurement(**{**four_bit.__dict__})
+    slower.latency_samples_ms = [10 * v for v in four_bit.baseline_latency_samples_ms]
+    verdict = slower.latency_change(base)
+    assert not verdict.within_noise and verdict.describe().endswith("× slower")
+    assert slower.energy_within_noise(base) in (True, False, None)
+
+
 def test_the_warm_up_measures_in_the_background_and_leaves_no_trace(mlp, store, monkeypatch):
     from widgets import Dashboard
     from widgets import dashboard as dashboard_module

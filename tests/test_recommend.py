@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from lab.decide import objectives
 from lab.measure import Measurement
 from lab.recommend import OBJECTIVES, Recommendation, recommend
 from lab.store import ResultStore
-
-from lab.decide import objectives
 
 
 def row(name, accuracy, bytes_, latency=1.0, co2=0.01, label="baseline", executes_as="fp32"):

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from lab.search import OBJECTIVES, SearchResult, SearchSpace, search
 
 from lab import store
+from lab.search import OBJECTIVES, SearchResult, SearchSpace, search
 from lab.techniques.configs import ConfigError, Recipe
 
 TINY = SearchSpace.tiny()

@@ -46,7 +46,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import ipywidgets as w
 import traitlets as t
@@ -85,9 +85,26 @@ class _Request:
     effort: str
     country: str
 
-    def key(self, recipe: Recipe | None = None) -> tuple:
+    def key(self, recipe: Recipe | None = None) -> _MemoKey:
+        """What makes two evaluations the same here (not the country: it only re-prices)."""
         recipe = self.recipe if recipe is None else recipe
-        return (self.model_key, recipe.to_json(), self.split, self.effort, self.country)
+        return _MemoKey(self.model_key, recipe.to_json(), self.split, self.effort)
+
+
+class _MemoKey(NamedTuple):
+    model_key: str
+    recipe: str
+    split: str
+    effort: str
+
+
+def _priced(measurement: Any, country: str) -> Any:
+    """``measurement``'s CO₂ at ``country``'s grid, its energy unchanged (lab's Measurements;
+    a custom evaluator's results are returned as they are)."""
+    priced = getattr(measurement, "priced", None)
+    if priced is None or getattr(measurement, "country", country) == country:
+        return measurement
+    return priced(country)
 
 
 @dataclass(frozen=True)
@@ -203,7 +220,7 @@ class Dashboard(w.VBox):
         self._full_running: _Request | None = None  # a full test-set request not yet shown
         self._dropped_note = ""  # said until the next change: a full evaluation was stopped
         self._trim_timer: threading.Timer | None = None
-        self._memo: dict[tuple, Any] = {}  # _Request.key() → measurement, this session
+        self._memo: dict[_MemoKey, Any] = {}  # _Request.key() → measurement, this session
         self._memo_lock = threading.Lock()
         self._worker = LatestWorker(debounce=debounce)
         self.last_outcome: _Outcome | None = None
@@ -306,7 +323,9 @@ class Dashboard(w.VBox):
         with self._memo_lock:
             baseline = self._memo.get(request.key(Recipe()))
             measurement = self._memo.get(request.key())
-        if baseline is not None and measurement is not None:
+        if baseline is not None and measurement is not None:  # a region change re-prices
+            baseline = _priced(baseline, request.country)
+            measurement = _priced(measurement, request.country)
             with self._worker.deliver_lock:  # newest wins: drop whatever the worker is doing
                 self._worker.invalidate()
                 self._show(_Outcome(request, baseline, measurement, 0.0))
@@ -508,7 +527,7 @@ class Dashboard(w.VBox):
         with self._memo_lock:
             known = self._memo.get(key)
         if known is not None:
-            return known
+            return _priced(known, request.country)
         self.evaluations += 1
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
         extra["data"] = self.data
@@ -530,12 +549,15 @@ class Dashboard(w.VBox):
         return result
 
     def _evaluated_like(self, request: _Request) -> list[Any]:
-        """Every measurement of this session for the same model, split, effort and country."""
+        """Every other measurement of this session for the same model, split and effort,
+        priced at the request's country."""
         with self._memo_lock:
             return [
-                m
+                _priced(m, request.country)
                 for key, m in self._memo.items()
-                if key[0] == request.model_key and key[2:] == request.key()[2:]
+                if (key.model_key, key.split, key.effort)
+                == (request.model_key, request.split, request.effort)
+                and key != request.key()
             ]
 
     def _show(self, outcome: _Outcome, final: bool = True) -> None:
@@ -555,7 +577,7 @@ class Dashboard(w.VBox):
             self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
             self.scale.within_noise = bool(within_noise("co2", base, current))
         if live:  # every configuration evaluated so far (a drag's skipped results too)
-            others = [m for m in self._evaluated_like(outcome.request) if m is not current]
+            others = self._evaluated_like(outcome.request)
             self.pareto.add(*others, current)  # drawn first: the panel follows in the same beat
         self.metrics.show(current, base)
         where = "live split" if live else "full test set"
@@ -605,9 +627,9 @@ class Dashboard(w.VBox):
         """Every model and configuration measured on the live split, for the recommendation."""
         with self._memo_lock:
             measured = [
-                m
+                _priced(m, self.region.value)
                 for key, m in self._memo.items()
-                if key[2:4] == LIVE and key[4] == self.region.value
+                if (key.split, key.effort) == LIVE
             ]
         unique = {(m.name, m.recipe): m for m in measured}
         self.recommendation.set_results(list(unique.values()))

@@ -128,9 +128,11 @@ class Measurement:
     resolution: int | None  # input pixels per side the network processes (None: tabular)
     flops: int  # per image (2 × MACs)
     macs: int
-    latency_ms_p50: float  # batch 1
-    latency_ms_p95: float
-    throughput_ips: float  # images / s at batch 256 (quick: the accuracy pass; full: median of 5)
+    latency_ms_p50: float | None  # batch 1 (None: a first look, not timed yet)
+    latency_ms_p95: float | None
+    throughput_ips: (
+        float | None
+    )  # items / s at batch 256 (quick: the accuracy pass; full: median of 5)
     threads: int
     energy_kwh_per_1k: float | None
     co2_g_per_1k: float | None
