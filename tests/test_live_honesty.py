@@ -116,7 +116,7 @@ def test_a_first_look_is_exact_where_it_can_be_and_marked_preliminary(mlp, store
     evaluation = measure.Evaluation(mlp, recipe, effort="quick", store=store, name="mlp")
     assert evaluation.cached() is None
     assert measure.cached_result(mlp, recipe, effort="quick", store=store) is None
-    first = evaluation.first_look()
+    first = evaluation.first_look(images=measure.PREVIEW_IMAGES)
     final = evaluation.final()
     assert first.preliminary and not final.preliminary
     assert first.n_images == measure.PREVIEW_IMAGES
@@ -334,3 +334,28 @@ def test_the_deployment_line_agrees_with_the_panel_on_noise():
     assert "saves" in scale.summary.value
     scale.within_noise = True
     assert "within measurement noise" in scale.summary.value and "saves" not in scale.summary.value
+
+
+class _Slow(torch.nn.Module):
+    """The zoo's mlp, 2 ms slower per item: a big model's speed on a small data set."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import time
+
+        time.sleep(0.002 * len(x))
+        return self.inner(x)
+
+
+def test_a_slow_models_first_look_rests_on_what_fits_its_budget(mlp, store):
+    evaluation = measure.Evaluation(_Slow(mlp), effort="quick", store=store, use_cache=False)
+    first = evaluation.first_look(budget_s=0.3)
+    # 2 ms per item: ~150 items fit in 0.3 s (never fewer than the floor, never all 500)
+    assert measure.FIRST_LOOK_MIN_IMAGES <= first.n_images < measure.PREVIEW_IMAGES
+    assert f"{first.n_images:,} of the 2,000 live items" in first.notes[0]
+    assert first.accuracy_high - first.accuracy_low > 0.05  # fewer items, a wider interval
+    final = evaluation.final()
+    assert final.n_images == 2000 and not final.preliminary

@@ -179,7 +179,8 @@ class Dashboard(w.VBox):
         store: lab :class:`~lab.store.ResultStore` for the results (default: lab's default store).
         debounce: seconds a burst of changes must be quiet before its last one is evaluated.
         progressive: show a first look before the final figures of a configuration that must
-            be measured (exact bytes and FLOPs, accuracy on 500 live images with its 95 %
+            be measured (exact bytes and FLOPs, accuracy on up to 500 live images, as many as
+            one second allows, with its 95 %
             interval, marked preliminary), then the final ones (all 2,000 images, timings,
             energy, CO₂), through :class:`lab.measure.Evaluation`. Default: on with lab's
             evaluator, off with a custom ``evaluator``.

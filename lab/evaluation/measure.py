@@ -618,6 +618,8 @@ def _stored(store: ResultStore, key: CacheKey, country: str, started: float) -> 
 
 SPLITS = ("live", "val", "test")
 PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
+FIRST_LOOK_MIN_IMAGES = 50  # the fewest live items a first look rests on
+FIRST_LOOK_BUDGET_S = 1.0  # seconds a first look's accuracy pass may take
 
 
 class Evaluation:
@@ -691,11 +693,22 @@ class Evaluation:
         return self._runnable
 
     def first_look(
-        self, images: int = PREVIEW_IMAGES, cancel: threading.Event | None = None
+        self,
+        images: int | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        budget_s: float = FIRST_LOOK_BUDGET_S,
     ) -> Measurement:
-        """Exact bytes, counts and FLOPs; the accuracy on a fixed stratified ``images`` of the
-        live split with its 95 % interval; no timings (``preliminary``). Nothing is stored."""
+        """Exact bytes, counts and FLOPs; the accuracy on a fixed stratified part of the live
+        split with its 95 % interval; no timings (``preliminary``). Nothing is stored.
+
+        ``images``: how many live items; default as many as one pass fits in ``budget_s``
+        seconds (timed on a probe batch of the same items), at least
+        :data:`FIRST_LOOK_MIN_IMAGES` and at most :data:`PREVIEW_IMAGES`: a big model's first
+        look rests on fewer items, and its interval says so."""
         runnable = self.runnable(cancel)
+        if images is None:
+            images = self._affordable(runnable, budget_s, cancel)
         part = self.dataset.subset("live", images)
         with _threads(self.threads):
             run = _Run(runnable, part, self.dataset, "quick", cancel)
@@ -723,6 +736,23 @@ class Evaluation:
         )
         self._first = result if self.split == "live" else None
         return result
+
+    def _affordable(
+        self, runnable: Runnable, budget_s: float, cancel: threading.Event | None
+    ) -> int:
+        """Live items one accuracy pass covers in ``budget_s`` seconds (probe: the first
+        :data:`FIRST_LOOK_MIN_IMAGES` of the stratified subset, timed once warm)."""
+        probe = self.dataset.subset("live", FIRST_LOOK_MIN_IMAGES)
+        if len(probe) < FIRST_LOOK_MIN_IMAGES:  # a small live split: all of it
+            return PREVIEW_IMAGES
+        check(cancel)
+        with _threads(self.threads), torch.no_grad():
+            runnable.predict(probe.images[:2])  # warm-up: first-call costs are not per item
+            start = time.perf_counter()
+            runnable.predict(probe.images)
+            per_item = (time.perf_counter() - start) / len(probe)
+        fits = int(budget_s / max(per_item, 1e-9))
+        return max(FIRST_LOOK_MIN_IMAGES, min(PREVIEW_IMAGES, fits))
 
     def final(self, cancel: threading.Event | None = None) -> Measurement:
         """Every figure, from the store when it has them (see :func:`evaluate`)."""
