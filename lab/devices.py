@@ -58,6 +58,7 @@ __all__ = [
     "leave_one_out",
     "names",
     "point_macs",
+    "report",
 ]
 
 CATALOG_PATH = Path(__file__).with_name("devices.json")
@@ -445,6 +446,75 @@ def estimate(
             + ("" if split_known else "; MACs not split by kind: pooled rate")
         ),
     )
+
+
+def report(
+    model,
+    example,
+    *,
+    flash_bytes: int,
+    macs: int | dict | None = None,
+    precision: str = "int8",
+    device_names: list[str] | None = None,
+) -> pd.DataFrame:
+    """Fits and estimates of one model on every catalog device (that has ``precision`` points).
+
+    RAM needed: on a microcontroller the planned peak of the activations
+    (:func:`lab.memory.planned_peak`; weights execute from flash, as in TFLite Micro and
+    X-CUBE-AI); elsewhere the activations plus the weights. Flash: ``flash_bytes`` (the
+    artifact's size on disk).
+
+    Args:
+        model: the module as it executes (an int8 runtime plans 1-byte activations).
+        example: one input sample with its batch dimension.
+        flash_bytes: what must be stored, e.g. ``lab.artifact.save(...)``'s return value.
+        macs: MACs per inference (int or per kind); default: counted on ``model`` with
+            :func:`lab.tiny_models.macs_by_kind` (pass them for int8 runtimes, whose
+            quantized kernels :mod:`lab.flops` does not count).
+        precision: which published points price the latency.
+        device_names: the devices to report (default: every catalog device with points at
+            ``precision``).
+    """
+    from lab import memory, tiny_models
+
+    plan = memory.planned_peak(model, example)
+    if macs is None:
+        macs = tiny_models.macs_by_kind(model, example)
+        if sum(macs.values()) == 0:
+            raise ValueError(
+                "no multiply-accumulates counted on this model (quantized kernels are not "
+                "counted): pass macs=, e.g. counted on its float version"
+            )
+    rows = []
+    for name in device_names or names():
+        if name == THIS_MACHINE and device_names is None:
+            continue  # timed on request only
+        d = get(name)
+        if precision not in d.precisions:
+            continue
+        ram = plan.peak_activation_bytes
+        if d.kind != "microcontroller":
+            ram += plan.weights_bytes
+        est = estimate(
+            macs, ram_bytes=ram, flash_bytes=flash_bytes, device=name, precision=precision
+        )
+        rows.append(
+            {
+                "device": name,
+                "RAM needed (KB)": round(ram / 1024, 1),
+                "RAM (KB)": None if d.ram_bytes is None else round(d.ram_bytes / 1024),
+                "fits RAM": est.fits_ram,
+                "flash needed (KB)": round(flash_bytes / 1024, 1),
+                "flash (KB)": None if d.flash_bytes is None else round(d.flash_bytes / 1024),
+                "fits flash": est.fits_flash,
+                "latency (ms)": round(est.latency_ms, 2),
+                "latency band (ms)": tuple(round(v, 2) for v in est.latency_ms_band),
+                "energy (µJ)": None if est.energy_uj is None else round(est.energy_uj),
+                "source": est.source,
+                "error": est.error_band,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ this machine

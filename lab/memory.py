@@ -156,12 +156,14 @@ def weights_bytes(model: nn.Module) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     seen: set[int] = set()
-    total = 0
+    held: list[torch.Tensor] = []  # temporaries (unpacked int8 weights) kept alive: a freed
+    total = 0  # one's address could be reused by the next and wrongly skipped
 
     def add(t: torch.Tensor | None) -> None:
         nonlocal total
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
             return
+        held.append(t)
         try:
             key = t.untyped_storage().data_ptr()
         except (RuntimeError, NotImplementedError):  # opaque tensors (mkldnn): by identity

@@ -93,6 +93,10 @@ def test_int8_activations_take_one_byte():
     # fp32 input + its quint8 copy + the quint8 conv output
     assert plan.peak_activation_bytes == 64 * F32 + 64 + 256
     assert "quint8" in plan.peak_op
+    # unpacked int8 weights are temporaries: each must be counted, whatever their addresses
+    layers = [torch.ao.nn.quantized.Conv2d(4, 4, 3, padding=1) for _ in range(6)]
+    deep = nn.Sequential(_Quantize(), qconv, *layers).eval()
+    assert memory.weights_bytes(deep) == 52 + 6 * (4 * 4 * 9 + 4 * F32)
 
 
 def test_channel_pruning_and_resolution_shrink_the_plan():
