@@ -182,3 +182,16 @@ def test_bad_arguments_are_refused_clearly(macs, ram):
         devices.estimate(macs, ram_bytes=1, flash_bytes=1, device="nucleo-l4r5zi")
     with pytest.raises(ValueError, match="ram_bytes must be a non-negative integer"):
         devices.estimate(1000, ram_bytes=ram, flash_bytes=1, device="nucleo-l4r5zi")
+
+
+def test_report_plans_ram_per_device_kind():
+    from lab import memory
+
+    model, x = tiny_models.build("kws"), tiny_models.example("kws")
+    plan = memory.planned_peak(model, x)
+    names = ["disco-f746ng", "raspberry-pi-4"]
+    table = devices.report(model, x, flash_bytes=2_000_000, device_names=names).set_index("device")
+    mcu, board = table.loc["disco-f746ng"], table.loc["raspberry-pi-4"]
+    assert mcu["RAM needed (KB)"] == round(plan.peak_activation_bytes / 1024, 1)  # weights in flash
+    assert board["RAM needed (KB)"] == round(plan.peak_bytes / 1024, 1)
+    assert not mcu["fits flash"] and board["fits flash"]  # 2 MB > 1 MB flash; 32 GB card
