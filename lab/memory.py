@@ -541,7 +541,9 @@ def memory_fields(
     Returns ``peak_memory_bytes`` (planned, batch 1), ``peak_activation_bytes`` (its
     activation part), ``peak_memory_bytes_throughput`` (planned at ``throughput_batch``),
     ``peak_memory_measured_bytes`` (measured, batch 1), ``rss_increase_bytes`` (beside the
-    measurement), ``peak_memory_op`` and ``memory_method``.
+    measurement), ``peak_memory_op`` and ``memory_method``. A model holding no torch weights
+    (it runs elsewhere, e.g. ONNX Runtime) gets ``None`` figures and the reason in
+    ``memory_method``.
 
     Example:
         >>> import torch
@@ -549,6 +551,19 @@ def memory_fields(
         >>> fields["peak_memory_bytes"], fields["peak_memory_bytes_throughput"]
         (64, 232)
     """
+    if weights_bytes(runtime_model) == 0:  # e.g. lab.export.OnnxRuntimeModel: runs outside torch
+        return {
+            "peak_memory_bytes": None,
+            "peak_activation_bytes": None,
+            "peak_memory_bytes_throughput": None,
+            "peak_memory_measured_bytes": None,
+            "rss_increase_bytes": None,
+            "peak_memory_op": None,
+            "memory_method": (
+                f"unavailable: {type(runtime_model).__name__} holds no torch weights (it runs "
+                "outside torch, e.g. ONNX Runtime), so its memory cannot be traced"
+            ),
+        }
     plan = planned_peak(runtime_model, example_batch1, batch=1)
     big = planned_peak(runtime_model, example_batch1, batch=throughput_batch)
     measured = measured_peak(runtime_model, example_batch1, batch=1)

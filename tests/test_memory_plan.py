@@ -183,6 +183,9 @@ def test_memory_fields_for_evaluate():
     assert fields["peak_memory_bytes_throughput"] == 10440 + 4 * 576 * F32
     assert fields["peak_memory_measured_bytes"] == fields["peak_memory_bytes"]
     assert fields["rss_increase_bytes"] >= 0 and "dispatch" in fields["memory_method"]
+    outside = memory.memory_fields(nn.Flatten(), torch.zeros(1, 1, 8, 8))
+    assert outside["peak_memory_bytes"] is None
+    assert outside["memory_method"].startswith("unavailable: Flatten holds no torch weights")
 
 
 @settings(max_examples=25, deadline=None)
