@@ -85,6 +85,7 @@ class _Quantize(nn.Module):
         return torch.quantize_per_tensor(x, 0.05, 128, torch.quint8)
 
 
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning")
 def test_int8_activations_take_one_byte():
     qconv = torch.ao.nn.quantized.Conv2d(1, 4, 3, padding=1)
     model = nn.Sequential(_Quantize(), qconv).eval()
