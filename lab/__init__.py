@@ -56,6 +56,9 @@ __all__ = [
     "interface",
     "architectures",
     "timing",
+    "memory",
+    "devices",
+    "tiny_models",
 ]
 
 # Short module names → their place in the layers. ``import lab.measure`` gives the very module
@@ -84,6 +87,9 @@ MOVED = {
     "lab.search": "lab.decide.search",
     "lab.workflows": "lab.decide.workflows",
     "lab.exercises": "lab.teach.exercises",
+    "lab.memory": "lab.meters.memory",
+    "lab.tiny_models": "lab.models.tiny_models",
+    "lab.devices": "lab.runtimes.devices",
 }
 
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 import lab
-from lab import store, training, zoo
+from lab import memory, store, training, zoo
 from lab.techniques import FinetuneConfig, PruneConfig, QuantConfig, Recipe, ResolutionConfig
 from lab.techniques.distillation import distillation_loss
 from lab.techniques.int8 import ENGINE
@@ -174,6 +174,12 @@ ENTRY_POINTS: dict[str, Callable[[nn.Module, Path], object]] = {
     "distillation_loss": _distill,
     "sensitivity_scan": lambda model, tmp_path: sensitivity_scan(model, (0.5,), progress=False),
     "ResolutionSlider.sizes_for": _sizes_for,
+    "memory.planned_peak": lambda model, tmp_path: memory.planned_peak(
+        model, torch.zeros(1, 1, 28, 28), batch=3
+    ),
+    "memory.measured_peak": lambda model, tmp_path: memory.measured_peak(
+        model, torch.zeros(1, 1, 28, 28)
+    ),
 }
 
 
