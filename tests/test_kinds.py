@@ -232,3 +232,26 @@ def test_a_recipe_on_a_thin_model_names_what_applies(digits):
     forest = _forest(digits)
     with pytest.raises(ValueError, match="fewer or shallower trees"):
         measure.evaluate(forest, PruneConfig(0.5), data=digits, use_cache=False)
+
+
+def test_memory_is_a_metric_of_every_kind(case, digits, tmp_path):
+    from lab.meters import memory
+
+    _, model, label, _ = case
+    evaluation = measure.Evaluation(
+        model, data=digits, effort="quick", store=ResultStore(tmp_path / "r.sqlite")
+    )
+    first = evaluation.first_look(images=100)
+    assert first.peak_memory_bytes > 0 and first.peak_activation_bytes > 0
+    assert first.memory_method
+    if label == "torch":  # the plan of what executes, at batch 1, as lab.meters.memory makes it
+        runtime = evaluation.runnable().compressed.runtime
+        plan = memory.planned_peak(runtime, digits.example(1))
+        assert first.peak_memory_bytes == plan.peak_bytes
+        assert first.peak_memory_bytes_throughput >= first.peak_memory_bytes
+        assert sum(first.macs_by_kind.values()) == first.macs
+        on_mcu = first.on_device("nucleo-l4r5zi", precision="int8")
+        assert on_mcu.fits_ram and on_mcu.latency_ms > 0 and "estimated from" in repr(on_mcu)
+    else:
+        assert first.peak_memory_bytes > first.peak_activation_bytes  # resident + working
+    assert evaluation.final().peak_memory_bytes == first.peak_memory_bytes  # reused, exact

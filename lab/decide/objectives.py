@@ -5,8 +5,9 @@ axis label and wording. The recommendation (:mod:`lab.recommend`), the recipe se
 (:mod:`lab.search`), the plots and the widgets all read this table: an objective is added
 in one place, and every view speaks of it the same way.
 
-The canonical names are ``size``, ``latency``, ``co2``, ``energy``, ``operations`` and
-``parameters``; the older spellings (``bytes``, ``artifact_bytes``, ``latency_ms_p50``,
+The canonical names are ``size``, ``latency``, ``co2``, ``energy``, ``operations``,
+``memory`` (planned peak of one inference), ``activations`` (its activation part: a
+microcontroller's RAM) and ``parameters``; the older spellings (``bytes``, ``artifact_bytes``, ``latency_ms_p50``,
 ``co2_g_per_1k``) are accepted by :func:`get` as aliases.
 
 Example:
@@ -162,6 +163,30 @@ OBJECTIVES: dict[str, Objective] = {
             "more operations",
             lambda v: f"{_count(v)} operations per item",
             aliases=("macs",),
+        ),
+        Objective(
+            "memory",
+            "peak_memory_bytes",
+            "B",
+            "peak memory of one inference (bytes, log scale)",
+            "least memory",
+            "leanest",
+            "less memory",
+            "more memory",
+            lambda v: f"{_bytes(v)} peak memory",
+            aliases=("peak_memory_bytes", "ram"),
+        ),
+        Objective(
+            "activations",
+            "peak_activation_bytes",
+            "B",
+            "peak activation memory (bytes, log scale)",
+            "least activation memory",
+            "leanest in activations",
+            "less activation memory",
+            "more activation memory",
+            lambda v: f"{_bytes(v)} of activations at the peak",
+            aliases=("peak_activation_bytes",),
         ),
         Objective(
             "parameters",

@@ -43,9 +43,9 @@ from torch import nn
 from lab.cancellation import check
 from lab.datasets import Data, as_data
 from lab.io import artifact
-from lab.meters import flops
+from lab.meters import flops, memory
 from lab.meters.timing import THROUGHPUT_BATCH
-from lab.models import thin
+from lab.models import thin, tiny_models
 from lab.techniques.apply import Compressed, apply
 from lab.techniques.codes import codes_of
 from lab.techniques.configs import Recipe
@@ -138,6 +138,16 @@ class Runnable(abc.ABC):
     @abc.abstractmethod
     def one_call(self, data: Data) -> Callable[[], object]:
         """One batch-1 inference on a fixed sample of ``data``, as a call to time."""
+
+    @abc.abstractmethod
+    def memory(self, data: Data) -> dict:
+        """Peak memory of one inference (:mod:`lab.meters.memory`): the Measurement's memory
+        fields, planned and measured."""
+
+    def macs_by_kind(self, data: Data) -> dict[str, int] | None:
+        """Multiply-accumulates per operation kind (device estimates price each kind), or
+        None when they are not counted that way."""
+        return None
 
     def batch_call(self, data: Data) -> Callable[[], object] | None:
         """One inference on a batch of :data:`lab.timing.THROUGHPUT_BATCH` samples, or None
@@ -309,6 +319,15 @@ class TorchRunnable(Runnable):
         count = flops.count_flops(self.compressed.model, example)
         return count, count // 2, "MACs"
 
+    def memory(self, data: Data) -> dict:
+        return memory.memory_fields(self.compressed.runtime, data.example(1))
+
+    def macs_by_kind(self, data: Data) -> dict[str, int] | None:
+        try:  # counted on the stored model (quantized kernels are not counted)
+            return tiny_models.macs_by_kind(self.compressed.model, data.example(1, self.resolution))
+        except ValueError:  # operators the split cannot see: the total is still known
+            return None
+
     def _inputs(self, data: Data, batch: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
         return torch.randn(batch, *data.input_shape, generator=generator)  # native-size inputs
@@ -436,6 +455,19 @@ class ScikitLearnRunnable(Runnable):
         kind = self.thin.operations_kind
         macs = int(round(cache[key]))
         return (macs if kind == "comparisons" else 2 * macs), macs, kind
+
+    def memory(self, data: Data) -> dict:
+        rows = thin._read_only(thin.features(data.split("live").images[:1]))
+        used = memory.thin_memory(self.estimator, rows)
+        return {
+            "peak_memory_bytes": used.resident_bytes + used.working_bytes,
+            "peak_activation_bytes": used.working_bytes,
+            "peak_memory_bytes_throughput": None,
+            "peak_memory_measured_bytes": None,
+            "rss_increase_bytes": None,
+            "peak_memory_op": None,
+            "memory_method": used.method,
+        }
 
     def one_call(self, data: Data) -> Callable[[], object]:
         rows = thin._read_only(thin.features(data.split("live").images))

@@ -74,6 +74,7 @@ from lab.meters.timing import (
     throughput,
     time_calls,
 )
+from lab.runtimes import devices
 from lab.techniques.apply import Compressed
 from lab.techniques.configs import Recipe
 
@@ -106,7 +107,8 @@ ACCURACY_BATCH = 256
 # 3: state_dict_bytes is the input model's file (was the pruned model's); machine fields
 # 4: accuracy interval, per-image results, latency samples; the data's fingerprint in the key
 # 5: one pipeline for every kind; the baseline timed interleaved; the country is not in the
-#    key (energy is measured once and priced per country); latency runs on a time budget
+#    key (energy is measured once and priced per country); latency runs on a time budget;
+#    peak memory (planned and measured)
 MEASUREMENT_VERSION = 5  # bump when the meaning of a stored number changes
 
 
@@ -161,6 +163,16 @@ class Measurement:
     runtime: str = "torch"  # what executes it: torch, onnxruntime, scikit-learn
     # the baseline (this model without the recipe) timed interleaved with these runs
     baseline_latency_samples_ms: list[float] = field(default_factory=list)
+    # peak memory of one inference (lab.meters.memory): planned from the traced tensor
+    # lifetimes (weights + the largest set of activations alive at once), and measured
+    peak_memory_bytes: int | None = None  # planned, batch 1
+    peak_activation_bytes: int | None = None  # its activations (a microcontroller's RAM)
+    peak_memory_bytes_throughput: int | None = None  # planned, batch 256
+    peak_memory_measured_bytes: int | None = None  # tensor high-water mark, batch 1
+    rss_increase_bytes: int | None = None  # the process's resident memory growth beside it
+    peak_memory_op: str | None = None  # where the planned peak happens
+    memory_method: str = ""
+    macs_by_kind: dict | None = None  # MACs per operation kind (device estimates)
 
     @property
     def compression_ratio(self) -> float:
@@ -228,6 +240,30 @@ class Measurement:
         if self.runtime == baseline.runtime:
             return None
         return f"{baseline.runtime} → {self.runtime}"
+
+    def on_device(self, device: str, precision: str | None = None):
+        """Whether this model fits ``device`` of the catalog (:mod:`lab.runtimes.devices`)
+        and its latency and energy there, estimated from the device's published points with
+        their error band. RAM needed: the planned activations on a microcontroller (weights
+        run from flash), activations and weights elsewhere; flash: the artifact's bytes.
+        ``precision``: ``"int8"`` or ``"fp32"`` (default: int8 when it executes as int8)."""
+        if self.peak_memory_bytes is None or self.peak_activation_bytes is None:
+            raise ValueError(
+                f"no planned peak memory for {self.name} ({self.memory_method or 'not measured'})"
+            )
+        target = devices.get(device)
+        precision = precision or ("int8" if "int8" in self.executes_as else "fp32")
+        ram = self.peak_activation_bytes
+        if target.kind != "microcontroller":
+            ram = self.peak_memory_bytes
+        macs = self.macs_by_kind if self.macs_by_kind else self.macs
+        return devices.estimate(
+            macs,
+            ram_bytes=int(ram),
+            flash_bytes=int(self.artifact_bytes),
+            device=target.name,
+            precision=precision,
+        )
 
     def priced(self, country: str) -> Measurement:
         """The same measurement with its CO₂ priced at ``country``'s grid (energy unchanged)."""
@@ -471,6 +507,16 @@ _EXACT_FIELDS = {  # measured by a first look exactly as the final figures: reus
         "macs",
         "operations_kind",
     ),
+    "memory": (
+        "peak_memory_bytes",
+        "peak_activation_bytes",
+        "peak_memory_bytes_throughput",
+        "peak_memory_measured_bytes",
+        "rss_increase_bytes",
+        "peak_memory_op",
+        "memory_method",
+        "macs_by_kind",
+    ),
 }
 
 
@@ -504,6 +550,15 @@ def _measure_counts(run: _Run) -> dict:
     }
 
 
+def _measure_memory(run: _Run) -> dict:
+    if (known := _from_first_look(run, "memory")) is not None:
+        return known
+    return {
+        **run.runnable.memory(run.dataset),
+        "macs_by_kind": run.runnable.macs_by_kind(run.dataset),
+    }
+
+
 def _measure_machine(run: _Run) -> dict:
     info = machine.describe()
     return {
@@ -524,9 +579,10 @@ METRICS: tuple[tuple[str, object], ...] = (
     ("latency", _measure_latency),
     ("size", _measure_size),
     ("counts and FLOPs", _measure_counts),
+    ("memory", _measure_memory),
     ("machine", _measure_machine),
 )
-FIRST_LOOK = ("size", "counts and FLOPs", "machine")  # exact at once; the accuracy is partial
+FIRST_LOOK = ("size", "counts and FLOPs", "memory", "machine")  # at once; the accuracy: partial
 
 
 @contextmanager
