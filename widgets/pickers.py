@@ -20,6 +20,7 @@ import traitlets as t
 from torch import nn
 
 from lab import energy, zoo
+from widgets.validation import WidgetValueError
 
 __all__ = ["ModelPicker", "RegionPicker"]
 
@@ -125,7 +126,7 @@ class ModelPicker(w.HBox):
     @t.validate("value")
     def _check(self, proposal: dict) -> str:
         if proposal["value"] not in self.options:
-            raise t.TraitError(
+            raise WidgetValueError(
                 f"unknown model {proposal['value']!r}; choose one of {', '.join(self.options)}"
             )
         return proposal["value"]
@@ -191,7 +192,7 @@ class RegionPicker(w.HBox):
         try:
             return energy.validate_country(proposal["value"])
         except ValueError as exc:
-            raise t.TraitError(str(exc)) from None
+            raise WidgetValueError(str(exc)) from None
 
     @t.observe("value")
     def _show_intensity(self, change: dict) -> None:
