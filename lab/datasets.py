@@ -394,7 +394,7 @@ def _from_torch_dataset(dataset: object, what: str) -> tuple[torch.Tensor, torch
     source = dataset.dataset if isinstance(dataset, DataLoader) else dataset
     try:
         size = len(source)
-    except TypeError:  # an IterableDataset without __len__: bounded while reading
+    except (TypeError, NotImplementedError):  # no __len__ (an IterableDataset): bounded below
         size = None
     if size is not None and size > MAX_SAMPLES:
         raise DataError(

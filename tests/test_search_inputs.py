@@ -9,6 +9,7 @@ No trial runs here: the checks happen before the first one.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -303,3 +304,40 @@ def test_the_cli_refuses_a_file_as_the_checkpoint_folder_before_training(tmp_pat
         main(["train", "cnn", "--out", str(target)])
     assert exited.value.code == 2
     _one_line_naming(capsys.readouterr().err, "--out", "must be a folder")
+
+
+OPTION_VALUES = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["0", "1", "-1", "1e308", "nan", "inf", "²", "sqlite://", "3.5", " 7 "]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    option=st.sampled_from(["--storage", "--study", "--seed", "--hours", "--trials", "--workers"]),
+    value=OPTION_VALUES,
+)
+def test_any_option_value_parses_or_is_one_line_naming_the_option(option, value):
+    import contextlib
+    import io
+
+    from lab.__main__ import build_parser
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = build_parser().parse_args(["search", f"{option}={value}"])
+    except SystemExit as exc:
+        lines = err.getvalue().strip().splitlines()
+        assert exc.code == 2 and len(lines) == 1, err.getvalue()
+        assert f"argument {option}:" in lines[0]
+        return
+    parsed = getattr(args, option.lstrip("-"))
+    if option == "--storage":
+        assert parsed == value
+    elif option == "--study":
+        assert parsed == value and value.strip()
+    elif option == "--hours":
+        assert 0 < parsed and math.isfinite(parsed * 3600)
+    else:
+        assert isinstance(parsed, int) and parsed >= (0 if option == "--seed" else 1)
