@@ -90,6 +90,7 @@ MOVED = {
     "lab.memory": "lab.meters.memory",
     "lab.tiny_models": "lab.models.tiny_models",
     "lab.devices": "lab.runtimes.devices",
+    "lab.search_inputs": "lab.decide.search_inputs",
 }
 
 
@@ -136,7 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lab.meters import energy  # noqa: F401
     from lab.models import training, zoo  # noqa: F401
     from lab.techniques.apply import Compressed, apply  # noqa: F401
-    from lab.techniques.configs import (  # noqa: F401
+    from lab.techniques.configs import (
         FinetuneConfig,
         PruneConfig,
         QuantConfig,

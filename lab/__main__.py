@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import replace
 
@@ -67,24 +68,57 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# search()'s argument names → the command line's options (errors name what was typed)
+_SEARCH_OPTIONS = {
+    "storage": "--storage",
+    "study": "--study",
+    "n_trials": "--trials",
+    "timeout": "--hours",
+    "n_workers": "--workers",
+    "seed": "--seed",
+    "constraint artifact_bytes": "--max-bytes",
+    "objectives": "--objectives",
+}
+
+
+def _as_option(message: str) -> str:
+    """``"storage 'x' …"`` → ``"argument --storage: storage 'x' …"`` (argparse's form)."""
+    for name, option in _SEARCH_OPTIONS.items():
+        if message.startswith(name + " ") or message.startswith(name + ":"):
+            return f"argument {option}: {message}"
+    return message
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lab.decide.search import SearchSpace, search
+    from lab.decide.search_inputs import first_line, shown_url
+    from lab.techniques.configs import ConfigError
 
     space = SearchSpace.tiny() if args.space == "tiny" else SearchSpace()
     constraints = {"artifact_bytes": args.max_bytes} if args.max_bytes else None
-    result = search(
-        space,
-        objectives=args.objectives,
-        constraints=constraints,
-        n_trials=args.trials if args.trials or args.hours else 20,
-        timeout=None if args.hours is None else args.hours * 3600,
-        study=args.study,
-        storage=args.storage,
-        n_workers=args.workers,
-        seed=args.seed,
-        progress=not args.json,
-    )
-    front = result.frontier()
+    try:
+        result = search(
+            space,
+            objectives=args.objectives,
+            constraints=constraints,
+            n_trials=args.trials if args.trials or args.hours else 20,
+            timeout=None if args.hours is None else args.hours * 3600,
+            study=args.study,
+            storage=args.storage,
+            n_workers=args.workers,
+            seed=args.seed,
+            progress=not args.json,
+        )
+        front = result.frontier()
+    except ConfigError as exc:
+        raise ConfigError(_as_option(str(exc))) from None
+    except SQLAlchemyError as exc:  # the database failed after it was opened
+        where = "the lab's store" if args.storage is None else shown_url(args.storage)
+        raise RuntimeError(
+            f"argument --storage: the database {where} failed: {first_line(exc)}"
+        ) from None
     columns = ["number", *result.objectives]
     if args.json:
         print(front[columns].to_json(orient="records"))
@@ -105,9 +139,64 @@ def _objectives(text: str) -> tuple[str, ...]:
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
     return int(text)
+
+
+def _storage_url(text: str) -> str:
+    """``--storage``: a URL that can name a persistent study (checked without connecting)."""
+    from lab.decide.search_inputs import StorageError, check_storage_url
+
+    try:
+        return check_storage_url(text)
+    except StorageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _study_name(text: str) -> str:
+    from lab.decide.search_inputs import check_study_name
+    from lab.techniques.configs import ConfigError
+
+    try:
+        return check_study_name(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed(text: str) -> int:
+    from lab.decide.search_inputs import MAX_SEED
+
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_SEED}; got {text!r}")
+    return int(text)
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value * 3600)):
+        raise argparse.ArgumentTypeError(f"must be a finite number of hours > 0; got {text!r}")
+    return value
+
+
+def _out_dir(text: str) -> str:
+    """``--out``: a folder that exists or can be made (checked before minutes of training)."""
+    import os
+    from pathlib import Path
+
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"must be a folder; {text!r} is a file")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(
+            f"cannot write checkpoints under {text!r}: {str(existing)!r} is not a writable folder"
+        )
+    return text
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -194,10 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
         "search",
         help="run search trials (resumable); start it on several machines with one --storage",
     )
-    se.add_argument("--study", default="search", help="the study's name (the same name resumes)")
+    se.add_argument(
+        "--study",
+        default="search",
+        type=_study_name,
+        help="the study's name (the same name resumes)",
+    )
     se.add_argument(
         "--storage",
         default=None,
+        type=_storage_url,
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (default: the lab's SQLite)",
     )
     se.add_argument(
@@ -206,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="finished trials the study should hold (default: 20, or unbounded with --hours)",
     )
-    se.add_argument("--hours", type=_epochs, default=None, help="stop starting trials after this")
+    se.add_argument("--hours", type=_hours, default=None, help="stop starting trials after this")
     se.add_argument("--workers", type=_positive_int, default=1, help="processes on this machine")
     se.add_argument("--space", choices=["default", "tiny"], default="default")
     se.add_argument(
@@ -216,12 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated, e.g. val_accuracy,artifact_bytes",
     )
     se.add_argument("--max-bytes", type=_positive_int, default=None, help="artifact size bound")
-    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--seed", type=_seed, default=0, help="an integer from 0 to 2**31 − 1")
     se.add_argument("--json", action="store_true")
     se.set_defaults(run=_cmd_search)
     train = sub.add_parser("train", help="train a zoo model and write its checkpoint + card")
     train.add_argument("model", choices=_zoo_names())
-    train.add_argument("--out", default=None, help="directory (default: lab/checkpoints)")
+    train.add_argument(
+        "--out", default=None, type=_out_dir, help="directory (default: lab/checkpoints)"
+    )
     train.add_argument("--epochs", type=_epochs, default=None)
     train.add_argument(
         "--country",

@@ -35,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from waits import generous
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +51,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-STARTUP_SECONDS = 120  # voila + kernel + torch import + the first (baseline) evaluation
+# Waits end on the page's state; their bounds are many times a quiet machine's time
+# (tests/waits.py), so a busy shared machine makes a test slow, not red.
+STARTUP_SECONDS = generous(20)  # voila + kernel + torch import + the first (baseline) evaluation
+STEP_SECONDS = generous(3)  # a page change after a click, a move or a reload
 FREED_SECONDS = 15  # a closed tab's kernel must be gone within this
 SHOWS_NUMBER = (
     "() => (document.querySelector('.lab-metric-accuracy')?.textContent || '').includes('%')"
@@ -231,7 +235,7 @@ def _press(page, slider: str, key: str, times: int) -> None:
         page.keyboard.press(key)
 
 
-def _expect_sparsity(page, shown: str, timeout: float = 30) -> None:
+def _expect_sparsity(page, shown: str, timeout: float = STEP_SECONDS) -> None:
     """The pruning amount shown becomes ``shown``: in the box next to the slider (filled by the
     kernel, so after a round trip), or in the slider's own readout."""
     from playwright.sync_api import expect
@@ -263,7 +267,7 @@ def _new_page(browser, **options):
 def _leave(page) -> None:
     """Navigate away (Voilà's beforeunload asks the server to shut the kernel down), then close."""
     try:
-        page.goto("about:blank", timeout=10_000)
+        page.goto("about:blank", timeout=STEP_SECONDS * 1000)
     finally:
         page.context.close()
 
@@ -289,7 +293,7 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         page.wait_for_function(
             "() => document.querySelector('.lab-metric-label').textContent"
             ".includes('prune 70% unstructured · 4-bit channel')",
-            timeout=60_000,
+            timeout=STEP_SECONDS * 1000,
         )
         new_accuracy, new_size = (
             _text(page, ".lab-metric-accuracy"),
@@ -305,7 +309,7 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
 
         # the Pareto plot (an SVG image, sent just before the final figures) shows the current
         # configuration's star with its label once the panel shows the final figures
-        page.wait_for_selector(".lab-metric-accuracy b.lab-final", timeout=60_000)
+        page.wait_for_selector(".lab-metric-accuracy b.lab-final", timeout=STEP_SECONDS * 1000)
         plot = page.evaluate(
             "() => fetch(document.querySelector('.lab-pareto img').src).then(r => r.text())"
         )
@@ -348,7 +352,7 @@ def test_a_deep_link_sets_the_sliders_and_copy_link_copies_the_configuration(app
         page.click(".lab-copy-link")
         page.wait_for_function(
             "() => document.querySelector('.lab-copy-link').dataset.copied !== undefined",
-            timeout=10_000,
+            timeout=STEP_SECONDS * 1000,
         )
         assert page.get_attribute(".lab-copy-link", "data-copied") == expected
         assert page.evaluate("navigator.clipboard.readText()") == expected
@@ -356,7 +360,7 @@ def test_a_deep_link_sets_the_sliders_and_copy_link_copies_the_configuration(app
         _press(page, ".lab-bits-slider", "ArrowRight", 1)  # 4 → 3 bits: the link follows
         page.wait_for_function(
             "() => document.querySelector('.lab-link-query').textContent.includes('bits=3')",
-            timeout=10_000,
+            timeout=STEP_SECONDS * 1000,
         )
         assert not page.query_selector(".lab-error")
     finally:
@@ -432,8 +436,8 @@ def test_an_idle_kernel_is_culled_even_with_its_tab_open(tmp_path, browser):
     )
     try:
         page = _new_page(browser)
-        page.goto(server.url, timeout=60_000)
-        page.wait_for_selector(".widget-slider", timeout=60_000)
+        page.goto(server.url, timeout=STEP_SECONDS * 1000)
+        page.wait_for_selector(".widget-slider", timeout=STEP_SECONDS * 1000)
         assert len(server.kernels()) == 1
         server.wait_kernels(0, timeout=30)  # cull_connected (etc/voila): culled, tab still open
         assert "Culling kernels even with connected clients" in server.tail(20_000)
@@ -469,7 +473,7 @@ def test_compare_app_in_chromium(tmp_path, browser):
         page.wait_for_function(
             "() => [...document.querySelectorAll('.lab-compare-result')]"
             ".some(r => r.textContent.includes('mobile 8-bit channel'))",
-            timeout=60_000,
+            timeout=STEP_SECONDS * 1000,
         )
         page.wait_for_timeout(1500)  # the canvases' redraw
         _screenshot(page, "compare.png")

@@ -3,7 +3,6 @@ link to a headless Dashboard (fake evaluator) through its public widgets."""
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
@@ -12,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab import energy, zoo
+from lab.techniques import schema
 from widgets import Dashboard
 from widgets import deeplink as dl
 from widgets.deeplink import (
@@ -87,11 +87,11 @@ def pair():
 configs = st.builds(
     LinkConfig,
     model=st.none() | st.sampled_from(MODELS),
-    sparsity=st.none() | st.floats(0.0, 1.0, allow_nan=False),
+    sparsity=st.none() | st.floats(0.0, 1.0, allow_nan=False, exclude_max=True),
     structure=st.none() | st.sampled_from(dl.STRUCTURES),
     bits=st.none() | st.sampled_from(dl.BITS),
     granularity=st.none() | st.sampled_from(dl.GRANULARITIES),
-    resolution=st.none() | st.integers(1, 28),
+    resolution=st.none() | st.integers(schema.RESOLUTION_MIN, schema.RESOLUTION_MAX),
     country=st.none() | st.sampled_from(COUNTRIES),
 )
 
@@ -108,14 +108,14 @@ def test_format_then_parse_gives_the_same_configuration(config):
 def _valid(config: LinkConfig) -> bool:
     return (
         (config.model is None or config.model in MODELS)
-        and (
-            config.sparsity is None
-            or (math.isfinite(config.sparsity) and 0 <= config.sparsity <= 1)
-        )
+        and (config.sparsity is None or schema.SPARSITY.contains(config.sparsity))
         and (config.structure in (None, *dl.STRUCTURES))
         and (config.bits in (None, *dl.BITS))
         and (config.granularity in (None, *dl.GRANULARITIES))
-        and (config.resolution is None or 1 <= config.resolution <= 28)
+        and (
+            config.resolution is None
+            or schema.RESOLUTION_MIN <= config.resolution <= schema.RESOLUTION_MAX
+        )
         and (config.country is None or config.country in COUNTRIES)
     )
 
@@ -142,13 +142,14 @@ def test_any_query_gives_a_valid_configuration_and_messages_never_an_exception(q
 @pytest.mark.parametrize(
     ("query", "named"),
     [
-        ("sparsity=lots", "a fraction from 0 to 1"),
-        ("sparsity=1.5", "a fraction from 0 to 1"),
-        ("sparsity=nan", "a fraction from 0 to 1"),
+        ("sparsity=lots", "a fraction in [0, 1)"),
+        ("sparsity=1.5", "a fraction in [0, 1)"),
+        ("sparsity=1", "a fraction in [0, 1)"),
+        ("sparsity=nan", "a fraction in [0, 1)"),
         ("bits=16", "an integer from 1 to 8, or off"),
         ("bits=4.0", "an integer from 1 to 8, or off"),
-        ("resolution=0", "from 1 to 28"),
-        ("resolution=x", "from 1 to 28"),
+        ("resolution=1", "from 2 to 4096"),
+        ("resolution=x", "from 2 to 4096"),
         ("structure=filters", "unstructured or channel"),
         ("granularity=row", "channel or tensor"),
         ("country=ATLANTIS", "ISO 3166 alpha-3"),

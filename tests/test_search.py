@@ -139,7 +139,7 @@ def test_bad_search_arguments_are_rejected_clearly(kwargs, words, tmp_path):
         ({"widths": ()}, "non-empty"),
         ({"widths": (8, "16")}, "positive integers"),
         ({"kernels": (2,)}, "odd"),
-        ({"sparsity": (0.5, 1.0)}, "sparsity must satisfy"),
+        ({"sparsity": (0.5, 1.0)}, "sparsity must be a .low, high. pair within \\[0, 1\\)"),
         ({"teachers": ("nobody",)}, "teachers must be chosen"),
         ({"epochs": (1, float("nan"))}, "finite"),
         ({"methods": "kmeans"}, "non-empty list"),

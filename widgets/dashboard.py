@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import html
 import inspect
+import math
+import numbers
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +58,7 @@ from lab.evaluation.kinds import Capabilities, capabilities
 from lab.meters import energy, machine
 from lab.models import zoo
 from lab.techniques.configs import Recipe
+from widgets.validation import WidgetValueError
 
 from .metrics import MetricsPanel, within_noise
 from .pareto_plot import ParetoPlot
@@ -213,6 +216,14 @@ class Dashboard(w.VBox):
         from lab.models import thin
 
         self.data = as_data(data)
+        if isinstance(debounce, bool) or not isinstance(debounce, numbers.Real):
+            raise WidgetValueError(f"debounce must be a number of seconds ≥ 0; got {debounce!r}")
+        if not 0 <= float(debounce) < math.inf:
+            raise WidgetValueError(f"debounce must be a number of seconds ≥ 0; got {debounce!r}")
+        if progressive is not None and not isinstance(progressive, bool):
+            raise WidgetValueError(f"progressive must be True, False or None; got {progressive!r}")
+        if evaluator is not None and not callable(evaluator):
+            raise WidgetValueError(f"evaluator must be callable or None; got {evaluator!r}")
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts(self._evaluator, "cancel")
         self._store = store
@@ -223,7 +234,6 @@ class Dashboard(w.VBox):
         self._trim_timer: threading.Timer | None = None
         self._memo: dict[_MemoKey, Any] = {}  # _Request.key() → measurement, this session
         self._memo_lock = threading.Lock()
-        self._worker = LatestWorker(debounce=debounce)
         self.last_outcome: _Outcome | None = None
 
         thin_models = list(thin.THIN_MODELS) if thin_models is None else list(thin_models)
@@ -242,6 +252,8 @@ class Dashboard(w.VBox):
             data=self.data,
         )
         self.region = RegionPicker(country)
+        # the thread starts once the arguments are known to be good (a refused call leaves none)
+        self._worker = LatestWorker(debounce=float(debounce))
         self.sparsity = SparsitySlider()
         self.bits = BitWidthSlider()
         self.resolution = ResolutionSlider()
@@ -381,9 +393,12 @@ class Dashboard(w.VBox):
         return self._worker
 
     def close(self) -> None:
-        if self._trim_timer is not None:
-            self._trim_timer.cancel()
-        self._worker.close()
+        timer = getattr(self, "_trim_timer", None)  # absent when __init__ refused its arguments
+        if timer is not None:
+            timer.cancel()
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.close()
         super().close()
 
     # ---------------------------------------------------------------- internals

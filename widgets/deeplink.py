@@ -12,12 +12,12 @@ parameter       allowed
 =============== ==================================================================
 ``model``       a model the dashboard offers: the zoo's (``cnn``, ``teacher``, ``mobile``,
                 ``mlp``) and any of your own
-``sparsity``    fraction of weights pruned, a number from 0 to 1 (``0.9``); the dashboard
+``sparsity``    fraction of weights pruned, a number in [0, 1) (``0.9``); the dashboard
                 allows up to its slider's maximum (95 %) in 5 % steps
 ``structure``   ``unstructured`` (single weights) or ``channel`` (whole filters)
 ``bits``        weight bits, an integer from 1 to 8, or ``off`` (= ``32``, fp32)
 ``granularity`` ``channel`` or ``tensor`` (one quantization scale per channel or per tensor)
-``resolution``  input pixels per side, an integer from 1 to 28; the dashboard allows the
+``resolution``  input pixels per side, an integer from 2 to 4096; the dashboard allows the
                 sizes its resolution slider offers for the chosen model
 ``country``     ISO 3166 alpha-3 code of the grid pricing CO₂ (``FRA``, ``IND``, …)
 =============== ==================================================================
@@ -58,6 +58,7 @@ import traitlets as t
 from lab.datasets import fashion as data
 from lab.meters import energy
 from lab.models import zoo
+from lab.techniques import schema
 
 __all__ = [
     "IGNORED",
@@ -75,19 +76,22 @@ KEYS = ("model", "sparsity", "structure", "bits", "granularity", "resolution", "
 IGNORED = ("token", "theme", "template")  # Jupyter's and Voilà's own query parameters
 STRUCTURES = ("unstructured", "channel")
 GRANULARITIES = ("channel", "tensor")
-OFF_BITS = 32
-BITS = (1, 2, 3, 4, 5, 6, 7, 8, OFF_BITS)
+OFF_BITS = schema.OFF_BITS
+BITS = (*schema.BITS, OFF_BITS)
 MAX_FIELDS = 64  # a longer query is refused as a whole
 REQUEST_ATTEMPTS = 12  # tries to receive a preheated kernel's request from Voilà
 _SHOWN = 40  # characters of a bad value quoted back in a message
 
 ALLOWED = {
     "model": "one of {models}",
-    "sparsity": "a fraction from 0 to 1, e.g. 0.9 (90 % of the weights removed)",
+    "sparsity": f"a fraction in {schema.SPARSITY.describe()}, e.g. 0.9 (90 % of the weights "
+    "removed)",
     "structure": "unstructured or channel",
-    "bits": "an integer from 1 to 8, or off (32) for fp32",
+    "bits": f"an integer from {min(schema.BITS)} to {max(schema.BITS)}, or off ({OFF_BITS}) "
+    "for fp32",
     "granularity": "channel or tensor",
-    "resolution": f"an integer number of pixels from 1 to {data.NATIVE_SIZE}, e.g. 14",
+    "resolution": f"an integer number of pixels from {schema.RESOLUTION_MIN} to "
+    f"{schema.RESOLUTION_MAX}, e.g. 14",
     "country": "an ISO 3166 alpha-3 code known to codecarbon, e.g. FRA, DEU, USA, IND",
 }
 
@@ -120,7 +124,7 @@ def _parse_value(key: str, text: str, models: tuple[str, ...]) -> Any:
             value = float(text)
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and 0.0 <= value <= 1.0:
+        if schema.SPARSITY.contains(value):
             return value
     elif key == "structure":
         if text.lower() in STRUCTURES:
@@ -134,8 +138,9 @@ def _parse_value(key: str, text: str, models: tuple[str, ...]) -> Any:
         if text.isascii() and text.isdigit() and int(text) in BITS:
             return int(text)
     elif key == "resolution":
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= data.NATIVE_SIZE:
-            return int(text)
+        if text.isascii() and text.isdigit():
+            if schema.RESOLUTION_MIN <= int(text) <= schema.RESOLUTION_MAX:
+                return int(text)
     elif key == "country":
         if len(text) == 3 and text.isascii() and text.isalpha():
             try:

@@ -21,6 +21,7 @@ import traitlets as t
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from lab.decide.pareto import pareto_front
+from widgets.validation import choice
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes, format_grams
@@ -58,6 +59,7 @@ class ParetoPlot(w.VBox):
         figsize: tuple[float, float] = (5.6, 3.4),
         interactive: bool | None = None,
     ) -> None:
+        choice("x_axis", x_axis, tuple(AXES))
         self._points: dict[tuple, Any] = {}  # (model name, recipe JSON) → latest measurement
         self._current: tuple | None = None
         self._drawing = threading.RLock()  # a worker thread adds points; the toggle redraws

@@ -21,6 +21,7 @@ from torch import nn
 
 from lab.meters import energy
 from lab.models import zoo
+from widgets.validation import WidgetValueError
 
 __all__ = ["ModelPicker", "RegionPicker"]
 
@@ -126,7 +127,7 @@ class ModelPicker(w.HBox):
     @t.validate("value")
     def _check(self, proposal: dict) -> str:
         if proposal["value"] not in self.options:
-            raise t.TraitError(
+            raise WidgetValueError(
                 f"unknown model {proposal['value']!r}; choose one of {', '.join(self.options)}"
             )
         return proposal["value"]
@@ -192,7 +193,7 @@ class RegionPicker(w.HBox):
         try:
             return energy.validate_country(proposal["value"])
         except ValueError as exc:
-            raise t.TraitError(str(exc)) from None
+            raise WidgetValueError(str(exc)) from None
 
     @t.observe("value")
     def _show_intensity(self, change: dict) -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lab.decide.pareto import pareto_front
 from lab.decide.recommend import recommend
+from widgets.validation import WidgetValueError, choice
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes
@@ -79,6 +80,13 @@ class RecommendationView(w.VBox):
         split: str | None = None,
         interactive: bool | None = None,
     ) -> None:
+        from lab.decide.recommend import OBJECTIVES, _check_floor
+
+        choice("objective", objective, tuple(OBJECTIVES))
+        try:
+            _check_floor(floor)  # a fraction, as recommend() takes it: 90 is refused, not clamped
+        except ValueError as exc:
+            raise WidgetValueError(str(exc).replace("min_accuracy", "floor", 1)) from None
         self.split = split
         self._initial_floor = floor
         self.frame = self._filtered(results)

@@ -18,10 +18,13 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+
 import ipywidgets as w
 import traitlets as t
 
 from lab.meters.energy import kg_per_year
+from widgets.validation import WidgetValueError
 
 from .status import render_feedback
 from .units import format_count, format_grams, parse_count
@@ -37,6 +40,7 @@ class DeploymentScale(w.VBox):
     accepted); the same text is shown under the slider.
     """
 
+    LOG_RANGE = (2, 10)  # 10**2 to 10**10 inferences per day
     per_day = t.Float(1e6)
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
@@ -45,12 +49,19 @@ class DeploymentScale(w.VBox):
     error = t.Unicode("")
 
     def __init__(self, per_day: float = 1e6) -> None:
+        real = isinstance(per_day, numbers.Real) and not isinstance(per_day, bool)
+        if not (real and 10 ** self.LOG_RANGE[0] <= float(per_day) <= 10 ** self.LOG_RANGE[1]):
+            raise WidgetValueError(
+                f"per_day (inferences per day) must be a number from "
+                f"{format_count(10 ** self.LOG_RANGE[0])} to "
+                f"{format_count(10 ** self.LOG_RANGE[1])}; got {per_day!r}"
+            )
         self._writing = False  # True while the widget itself rewrites the box
         self.slider = w.FloatLogSlider(
             value=per_day,
             base=10,
-            min=2,
-            max=10,
+            min=self.LOG_RANGE[0],
+            max=self.LOG_RANGE[1],
             step=0.25,
             readout=False,  # its editable readout snaps 5000 to 5.62k and -5 or 0 to 100
             description="Inferences/day",
@@ -88,10 +99,16 @@ class DeploymentScale(w.VBox):
 
     @t.validate("per_day")
     def _positive(self, proposal: dict) -> float:
-        value = float(proposal["value"])
-        if not value >= 0:  # also catches NaN
-            raise t.TraitError(f"inferences per day must be ≥ 0; got {proposal['value']!r}")
-        return value
+        """A number within the slider's range (a value outside it is refused, not clamped)."""
+        value = proposal["value"]
+        low, high = self._low, self._high
+        real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not (real and low <= float(value) <= high):  # also catches NaN
+            raise WidgetValueError(
+                f"per_day (inferences per day) must be a number from {format_count(low)} to "
+                f"{format_count(high)}; got {value!r}"
+            )
+        return float(value)
 
     def _typed(self, change: dict) -> None:
         if self._writing:

@@ -49,8 +49,10 @@ NO_SELECTION = -1  # the picker's value when nothing is chosen
 
 
 def _safe(name: str) -> str:
-    """The folder name ``lab.search`` gives a study's models (same rule as ``lab.search._safe``)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "search"
+    """The folder name ``lab.search`` gives a study's models (different for different names)."""
+    from lab.decide.search import study_folder_name
+
+    return study_folder_name(name)
 
 
 def _hide_password(url: str) -> str:

@@ -18,14 +18,17 @@ Example:
     >>> s.entry.value = "abc"
     >>> s.value, s.error
     (0.5, "Pruning must be from 0 % to 95 % (type e.g. 50, 50 % or 0.5); got 'abc'")
-    >>> s.value = 1.7  # set in code: clamped to the slider's range
+    >>> s.value = 0.52  # set in code: snapped to the slider's 5 % grid
     >>> s.value, SparsitySlider().config is None
-    (0.95, True)
+    (0.5, True)
+    >>> s.value = 50  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    WidgetValueError: sparsity must be a fraction from 0 to 0.95 … — a percentage? write 0.5 for 50 %
 """
 
 from __future__ import annotations
 
-import math
+import numbers
 from collections.abc import Sequence
 
 import ipywidgets as w
@@ -33,17 +36,21 @@ import traitlets as t
 from torch import nn
 
 from lab.datasets import fashion as data
+from lab.techniques import schema
 from lab.techniques.configs import PruneConfig, QuantConfig, ResolutionConfig
 
 from .status import render_feedback
 from .units import parse_percent
+from .validation import Checked, WidgetValueError, choice, fraction, integer
 
 __all__ = ["BitWidthSlider", "ResolutionSlider", "SparsitySlider", "bits_label"]
 
 _STYLE = {"description_width": "88px"}
 _SLIDER_LAYOUT = {"width": "340px"}
-OFF_BITS = 32  # the "quantization off" position (fp32 weights)
-BIT_CHOICES = (OFF_BITS, 8, 7, 6, 5, 4, 3, 2, 1)
+OFF_BITS = schema.OFF_BITS  # the "quantization off" position (fp32 weights)
+BIT_CHOICES = (OFF_BITS, *sorted(schema.BITS, reverse=True))
+STRUCTURES = ("unstructured", "channel")
+GRANULARITIES = ("channel", "tensor")
 SIZES = (28, 24, 21, 18, 14, 12, 10, 8, 7)
 
 
@@ -62,14 +69,17 @@ def bits_label(bits: int) -> str:
 class SparsitySlider(w.VBox):
     """Fraction of weights (or output channels) pruned, 0 – ``max_sparsity`` in 5 % steps.
 
-    ``value`` set in code is clamped into range and snapped to the step; ``structure`` is
+    ``value`` set in code must be a fraction from 0 to ``max_sparsity`` (anything else, a
+    percentage such as 50 included, is refused with a :class:`~widgets.validation.WidgetValueError`,
+    as :class:`~lab.techniques.configs.PruneConfig` refuses it) and is snapped to the step;
+    ``structure`` is
     ``"unstructured"`` (single weights) or ``"channel"`` (whole filters). The box next to
     the slider (``entry``) shows the value and takes typed ones (see
     :func:`~widgets.units.parse_percent`): a value off the 5 % grid is rounded, with a note;
     an invalid one is refused, with the reason in ``error`` and shown under the slider.
     """
 
-    value = t.Float(0.0)
+    value = Checked(0.0)  # a fraction; checked (and snapped) by _snap
     structure = t.Enum(("unstructured", "channel"), default_value="unstructured")
     error = t.Unicode("")  # why the last typed value was refused; "" when it was accepted
 
@@ -78,10 +88,21 @@ class SparsitySlider(w.VBox):
         value: float = 0.0,
         structure: str = "unstructured",
         *,
-        max_sparsity: float = 0.95,
-        step: float = 0.05,
+        max_sparsity: float = schema.SPARSITY_SLIDER_MAX,
+        step: float = schema.SPARSITY_STEP,
     ) -> None:
-        self.max_sparsity, self.step = max_sparsity, step
+        top = schema.SPARSITY
+        if not (top.contains(max_sparsity) and max_sparsity > 0):
+            raise WidgetValueError(
+                f"max_sparsity must be a fraction in (0, {top.high:g}) — the recipe's sparsity "
+                f"range is {top.describe()}; got {max_sparsity!r}"
+            )
+        step = fraction("step", step, 0.0, max_sparsity, " (at most max_sparsity)")
+        if step <= 0:
+            raise WidgetValueError(f"step must be a fraction > 0; got {step!r}")
+        choice("structure", structure, STRUCTURES)
+        self.max_sparsity, self.step = float(max_sparsity), step
+        fraction("sparsity", value, 0.0, self.max_sparsity, " (fraction of weights removed)")
         self._writing = False  # True while the widget itself rewrites the box
         self.slider = w.FloatSlider(
             value=0.0,
@@ -123,15 +144,12 @@ class SparsitySlider(w.VBox):
         self._show(self.value)
 
     @t.validate("value")
-    def _clamp(self, proposal: dict) -> float:
-        value = float(proposal["value"])
-        if math.isnan(value):
-            raise t.TraitError(
-                "sparsity must be a number from 0 to "
-                f"{self.max_sparsity:g} (fraction of weights removed); got NaN"
-            )
-        value = min(max(value, 0.0), self.max_sparsity)
-        return round(round(value / self.step) * self.step, 6)
+    def _snap(self, proposal: dict) -> float:
+        """A fraction in range, snapped to the step; anything else refused (not clamped)."""
+        value = fraction(
+            "sparsity", proposal["value"], 0.0, self.max_sparsity, " (fraction of weights removed)"
+        )
+        return min(round(round(value / self.step) * self.step, 6), self.max_sparsity)
 
     @t.observe("value")
     def _moved(self, change: dict) -> None:
@@ -186,10 +204,12 @@ class BitWidthSlider(w.HBox):
     with a :class:`traitlets.TraitError` naming the allowed ones.
     """
 
-    value = t.Int(OFF_BITS)
+    value = Checked(OFF_BITS)  # checked by _check
     granularity = t.Enum(("channel", "tensor"), default_value="channel")
 
     def __init__(self, value: int = OFF_BITS, granularity: str = "channel") -> None:
+        self._check_bits(value)
+        choice("granularity", granularity, GRANULARITIES)
         options = [(bits_label(b), b) for b in BIT_CHOICES]
         self.slider = w.SelectionSlider(
             options=options,
@@ -215,12 +235,18 @@ class BitWidthSlider(w.HBox):
 
     @t.validate("value")
     def _check(self, proposal: dict) -> int:
-        value = proposal["value"]
-        if value not in BIT_CHOICES:
-            raise t.TraitError(
-                f"bit-width must be an integer from 1 to 8, or {OFF_BITS} for off; got {value!r}"
+        return self._check_bits(proposal["value"])
+
+    @staticmethod
+    def _check_bits(value: object) -> int:
+        bits = schema.BITS
+        integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not integral or value not in BIT_CHOICES:
+            raise WidgetValueError(
+                f"bit-width must be an integer from {min(bits)} to {max(bits)}, or {OFF_BITS} "
+                f"for off; got {value!r}"
             )
-        return value
+        return int(value)
 
     @property
     def config(self) -> QuantConfig | None:
@@ -233,13 +259,15 @@ class BitWidthSlider(w.HBox):
 class ResolutionSlider(w.HBox):
     """Input size in pixels, from the native 28 px down to the smallest supported size.
 
-    A ``value`` between supported sizes snaps to the nearest one.
+    A ``value`` between supported sizes snaps to the nearest one; one outside them (or not
+    an integer) is refused with a :class:`~widgets.validation.WidgetValueError`.
     """
 
-    value = t.Int(data.NATIVE_SIZE)
+    value = Checked(data.NATIVE_SIZE)  # checked (and snapped) by _snap
 
     def __init__(self, value: int = data.NATIVE_SIZE, sizes: Sequence[int] = SIZES) -> None:
-        self.sizes = tuple(sorted(set(sizes), reverse=True))
+        self.sizes = self._check_sizes(sizes)
+        self._in_range(value)
         self.slider = w.SelectionSlider(
             options=self._options(),
             value=self.sizes[0],
@@ -258,15 +286,32 @@ class ResolutionSlider(w.HBox):
     def _options(self) -> list[tuple[str, int]]:
         return [(f"{s} px", s) for s in self.sizes]
 
+    @staticmethod
+    def _check_sizes(sizes: object) -> tuple[int, ...]:
+        """Sizes offered: a non-empty list of integers in the recipe schema's pixel range."""
+        low, high = schema.RESOLUTION_MIN, schema.RESOLUTION_MAX
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not sizes:
+            raise WidgetValueError(
+                f"sizes must be a non-empty list of pixel sizes from {low} to {high}, e.g. "
+                f"{list(SIZES[:3])}; got {sizes!r}"
+            )
+        for size in sizes:
+            integer("sizes entry", size, low, high, " (pixels per side)")
+        return tuple(sorted({int(s) for s in sizes}, reverse=True))
+
+    def _in_range(self, value: object) -> int:
+        return integer("resolution", value, min(self.sizes), max(self.sizes), " px (offered)")
+
     @t.validate("value")
     def _snap(self, proposal: dict) -> int:
-        value = proposal["value"]
+        value = self._in_range(proposal["value"])
         return min(self.sizes, key=lambda s: (abs(s - value), -s))
 
     def set_sizes(self, sizes: Sequence[int]) -> None:
         """Offer only ``sizes`` (e.g. those a new model runs at); keeps the nearest position."""
         current = self.value
-        self.sizes = tuple(sorted(set(sizes), reverse=True))
+        self.sizes = self._check_sizes(sizes)
+        current = min(max(current, min(self.sizes)), max(self.sizes))  # the nearest end
         with self.slider.hold_trait_notifications():
             self.slider.options = self._options()
             self.value = current  # re-validated: snaps to a supported size

@@ -302,19 +302,149 @@ def _labels(y: object, n: int, what: str) -> torch.Tensor:
     return y
 
 
+MAX_SAMPLES = 1_000_000  # samples a sized torch Dataset/DataLoader may hold
+MAX_UNSIZED_SAMPLES = 100_000  # read at most from one without a length (it may never end)
+_TORCH_BATCH = 512
+
+
+def _sample_tensor(x: object, what: str) -> torch.Tensor:
+    """One sample (or a batch) as a float tensor; a DataError naming what it is otherwise."""
+    if isinstance(x, torch.Tensor):
+        if x.dtype == torch.bool or x.is_complex():
+            raise DataError(f"{what} yields {x.dtype} samples; the lab needs real numbers")
+        return x.detach().cpu().float()
+    kind = type(x)
+    if kind.__module__.split(".")[0] == "PIL":
+        raise DataError(
+            f"{what} yields PIL images; the lab needs tensors or arrays: add "
+            "torchvision.transforms.ToTensor() to the dataset's transform (or np.asarray)"
+        )
+    if isinstance(x, (str, bytes)):
+        raise DataError(
+            f"{what} yields text samples ({x[:20]!r}…); the lab needs numbers: turn the text "
+            "into features first (e.g. a vectorizer)"
+        )
+    try:
+        array = np.asarray(x)
+    except Exception as exc:  # noqa: BLE001 - ragged nested lists, odd objects
+        raise DataError(
+            f"{what} yields samples the lab cannot read as numbers ({kind.__name__}: {exc})"
+        ) from None
+    if array.dtype.kind in "USa":
+        raise DataError(
+            f"{what} yields text samples ({kind.__name__} of str); the lab needs numbers: turn "
+            "the text into features first (e.g. a vectorizer)"
+        )
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise DataError(
+            f"{what} yields {kind.__name__} samples holding {array.dtype}; the lab needs "
+            "tensors or arrays of numbers"
+        )
+    return torch.from_numpy(np.array(array, dtype=np.float32))
+
+
+def _label_value(y: object, what: str) -> object:
+    """One label as a number (its range and kind are checked later, with the others)."""
+    if isinstance(y, torch.Tensor):
+        if y.numel() != 1:
+            raise DataError(f"{what} yields a label of shape {tuple(y.shape)}; one number each")
+        return y.item()
+    if isinstance(y, (str, bytes)):
+        raise DataError(
+            f"{what} yields text labels ({y!r}); labels must be class numbers 0…K−1: encode "
+            "them (e.g. sklearn.preprocessing.LabelEncoder)"
+        )
+    if isinstance(y, (bool, np.bool_)) or not isinstance(y, (int, float, np.integer, np.floating)):
+        raise DataError(f"{what} yields labels of type {type(y).__name__}; one number each")
+    return y
+
+
+def _collate(what: str):
+    """A DataLoader collate_fn that stacks ``(x, label)`` pairs or says, by type and shape,
+    why it cannot (torch's default one fails on text, PIL images and ragged samples)."""
+
+    def collate(batch: list) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        for item in batch:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
+            xs.append(_sample_tensor(item[0], what))
+            ys.append(_label_value(item[1], what))
+        shapes = sorted({tuple(x.shape) for x in xs})
+        if len(shapes) > 1:
+            shown = " and ".join("×".join(map(str, s)) or "scalar" for s in shapes[:2])
+            raise DataError(
+                f"{what} yields samples of different shapes ({shown}); the lab needs one shape: "
+                "resize or pad them to one size first"
+            )
+        return torch.stack(xs), torch.as_tensor(ys)
+
+    return collate
+
+
 def _from_torch_dataset(dataset: object, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every ``(x, label)`` of a torch Dataset or DataLoader, as two tensors.
+
+    A dataset that says it holds more than :data:`MAX_SAMPLES` samples is refused up front;
+    one without a length (an ``IterableDataset``, which may never end) is read up to
+    :data:`MAX_UNSIZED_SAMPLES` and refused if it goes on. Text, PIL images, ragged samples and text labels are
+    :class:`DataError` naming them (torch's collate errors are not)."""
     from torch.utils.data import DataLoader
 
-    xs, ys = [], []
-    batches = dataset if isinstance(dataset, DataLoader) else DataLoader(dataset, batch_size=512)
-    for item in batches:
+    source = dataset.dataset if isinstance(dataset, DataLoader) else dataset
+    try:
+        size = len(source)
+    except (TypeError, NotImplementedError):  # no __len__ (an IterableDataset): bounded below
+        size = None
+    if size is not None and size > MAX_SAMPLES:
+        raise DataError(
+            f"{what} holds {size:,} samples; the lab reads at most {MAX_SAMPLES:,} "
+            "(lab.datasets.MAX_SAMPLES): pass a subset (torch.utils.data.Subset)"
+        )
+    if isinstance(dataset, DataLoader):
+        batches = dataset
+    else:
+        batches = DataLoader(dataset, batch_size=_TORCH_BATCH, collate_fn=_collate(what))
+    bound = MAX_SAMPLES if size is not None else MAX_UNSIZED_SAMPLES
+    xs, ys, read = [], [], 0
+    iterator = iter(batches)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            break
+        except DataError:
+            raise
+        except (TypeError, ValueError, RuntimeError) as exc:  # the user's DataLoader's collate
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DataError(
+                f"{what} could not build a batch ({first}); the lab needs samples that are "
+                "tensors or arrays of numbers of one shape, with class-number labels"
+            ) from None
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
-        x, y = item
-        xs.append(torch.as_tensor(x).detach().cpu().float())
-        ys.append(torch.as_tensor(y).detach().cpu())
+        x = _sample_tensor(item[0], what)
+        y = item[1] if isinstance(item[1], torch.Tensor) else _tensor(item[1], f"{what} labels")
+        if x.ndim == 0 or len(x) != len(y):
+            raise DataError(f"{what} yields batches of {len(y)} labels for {x.shape} samples")
+        xs.append(x)
+        ys.append(y.detach().cpu())
+        read += len(x)
+        if read > bound:
+            raise DataError(
+                f"{what} did not end after {bound:,} samples (an endless IterableDataset?); "
+                "the lab reads at most that many from a dataset without a length "
+                "(lab.datasets.MAX_UNSIZED_SAMPLES): give it a __len__, or pass a finite "
+                "part of it (e.g. itertools.islice in an IterableDataset)"
+            )
     if not xs:
         raise DataError(f"{what} is empty: the lab needs at least one sample per split")
+    shapes = sorted({tuple(x.shape[1:]) for x in xs})
+    if len(shapes) > 1:
+        raise DataError(
+            f"{what} yields batches of different sample shapes ({shapes[0]} and {shapes[1]}); "
+            "the lab needs one shape"
+        )
     return torch.cat(xs), torch.cat(ys)
 
 

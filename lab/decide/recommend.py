@@ -173,6 +173,64 @@ def _check_tolerance(tolerance_pt: object) -> float | None:
     return value
 
 
+_COSTS = ("artifact_bytes", "latency_ms_p50", "co2_g_per_1k")  # what a choice may be based on
+
+
+def _check_costs(rows: list[dict], columns: Iterable[str]) -> None:
+    """Refuse a row whose cost cannot be real: negative, infinite, a bool or text (a missing
+    value — None, or NaN as pandas writes it — only leaves the row out)."""
+    for row in rows:
+        for column in columns:
+            value = row.get(column)
+            if value is None:
+                continue
+            number = None if isinstance(value, bool) else _number(value)
+            real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if number is None or not real:
+                problem = "not a finite number"
+            elif number < 0 or (column == "artifact_bytes" and number == 0):
+                problem = "negative" if number < 0 else "an empty file"
+            else:
+                continue
+            lowest = "> 0" if column == "artifact_bytes" else "≥ 0"
+            raise ValueError(
+                f"{display_name(row)} has {column}={value!r}, which cannot be a measured cost "
+                f"({problem}); costs must be finite numbers {lowest}, or None when unknown: "
+                "fix or drop that row"
+            )
+
+
+def _check_floors(floors: object) -> list[float | None]:
+    """``floors``: a list of accuracy floors (fractions from 0 to 1, or None)."""
+    if isinstance(floors, (str, bytes, numbers.Number)) or not isinstance(floors, Iterable):
+        raise ValueError(
+            "floors must be a list of accuracy floors (fractions from 0 to 1, or None for the "
+            f"tolerance), e.g. [0.8, 0.9]; got {floors!r}"
+            + (f" — for one floor write [{floors!r}]" if isinstance(floors, numbers.Real) else "")
+        )
+    floors = list(floors)
+    for i, floor in enumerate(floors):
+        try:
+            _check_floor(floor)
+        except ValueError:
+            raise ValueError(
+                f"floors[{i}] must be a fraction from 0 to 1 (e.g. 0.9 for 90%) or None; got "
+                f"{floor!r}"
+            ) from None
+    return floors
+
+
+def _check_objectives(objectives: object) -> list[str]:
+    """``objectives``: a list of :data:`OBJECTIVES` names (one name alone is refused: a
+    string would be read letter by letter)."""
+    if isinstance(objectives, str) or not isinstance(objectives, Iterable):
+        raise ValueError(
+            f"objectives must be a list of names from {', '.join(OBJECTIVES)}, e.g. "
+            f"['bytes', 'latency']; got {objectives!r}"
+        )
+    return [_check_objective(o) for o in objectives]
+
+
 # --------------------------------------------------------------------------- wording
 
 
@@ -247,6 +305,7 @@ def recommend(
     rows = _filtered(rows, "split", split)
     if objective_table.get(objective).per_country or country is not None:
         rows = _filtered(rows, "country", country)
+    _check_costs(rows, {"artifact_bytes", metric})
 
     excluded: list[str] = []
     scored = []  # (index, row, accuracy)
@@ -503,6 +562,7 @@ def recommendation_table(
         'No model reaches the floor of 95.00%: the best accuracy available is 92.00% (cnn [4-bit]).'
     """
     objective = _check_objective(objective)
+    floors = _check_floors(floors)
     metric = OBJECTIVES[objective]
     rows = _rows(results)  # read once (a store is queried once)
     records = []
@@ -573,7 +633,7 @@ def plot_tradeoffs(
     """
     from matplotlib.figure import Figure
 
-    objectives = [_check_objective(o) for o in objectives]
+    objectives = _check_objectives(objectives)
     if not objectives:
         raise ValueError("objectives is empty: give at least one of " + ", ".join(OBJECTIVES))
     rows = _rows(results)
@@ -728,7 +788,12 @@ def recommendation_summary(
         >>> table[["thin_on_par", "chosen", "kind"]].values.tolist()
         [[False, 'cnn', 'deep'], [True, 'LogisticRegression', 'thin']]
     """
-    objectives = [_check_objective(o) for o in objectives]
+    objectives = _check_objectives(objectives)
+    if not isinstance(results_by_data, Mapping):
+        raise ValueError(
+            "results_by_data must be a dict {data set name: its measurements}; got "
+            f"{type(results_by_data).__name__}"
+        )
     records = []
     for data_name, results in results_by_data.items():
         rows = _rows(results)

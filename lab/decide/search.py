@@ -30,10 +30,11 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
+import numbers
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,12 +45,22 @@ from torch import nn
 from lab.datasets import Data, DataError, as_data
 from lab.datasets import fashion as data
 from lab.decide import objectives as objective_table
+from lab.decide.search_inputs import (
+    check_bounded,
+    check_seed,
+    check_storage_url,
+    check_study_name,
+    open_storage,
+    shown_url,
+    storage_key,
+)
 from lab.evaluation import measure
 from lab.io import artifact
 from lab.io.store import default_store
 from lab.models import zoo
 from lab.models.architectures import SearchNet
 from lab.models.training import TrainConfig, accuracy, fit
+from lab.techniques import schema
 from lab.techniques.apply import apply
 from lab.techniques.configs import (
     ConfigError,
@@ -67,6 +78,7 @@ __all__ = [
     "SearchResult",
     "SearchSpace",
     "search",
+    "study_folder_name",
     "trial_models_dir",
 ]
 
@@ -115,6 +127,17 @@ def _choices(name: str, value: object, check) -> tuple:
     return tuple(dict.fromkeys(value))
 
 
+def _sparsity_range(value: object) -> tuple:
+    """``(low, high)`` with both ends inside the recipe schema's sparsity interval."""
+    lo, hi = _range("sparsity", value, schema.SPARSITY.low, schema.SPARSITY.high)
+    if not (schema.SPARSITY.contains(lo) and schema.SPARSITY.contains(hi)):
+        raise ConfigError(
+            f"sparsity must be a (low, high) pair within {schema.SPARSITY.describe()} "
+            f"(fraction removed); got {value!r}"
+        )
+    return (lo, hi)
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """What a search may choose. Ranges are ``(low, high)``; choices are tuples."""
@@ -161,8 +184,11 @@ class SearchSpace:
                 raise ConfigError(f"head_grids must be integers from 1 to 7; got {v!r}")
 
         def cls_bits(v: object) -> None:
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 8:
-                raise ConfigError(f"classifier_bits must be integers from 0 (same) to 8; got {v!r}")
+            top = max(schema.BITS)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+                raise ConfigError(
+                    f"classifier_bits must be integers from 0 (same) to {top}; got {v!r}"
+                )
 
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         set_("widths", _choices("widths", self.widths, positive_int))
@@ -179,10 +205,10 @@ class SearchSpace:
             _choices("teachers", self.teachers, one_of("teachers", (None, *zoo.names()))),
         )
         set_("temperature", _range("temperature", self.temperature, 0.1, 100))
-        set_("sparsity", _range("sparsity", self.sparsity, 0.0, 0.99))
+        set_("sparsity", _sparsity_range(self.sparsity))
         structures = one_of("structures", ("unstructured", "channel"))
         set_("structures", _choices("structures", self.structures, structures))
-        set_("bits", _range("bits", self.bits, 1, 8, integer=True))
+        set_("bits", _range("bits", self.bits, min(schema.BITS), max(schema.BITS), integer=True))
         set_("methods", _choices("methods", self.methods, one_of("methods", ("uniform", "kmeans"))))
         set_("classifier_bits", _choices("classifier_bits", self.classifier_bits, cls_bits))
         set_("finetune_epochs", _range("finetune_epochs", self.finetune_epochs, 0.0, 1000))
@@ -285,7 +311,11 @@ def _suggest(trial, space: SearchSpace, dataset: Data) -> Candidate:
     finetune_epochs = trial.suggest_float("finetune_epochs", *space.finetune_epochs)
     recipe = Recipe(
         resolution=ResolutionConfig(resolution),
-        prune=PruneConfig(round(sparsity, 3), structure=structure),
+        # three decimals, kept inside the space (round(0.9996, 3) would be 1.0: refused)
+        prune=PruneConfig(
+            min(max(round(sparsity, 3), space.sparsity[0]), space.sparsity[1]),
+            structure=structure,
+        ),
         quant=QuantConfig(
             bits=bits,
             method=method,
@@ -417,11 +447,8 @@ def _sampler(kind: str, seed: int):
 
 
 def _storage(url: str):
-    import optuna
 
-    if url.startswith("sqlite"):
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return optuna.storages.RDBStorage(url)
+    return open_storage(url)  # a StorageError naming the URL when it cannot be opened
 
 
 def _load_study(settings: _Settings, sampler: str, worker: int = 0):
@@ -434,9 +461,31 @@ def _load_study(settings: _Settings, sampler: str, worker: int = 0):
     study = optuna.create_study(
         study_name=settings.study, storage=storage, directions=directions, load_if_exists=True
     )
+    _check_same_objectives(study, settings)
     earlier = len(study.get_trials(deepcopy=False))
     study.sampler = _sampler(sampler, settings.seed + 1000 * worker + 7919 * earlier)
     return study
+
+
+def _check_same_objectives(study, settings: _Settings) -> None:
+    """A resumed study must have this search's objectives (Optuna loads an existing study
+    whatever directions are asked for); a new one records them."""
+
+    recorded = study.user_attrs.get("objectives")
+    directions = [d.name.lower() for d in study.directions]
+    wanted = [OBJECTIVES[name][0] for name in settings.objectives]
+    if recorded is None and not study.get_trials(deepcopy=False) and directions == wanted:
+        study.set_user_attr("objectives", list(settings.objectives))
+        return
+    if (recorded is not None and list(recorded) != list(settings.objectives)) or (
+        directions != wanted
+    ):
+        held = ", ".join(recorded) if recorded else f"{len(directions)} ({', '.join(directions)})"
+        raise ConfigError(
+            f"study {settings.study!r} in storage {shown_url(settings.storage)} already exists "
+            f"with objectives {held}; this search asks for {', '.join(settings.objectives)}: "
+            "pass the same objectives to resume it, or another study name"
+        )
 
 
 def _finished(study) -> int:
@@ -629,11 +678,17 @@ def search(
         data: the data to train, compress and measure on (square images of any channel
             count; anything :func:`lab.datasets.as_data` accepts); default Fashion-MNIST.
     """
+
     dataset = as_data(data)
     space = space if space is not None else SearchSpace.for_data(dataset)
     if not isinstance(space, SearchSpace):
         raise ConfigError(f"space must be a SearchSpace; got {type(space).__name__}")
     space.check(dataset)
+    if isinstance(objectives, str) or not isinstance(objectives, Sequence):
+        raise ConfigError(
+            f"objectives must be a list of two or more names from {', '.join(OBJECTIVES)}; "
+            f"got {objectives!r}"
+        )
     objectives = tuple(objectives)
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
@@ -641,27 +696,55 @@ def search(
             f"objectives must be two or more distinct names from {', '.join(OBJECTIVES)}; "
             f"got {list(objectives)}"
         )
+    if constraints is not None and not isinstance(constraints, Mapping):
+        raise ConfigError(
+            f"constraints must be a dict {{cost: upper bound}}, e.g. {{'artifact_bytes': 8536}}; "
+            f"got {constraints!r}"
+        )
     constraints = dict(constraints or {})
     for key, limit in constraints.items():
         if key not in OBJECTIVES or key == "val_accuracy":
             allowed = ", ".join(k for k in OBJECTIVES if k != "val_accuracy")
             raise ConfigError(f"constraints bound costs ({allowed}); got {key!r}")
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
-            raise ConfigError(f"constraint {key} must be a positive number; got {limit!r}")
-    if sampler not in SAMPLERS:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, numbers.Real)
+            or not math.isfinite(limit)
+            or not limit > 0
+        ):
+            raise ConfigError(f"constraint {key} must be a finite positive number; got {limit!r}")
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise ConfigError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
-    if n_trials is None and timeout is None:
-        raise ConfigError("give n_trials, timeout or both: the search must be bounded")
-    if n_trials is not None and (
-        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1
+    n_trials, timeout = check_bounded(n_trials, timeout)
+    most_workers = 4 * (os.cpu_count() or 1)
+    if (
+        isinstance(n_workers, bool)
+        or not isinstance(n_workers, numbers.Integral)
+        or not 1 <= n_workers <= most_workers
     ):
-        raise ConfigError(f"n_trials must be a positive integer or None; got {n_trials!r}")
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ConfigError(f"n_workers must be a positive integer; got {n_workers!r}")
-    if not 0 < fidelity < 1:
-        raise ConfigError(f"fidelity must be in (0, 1); got {fidelity!r}")
+        raise ConfigError(
+            f"n_workers must be an integer from 1 to {most_workers} (4 × this machine's "
+            f"{os.cpu_count() or 1} cores); got {n_workers!r}"
+        )
+    n_workers = int(n_workers)
+    seed = check_seed(seed)
+    if (
+        isinstance(fidelity, bool)
+        or not isinstance(fidelity, numbers.Real)
+        or not 0 < float(fidelity) < 1
+    ):
+        raise ConfigError(
+            f"fidelity must be a fraction in (0, 1) of each trial's epochs; got {fidelity!r}"
+        )
+    for flag, value in (("prune_trials", prune_trials), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag} must be True or False; got {value!r}")
+    if quick is not None and not isinstance(quick, bool):
+        raise ConfigError(f"quick must be True, False or None (LAB_QUICK); got {quick!r}")
+    study = check_study_name(study)
     if storage is None:
         storage = default_store().url
+    storage = check_storage_url(storage)
     quick = os.environ.get("LAB_QUICK") == "1" if quick is None else bool(quick)
     models_dir = trial_models_dir(study, storage)
     threads = max(1, (os.cpu_count() or 1) // n_workers)
@@ -709,12 +792,25 @@ def trial_models_dir(study: str, storage: str) -> Path:
     (by name and storage: the same name in another storage stays apart)."""
     import hashlib
 
-    where = hashlib.sha256(storage.encode()).hexdigest()[:8]
-    return data.cache_dir() / "search" / f"{_safe(study)}-{where}"
+    check_study_name(study)
+    where = hashlib.sha256(storage_key(storage).encode()).hexdigest()[:8]
+    return data.cache_dir() / "search" / f"{study_folder_name(study)}-{where}"
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "search"
+_SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def study_folder_name(name: str) -> str:
+    """A folder name for study ``name``, different for different names: names of lower-case
+    letters, digits and ``-_.`` (not first) are kept; any other gets its characters replaced and a hash
+    of the exact name after a ``~`` (which no kept name has), so ``"a/b"``, ``"a_b"`` and
+    ``"A_b"`` stay apart, also on case-insensitive file systems."""
+    import hashlib
+
+    if name and set(name) <= _SAFE and not name.startswith("."):  # not ".", "..", hidden
+        return name
+    kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    return f"{kept[:64]}~{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
 class _Progress:

@@ -57,8 +57,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lab.datasets import fashion as data
-from lab.datasets import fashion_mnist
+from lab.datasets import as_data
+from lab.models.interface import ModelInterfaceError, check_model
 from lab.techniques.compressed import Compressed, calibration_images
 from lab.techniques.configs import Recipe, ResolutionConfig
 from lab.techniques.resolution import AtResolution, check_runs_at
@@ -120,8 +120,37 @@ def _source(model: nn.Module | Compressed) -> tuple[nn.Module, Recipe | None]:
     )
 
 
-def _resolution(model: nn.Module | Compressed, resolution: int | None) -> int:
-    """The px the network processes: the Compressed's own, or ``resolution`` for a module."""
+def _data_of(model: nn.Module | Compressed, data_: object, check: bool = True):
+    """The data the graph is for: a Compressed's own (``data`` may only repeat it), else
+    ``data`` (default Fashion-MNIST) — checked to be what the module maps to logits."""
+
+    if isinstance(model, Compressed):
+        own = model.data if model.data is not None else as_data(None)
+        if data_ is not None and as_data(data_).fingerprint != own.fingerprint:
+            raise ValueError(
+                f"this Compressed was made for {own.name!r} ({own.describe()}); the ONNX "
+                f"graph takes its samples: pass data=None, or apply the recipe on "
+                f"{as_data(data_).name!r} first"
+            )
+        return own
+    dataset = as_data(data_)
+    if not check:  # a plain module with its own example: the example gives the shape
+        return dataset
+    try:
+        check_model(model, dataset)
+    except ModelInterfaceError as exc:
+        raise ValueError(
+            f"cannot export for {dataset.name!r}: {exc}. Pass data= the data set the model "
+            "was made for"
+        ) from None
+    return dataset
+
+
+def _resolution(
+    model: nn.Module | Compressed, resolution: int | None, dataset: object = None
+) -> int | None:
+    """The px the network processes: the Compressed's own, or ``resolution`` for a module
+    (None: the data's native size; None for tabular data)."""
     if isinstance(model, Compressed):
         if resolution is not None and resolution != model.resolution:
             raise ValueError(
@@ -130,15 +159,22 @@ def _resolution(model: nn.Module | Compressed, resolution: int | None) -> int:
                 f"ResolutionConfig({resolution})"
             )
         return model.resolution
+
+    dataset = as_data(dataset)
     if resolution is None:
-        return data.NATIVE_SIZE
+        return dataset.native_size
+    return dataset.check_size(ResolutionConfig(resolution).size)  # an integer, in its range
 
-    return fashion_mnist().check_size(ResolutionConfig(resolution).size)  # an integer, 4 to 28
 
+def _example(
+    example: torch.Tensor | None, int8: bool, dataset: object = None, strict: bool = False
+) -> torch.Tensor:
+    """A float example batch of at least 2 samples (batch 1 would be exported as a constant),
+    shaped like ``dataset``'s samples; ``strict``: an ``example`` of another shape is refused
+    (the model was made for that data)."""
 
-def _example(example: torch.Tensor | None, int8: bool) -> torch.Tensor:
-    """A float example batch of at least 2 images (batch 1 would be exported as a constant)."""
-    native = (1, data.NATIVE_SIZE, data.NATIVE_SIZE)
+    dataset = as_data(dataset)
+    native = tuple(dataset.input_shape)
     if example is None:
         return torch.zeros(2, *native)
     if not isinstance(example, torch.Tensor) or example.dim() < 2 or not len(example):
@@ -148,9 +184,13 @@ def _example(example: torch.Tensor | None, int8: bool) -> torch.Tensor:
         )
     if not example.is_floating_point():
         raise TypeError(f"example must be a float tensor; got {example.dtype}")
-    if int8 and tuple(example.shape[1:]) != native:
+    shape = "×".join(map(str, native))
+    if (int8 or strict) and tuple(example.shape[1:]) != native:
         raise ValueError(
-            f"int8 export calibrates on N×1×28×28 images; example has shape {tuple(example.shape)}"
+            f"example has shape {tuple(example.shape)}, but the model was made for "
+            f"{dataset.name!r}, whose samples are {shape}: the graph would take N×"
+            f"{'×'.join(map(str, example.shape[1:]))} inputs it was not made for. Pass an "
+            f"example shaped N×{shape} (or none)"
         )
     first = example.detach().cpu().float()[:1]
     return first.expand(2, *first.shape[1:]).clone()
@@ -175,12 +215,14 @@ def _target(path: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- exporting
 
 
-def _inference_copy(module: nn.Module, resolution: int) -> nn.Module:
+def _inference_copy(module: nn.Module, resolution: int | None, dataset: object = None) -> nn.Module:
     """A CPU, eval-mode copy of ``module`` (wrapped to area-downsample to ``resolution`` px)."""
+
+    dataset = as_data(dataset)
     copied = copy.deepcopy(module).cpu().eval()
-    if resolution == data.NATIVE_SIZE:
+    if resolution is None or resolution == dataset.native_size:
         return copied
-    check_runs_at(copied, resolution)
+    check_runs_at(copied, resolution, dataset)
     return AtResolution(copied, resolution).eval()
 
 
@@ -278,6 +320,7 @@ def to_onnx(
     *,
     resolution: int | None = None,
     example: torch.Tensor | None = None,
+    data: object = None,
 ) -> Path:
     """Write ``model`` as one ONNX file at ``path`` and return the path.
 
@@ -290,22 +333,30 @@ def to_onnx(
             graph area-downsampling its 28 px input like the lab's resolution knob. A
             Compressed runs at its recipe's resolution.
         example: an input batch whose shape (apart from the batch size) the graph takes;
-            default N×1×28×28. Only the first image is used; the batch stays dynamic.
+            default the data's sample shape (N×1×28×28). Only the first sample is used;
+            the batch stays dynamic. For a Compressed, or with ``data``, it must have the
+            data's sample shape.
+        data: plain modules only: the data set the module was made for (anything
+            :func:`lab.datasets.as_data` takes; default Fashion-MNIST), checked by running
+            the module on it. A Compressed is exported for the data it was made for.
 
     Raises:
         TypeError: ``model`` is neither a module nor a Compressed, or already runs torch
             int8 kernels; ``example`` or ``path`` have the wrong type.
-        ValueError: a resolution outside 4–28 px (or different from a Compressed's own),
-            or a model that cannot run at it.
+        ValueError: a resolution outside the data's range (or different from a
+            Compressed's own), a model that cannot run at it, or a model, ``data`` or
+            ``example`` made for another data set's shape.
         OSError: ``path`` cannot be written (missing folder, a directory, no permission).
         RuntimeError: torch's exporter failed (the message says why).
     """
     module, recipe = _source(model)
-    size = _resolution(model, resolution)
+    dataset = _data_of(model, data, check=example is None or data is not None)
+    size = _resolution(model, resolution, dataset)
     int8 = recipe is not None and _is_int8_recipe(recipe)
-    example = _example(example, int8)
+    strict = isinstance(model, Compressed) or data is not None
+    example = _example(example, int8, dataset, strict)
     target = _target(path)
-    exported = _inference_copy(module, size)
+    exported = _inference_copy(module, size, dataset)
     executes_as = _executes_as(recipe)
     with tempfile.TemporaryDirectory(prefix="lab-onnx-") as tmp:
         scratch = Path(tmp)
@@ -314,13 +365,15 @@ def to_onnx(
         result = fp32
         if int8:
             result = scratch / "int8.onnx"
-            _quantize_qdq(fp32, result, calibration_images(), scratch)
+            _quantize_qdq(fp32, result, calibration_images(data=dataset), scratch)
         _stamp(
             result,
             {
                 "executes_as": executes_as,
                 "recipe": recipe.to_json() if recipe is not None else "{}",
                 "resolution": str(size),
+                "data": dataset.name,
+                "input_shape": "x".join(map(str, example.shape[1:])),
             },
         )
         try:

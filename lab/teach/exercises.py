@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 import torch
@@ -42,6 +44,7 @@ __all__ = [
     "check",
     "for_notebook",
     "get",
+    "notebooks",
     "show",
 ]
 
@@ -373,9 +376,19 @@ def _most_sensitive_layer(answer: object) -> Verdict:
     )
 
 
-def _small_file(limit_bytes: int, min_accuracy: float) -> Callable[[object], Verdict]:
+def _small_file(
+    limit_bytes: int, min_accuracy: float, finetune: bool = True
+) -> Callable[[object], Verdict]:
+    """A check: the cnn with the answer's recipe under ``limit_bytes`` at ``min_accuracy``;
+    ``finetune=False`` enforces an exercise's "without fine-tuning" (nothing is measured)."""
+
     def measure(answer: object) -> Verdict:
         recipe = _recipe(answer)
+        if not finetune and recipe.finetune is not None:
+            raise _BadAnswer(
+                "this exercise is without fine-tuning: remove finetune=FinetuneConfig(...) "
+                "from your recipe (pruning and quantization only)."
+            )
         try:
             m = _measure(_cnn(), recipe)
         except (TypeError, ValueError, KeyError) as exc:
@@ -694,7 +707,7 @@ _ALL = [
             "Close: move the sparsity in steps of 0.05; giving the tiny first convolution 8 bits "
             "(QuantConfig(per_layer={...: 8})) costs almost no bytes.",
         ),
-        measure=_small_file(32_000, 0.905),
+        measure=_small_file(32_000, 0.905, finetune=False),
     ),
     Exercise(
         id="pruning-20kb",
@@ -819,10 +832,27 @@ def show(exercise_id: str) -> Exercise:
     return get(exercise_id)
 
 
-def for_notebook(notebook: str) -> list[Exercise]:
-    """The exercises of one notebook (``"01_pruning"`` or ``"01_pruning.ipynb"``), in order."""
-    stem = notebook.removesuffix(".ipynb")
-    return [exercise for exercise in _ALL if exercise.notebook == stem]
+def notebooks() -> list[str]:
+    """The notebooks that have exercises, in order (e.g. ``"01_pruning"``)."""
+    return list(dict.fromkeys(exercise.notebook for exercise in _ALL))
+
+
+def for_notebook(notebook: str | os.PathLike) -> list[Exercise]:
+    """The exercises of one notebook (``"01_pruning"``, ``"01_pruning.ipynb"`` or its path),
+    in order; a ValueError listing the notebooks with exercises for any other name."""
+    if not isinstance(notebook, (str, os.PathLike)):
+        raise ValueError(
+            f"notebook must be a notebook's name, e.g. {notebooks()[0]!r}; got "
+            f"{notebook!r} ({type(notebook).__name__})"
+        )
+    stem = PurePath(os.fspath(notebook)).name.removesuffix(".ipynb")
+    found = [exercise for exercise in _ALL if exercise.notebook == stem]
+    if not found:
+        raise ValueError(
+            f"no exercises for notebook {stem!r}; notebooks with exercises: "
+            f"{', '.join(notebooks())}"
+        )
+    return found
 
 
 def _not_yet(exercise: Exercise, level: int, detail: str = "") -> str:

@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass, field, fields
 from lab.datasets import fashion as data
 from lab.models import zoo
 from lab.models.training import TrainConfig
+from lab.techniques import schema
 
-MAX_RESOLUTION = 4096  # px per side; a data set's own native size is the real bound
+MAX_RESOLUTION = schema.RESOLUTION_MAX  # px per side; a data set's native size is the real bound
 
 __all__ = [
     "ConfigError",
@@ -125,11 +126,12 @@ def _layer_map(name: str, value: object, check) -> dict:
 
 
 def _sparsity(name: str, value: object) -> float:
-    return _number(name, value, low=0.0, high=1.0, high_open=True, what=" (fraction removed)")
+    bounds = asdict(schema.SPARSITY)  # low, high, low_open, high_open
+    return _number(name, value, **bounds, what=" (fraction removed)")
 
 
 def _bits(name: str, value: object) -> int:
-    return _integer(name, value, 1, 8)
+    return _integer(name, value, min(schema.BITS), max(schema.BITS))
 
 
 def _set(config: object, name: str, value: object) -> None:
@@ -213,7 +215,13 @@ class ResolutionConfig(_Hashable):
         _set(
             self,
             "size",
-            _integer("resolution size", self.size, 2, MAX_RESOLUTION, " (pixels per side)"),
+            _integer(
+                "resolution size",
+                self.size,
+                schema.RESOLUTION_MIN,
+                schema.RESOLUTION_MAX,
+                " (pixels per side)",
+            ),
         )
 
     __hash__ = _Hashable.__hash__
