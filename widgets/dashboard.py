@@ -55,7 +55,7 @@ from torch import nn
 from lab import energy, machine
 from lab.techniques.configs import Recipe
 
-from .metrics import MetricsPanel, within_noise
+from .metrics import MetricsPanel, cost_verdict
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
 from .recommendation import RecommendationView
@@ -244,7 +244,7 @@ class Dashboard(w.VBox):
         )
         self.full_button.add_class("lab-full-button")
         self.scale = DeploymentScale()
-        self.metrics = MetricsPanel()
+        self.metrics = MetricsPanel(item="image" if self.data.kind == "image" else "item")
         # an image drawn in the kernel: it reaches the page with the panel, not a round trip later
         self.pareto = ParetoPlot(interactive=False)
         self.sensitivity = SensitivityView(
@@ -571,7 +571,7 @@ class Dashboard(w.VBox):
         with self.scale.hold_trait_notifications():
             self.scale.co2_g_per_1k = current.co2_g_per_1k
             self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
-            self.scale.within_noise = bool(within_noise("co2", base, current))
+            self.scale.within_noise = cost_verdict("co2", base, current) != "real"
         if live:  # every configuration evaluated so far (a drag's skipped results too)
             others = [m for m in self._evaluated_like(outcome.request) if m is not current]
             self.pareto.add(*others, current)  # drawn first: the panel follows in the same beat
