@@ -8,6 +8,7 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,3 +173,123 @@ def test_trees_count_comparisons_and_tabular_data_says_items():
     text = panel.notes.value + "".join(label.value for label in panel._labels.values())
     assert "image" not in text and "MACs" not in text and "30 items" in panel.notes.value
     assert size_change(forest) == "unchanged vs fp32 file"
+
+
+# ------------------------------------------------------------------ typed input, exactly
+
+
+@pytest.mark.parametrize("typed", ["4", "4 bits", " 4 bit ", "4-bit", "4bits"])
+def test_typed_bits_are_used_as_typed(typed):
+    from widgets.sliders import BitWidthSlider
+
+    bits = BitWidthSlider()
+    bits.entry.value = typed
+    assert bits.value == 4 and bits.slider.value == 4 and bits.config.bits == 4
+    assert bits.entry.value == "4 bits" and bits.error == ""
+    assert bits.slider.readout is False  # no second, editable box that ignores Enter
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    text=st.one_of(
+        st.integers(9, 99).filter(lambda v: v != 32).map(str),  # 32 is "off"
+        st.sampled_from(["0", "4.5", "x", "", "-4", "4 bytes", "fp16"]),
+    )
+)
+def test_bits_outside_the_choices_are_refused_visibly(text):
+    from widgets.sliders import BitWidthSlider
+
+    bits = BitWidthSlider(value=6)
+    bits.entry.value = text
+    assert bits.value == 6 and bits.entry.value == "6 bits"
+    assert "Quantization must be 1 to 8 bits" in bits.error
+    assert bits.feedback.layout.display is None and "lab-error" in bits.feedback.value
+    bits.value = 3  # moving on clears the message
+    assert bits.error == "" and bits.feedback.layout.display == "none"
+    assert bits.entry.value == "3 bits"
+
+
+def test_typed_resolution_is_taken_exactly_or_refused_never_snapped():
+    from widgets.sliders import ResolutionSlider
+
+    resolution = ResolutionSlider(value=7)
+    resolution.entry.value = "14"
+    assert resolution.value == 14 and resolution.slider.value == 14
+    assert resolution.config.size == 14 and resolution.entry.value == "14 px"
+    resolution.entry.value = "15 px"  # not offered: refused, not rounded to 14
+    assert resolution.value == 14 and "one of 28, 24, 21, 18, 14, 12, 10, 8, 7 px" in (
+        resolution.error
+    )
+    assert resolution.entry.value == "14 px"
+    assert resolution.slider.readout is False
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("5000", 5000.0), ("2M", 2e6), ("1e6", 1e6)])
+def test_typed_inferences_per_day_survive_the_pages_slider_snapping(typed, meant):
+    """The page's log slider moves in 0.25 decades: it snaps 5000 to 10^3.75 = 5,623 and
+    sends that back. The typed number must stay what the CO₂ figure uses."""
+    import math
+
+    scale = DeploymentScale(per_day=1e6)
+    scale.co2_g_per_1k = 0.02
+    scale.entry.value = typed
+    assert scale.per_day == meant
+    step = scale.slider.step
+    snapped = 10 ** (round(math.log10(meant) / step) * step)
+    scale.slider.value = snapped  # the page's echo
+    assert scale.per_day == meant and scale.kg_per_year == pytest.approx(meant * 0.02 * 365 / 1e6)
+    assert scale.entry.value == f"{meant:,.0f}"
+    scale.slider.value = 1e8  # a real drag still moves it
+    assert scale.per_day == 1e8 and scale.entry.value == "100,000,000"
+
+
+# ------------------------------------------------------------------ disabled controls
+
+
+@pytest.fixture
+def forest_dashboard():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from widgets import Dashboard
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y)
+    from tests.test_widgets import FakeEvaluator
+
+    mine = torch.nn.Linear(4, 2)
+    dash = Dashboard(
+        model={"forest": forest, "mine": mine},
+        data=(x, y),
+        evaluator=FakeEvaluator(),
+        thin_models=[],
+    )
+    yield dash
+    dash.close()
+
+
+def test_disabled_controls_show_no_value_and_reasons_are_printed_once(forest_dashboard):
+    from widgets.deeplink import DeepLink
+
+    dash = forest_dashboard
+    assert set(dash.problems) == {"sparsity", "bits", "resolution"}
+    for control in (dash.sparsity, dash.bits, dash.resolution):
+        assert control.entry.disabled and control.entry.value == "n/a"
+    assert dash.bits.value == 32 and dash.sparsity.value == 0
+    shown = dash.unavailable.value
+    for reason in set(dash.problems.values()):  # each reason once, however many controls
+        assert shown.count(reason.split(":")[0][:30]) == 1
+    assert shown.count("not available") == len(set(dash.problems.values()))
+    link = DeepLink(dash)
+    assert "bits" not in link.query and "sparsity" not in link.query
+    problems = link.apply_query("?bits=4&sparsity=0.5&granularity=tensor")
+    assert dash.bits.value == 32 and dash.sparsity.value == 0
+    assert any(p.startswith("bits, granularity ignored: not available") for p in problems)
+    assert "bits" not in link.query
+    dash.model_picker.value = "mine"  # a torch model: quantization applies again
+    dash.bits.value = 4
+    dash.model_picker.value = "forest"
+    assert dash.bits.value == 32 and dash.bits.entry.value == "n/a" and "bits" not in link.query
+    dash.model_picker.value = "mine"  # the position it had comes back
+    assert dash.bits.value == 4 and dash.bits.entry.value == "4 bits" and "bits=4" in link.query

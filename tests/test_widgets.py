@@ -156,7 +156,7 @@ def test_sliders_give_lab_configs_and_none_when_off():
     assert resolution.config == ResolutionConfig(14)
     # the inner ipywidgets follow (what the browser shows)
     assert (sparsity.slider.value, bits.slider.label, resolution.slider.label) == (
-        0.8,
+        80,  # percent: the page's aria values read 0–95
         "4 bits",
         "14 px",
     )
@@ -166,14 +166,14 @@ def test_slider_changes_notify_observers():
     seen = []
     slider = SparsitySlider()
     slider.observe(lambda change: seen.append(change["new"]), names="value")
-    slider.slider.value = 0.35  # as the browser would
+    slider.slider.value = 35  # as the browser would (in percent)
     assert seen == [0.35]
 
 
 def test_bad_values_are_clamped_snapped_or_rejected_with_a_message():
     sparsity = SparsitySlider()
     sparsity.value = 1.7
-    assert sparsity.value == 0.95 and sparsity.slider.value == 0.95
+    assert sparsity.value == 0.95 and sparsity.slider.value == 95
     sparsity.value = -0.3
     assert sparsity.value == 0.0
     sparsity.value = 0.33

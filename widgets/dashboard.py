@@ -102,12 +102,21 @@ def _default_evaluator(model: nn.Module, recipe: Recipe, **kwargs: Any) -> Any:
     return evaluate(model, recipe, **kwargs)
 
 
-def _enable(control: w.Widget, enabled: bool) -> None:
-    """Enable or disable every input inside ``control`` (a slider row)."""
-    for child in getattr(control, "children", ()):
-        if hasattr(child, "disabled"):
-            child.disabled = not enabled
-        _enable(child, enabled)
+_CONTROL_NAMES = {"sparsity": "pruning", "bits": "quantization", "resolution": "resolution"}
+
+
+def _unavailable_html(problems: Mapping[str, str]) -> str:
+    """Why controls are disabled, each reason once ("pruning, quantization: not available —
+    …" when two share it)."""
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in problems.items():
+        by_reason.setdefault(reason, []).append(key)
+    return "".join(
+        f"<div class='{' '.join(f'lab-unavailable-{k}' for k in keys)}'>"
+        f"{', '.join(_CONTROL_NAMES[k] for k in keys)}: not available — {html.escape(reason)}"
+        "</div>"
+        for reason, keys in by_reason.items()
+    )
 
 
 def _accepts(evaluator: Callable[..., Any], keyword: str) -> bool:
@@ -702,8 +711,5 @@ class Dashboard(w.VBox):
         self.resolution.set_sizes(sizes)
         self._problems = problems
         for key in ("sparsity", "bits", "resolution"):
-            _enable(getattr(self, key), key not in problems)
-        self.unavailable.value = "".join(
-            f"<div class='lab-unavailable-{key}'>{key}: not available — {html.escape(reason)}</div>"
-            for key, reason in problems.items()
-        )
+            getattr(self, key).set_enabled(key not in problems)
+        self.unavailable.value = _unavailable_html(problems)

@@ -274,6 +274,14 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:g} %"
 
 
+# a dashboard control (a key of Dashboard.problems) → the link parameters it sets
+_CONTROL_PARTS = {
+    "sparsity": ("sparsity", "structure"),
+    "bits": ("bits", "granularity"),
+    "resolution": ("resolution",),
+}
+
+
 def apply_config(dashboard: Any, config: LinkConfig) -> list[str]:
     """Set ``dashboard``'s public widgets to ``config``; return what could not be applied.
 
@@ -299,6 +307,14 @@ def apply_config(dashboard: Any, config: LinkConfig) -> list[str]:
             )
     if config.country is not None:
         attempt("country", lambda: setattr(dashboard.region, "value", config.country))
+    disabled = dict(getattr(dashboard, "problems", {}))  # controls that do not apply here
+    for key, parts in _CONTROL_PARTS.items():
+        given = [p for p in parts if getattr(config, p) is not None]
+        if given and key in disabled:
+            problems.append(
+                f"{', '.join(given)} ignored: not available for this model — {disabled[key]}"
+            )
+            config = replace(config, **dict.fromkeys(parts))
     if config.structure is not None:
         attempt("structure", lambda: setattr(dashboard.sparsity, "structure", config.structure))
     if config.granularity is not None:
