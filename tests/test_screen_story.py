@@ -293,3 +293,52 @@ def test_disabled_controls_show_no_value_and_reasons_are_printed_once(forest_das
     assert dash.bits.value == 32 and dash.bits.entry.value == "n/a" and "bits" not in link.query
     dash.model_picker.value = "mine"  # the position it had comes back
     assert dash.bits.value == 4 and dash.bits.entry.value == "4 bits" and "bits=4" in link.query
+
+
+# ------------------------------------------------------------------ every wait visible
+
+
+def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
+    monkeypatch, tmp_path
+):
+    import json
+    import threading
+
+    from lab import thin
+    from tests.test_widgets import FakeEvaluator
+    from widgets import Dashboard
+
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    folder = thin.model_path("LogisticRegression").parent
+    (folder / "LogisticRegression-full-0123456789abcdef.skops.json").write_text(
+        json.dumps({"created": 1.0, "train_seconds": 38.2, "n_train": 55_000})
+    )
+    release, fitting = threading.Event(), threading.Event()
+
+    def slow_fit(name, **kwargs):  # stands for a fit of up to two minutes
+        fitting.set()
+        assert release.wait(30)
+        return NS(name=name, estimator=None)
+
+    monkeypatch.setattr(thin, "fit_thin", slow_fit)
+    dash = Dashboard(model="mlp", evaluator=FakeEvaluator(), thin_models=["LogisticRegression"])
+    try:
+        assert dash.wait(30)
+        dash.status.show_error("a stale error about mlp")
+        dash.model_picker.value = "LogisticRegression"
+        assert fitting.wait(30)
+        busy = dash.status.text.value
+        assert dash.busy and "fitting LogisticRegression on" in busy
+        assert "took 38 s" in busy and "a stale error" not in busy
+        assert "LogisticRegression" in dash.metrics.title.value and "mlp" not in (
+            dash.metrics.title.value
+        )
+        assert dash.metrics.texts["accuracy"] == "—"
+        assert dash.pareto.ax.get_title().startswith("LogisticRegression: fitting")
+        release.set()
+        assert dash.wait(30)
+        assert not dash.busy and dash.measurement.name == "LogisticRegression"
+        assert "fitting" not in dash.status.text.value
+    finally:
+        release.set()
+        dash.close()

@@ -331,10 +331,14 @@ class Dashboard(w.VBox):
             return
         picker = self.model_picker
         model = None if picker.is_thin() else picker.model  # a thin model may need fitting:
-        self.status.busy = True  # that happens in the worker, not on the widget thread
+        plan = picker.preparing() if model is None else ""  # that happens in the worker
+        self.status.busy_text = plan or "evaluating"
+        self.status.busy = True
         cancel = threading.Event()
         self._worker.submit(
-            lambda: self._evaluate(model if model is not None else picker.model, request, cancel),
+            lambda: self._evaluate(
+                model if model is not None else self._prepared(), request, cancel
+            ),
             self._show,
             self._failed,
             cancel=cancel,
@@ -405,7 +409,12 @@ class Dashboard(w.VBox):
         return user, next(iter(user))
 
     def _model_key(self) -> str:
-        return f"{self.model_picker.value}#{id(self.model_picker.model)}"
+        picker = self.model_picker
+        if picker.is_thin() and not picker.is_yours(picker.value):
+            # one fit per picker, made on the worker thread (asking for .model here would fit
+            # it on the widget thread: minutes of a frozen page with no busy sign)
+            return f"{picker.value}#thin"
+        return f"{picker.value}#{id(picker.model)}"
 
     def _layout(self) -> list[w.Widget]:
         controls = w.VBox(
@@ -456,6 +465,12 @@ class Dashboard(w.VBox):
         if not getattr(measurement, "cached", True) or not getattr(baseline, "cached", True):
             self._release_memory_when_idle()
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
+
+    def _prepared(self) -> Any:
+        """The chosen thin model, fitted (or loaded) on the worker thread; then "evaluating"."""
+        model = self.model_picker.model
+        self.status.busy_text = "evaluating"
+        return model
 
     def _release_memory_when_idle(self) -> None:
         """Give freed heap pages back to the OS (a long-lived kernel's memory only grows
@@ -622,8 +637,12 @@ class Dashboard(w.VBox):
         self.refresh()
 
     def _model_changed(self, change: dict) -> None:
-        with self._worker.deliver_lock:
-            self.pareto.clear()
+        name, plan = self.model_picker.value, self.model_picker.preparing()
+        with self._worker.deliver_lock:  # nothing of the previous model stays on screen
+            self.pareto.clear(waiting=f"{name}: {plan}…" if plan else "")
+            self.status.error = ""
+            if plan:
+                self.metrics.wait_for(name, plan)
         self._fit_controls()
         self.sensitivity.model = self._torch_model
         self.refresh()

@@ -301,6 +301,21 @@ class MetricsPanel(w.VBox):
         self.texts = {m.key: PLACEHOLDER for m in METRICS}
         self.changes = {m.key: "" for m in METRICS}
 
+    def wait_for(self, name: str, what: str) -> None:
+        """Show that ``name``'s figures are on their way (``what`` the lab is doing, e.g.
+        "fitting SVC on 10,000 images"): no figure of another model stays on screen."""
+        with self.hold_sync():
+            for key, value in self._values.items():
+                value.value = f"<b class='lab-waiting'>{PLACEHOLDER}</b>"
+                self._changes[key].value = ""
+            self.title.value = f"<b>{html.escape(name)}</b> · {html.escape(what)}…"
+            self.notes.value = ""
+            self.texts = {m.key: PLACEHOLDER for m in METRICS}
+            self.changes = {m.key: "" for m in METRICS}
+            self.numbers = {}
+            self.baseline = self.measurement = None
+            self.preliminary = False
+
     @staticmethod
     def _label(text: str) -> str:
         return f"<span style='color:#555'>{html.escape(text)}</span>"

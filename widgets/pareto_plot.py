@@ -112,12 +112,16 @@ class ParetoPlot(w.VBox):
                 self._current = _key(measurements[-1])
             self._redraw()
 
-    def clear(self) -> None:
-        """Forget every point (e.g. when the model or the region changes)."""
+    def clear(self, waiting: str = "") -> None:
+        """Forget every point (e.g. when the model or the region changes); ``waiting`` is the
+        title until the next point comes (e.g. "SVC: fitting…")."""
         with self._drawing:
             self._points.clear()
             self._current = None
+            self._waiting = waiting
             self._redraw()
+
+    _waiting = ""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -172,7 +176,8 @@ class ParetoPlot(w.VBox):
         self.ax.set_xlabel(AXES[self.x_axis][1])
         self.ax.xaxis.set_major_formatter(FuncFormatter(_TICKS[self.x_axis]))
         noun = "configuration" if len(xs) == 1 else "configurations"
-        self.ax.set_title(f"{len(xs)} {noun}, {len(front)} on the frontier", fontsize=9)
+        title = f"{len(xs)} {noun}, {len(front)} on the frontier"
+        self.ax.set_title(self._waiting if self._waiting and not len(xs) else title, fontsize=9)
         self.count = len(xs)
         self.view.redraw()
 
