@@ -342,3 +342,22 @@ def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
     finally:
         release.set()
         dash.close()
+
+
+def test_a_full_evaluation_says_what_it_does_and_how_long_the_last_took():
+    from tests.test_widgets import FakeEvaluator
+    from widgets import Dashboard
+
+    dash = Dashboard(model="mlp", evaluator=FakeEvaluator(delay=0.2), thin_models=[])
+    try:
+        assert dash.wait(30)
+        dash.evaluate_full()
+        assert dash.busy and "full test set (10,000 images)" in dash.status.text.value
+        assert dash.wait(30) and not dash.busy
+        dash.sparsity.value = 0.5
+        assert dash.wait(30)
+        dash.evaluate_full()
+        assert re.search(r"full test set \(10,000 images; the last took \d+ s\)", dash.status.text.value)
+        assert dash.wait(30)
+    finally:
+        dash.close()

@@ -332,7 +332,7 @@ class Dashboard(w.VBox):
         picker = self.model_picker
         model = None if picker.is_thin() else picker.model  # a thin model may need fitting:
         plan = picker.preparing() if model is None else ""  # that happens in the worker
-        self.status.busy_text = plan or "evaluating"
+        self.status.busy_text = plan or self._waiting_for(split, effort)
         self.status.busy = True
         cancel = threading.Event()
         self._worker.submit(
@@ -466,10 +466,23 @@ class Dashboard(w.VBox):
             self._release_memory_when_idle()
         return _Outcome(request, baseline, measurement, time.perf_counter() - started)
 
+    def _waiting_for(self, split: str, effort: str) -> str:
+        """The busy text of an evaluation: a full test-set one says how long the last took."""
+        if (split, effort) != FULL:
+            return "evaluating"
+        n = len(self.data.split(split))
+        noun = "images" if self.data.kind == "image" else "items"
+        last = self._full_seconds
+        took = f"; the last took {last:,.0f} s" if last is not None else ""
+        return f"evaluating on the full test set ({n:,} {noun}{took})"
+
+    _full_seconds: float | None = None  # how long the last full test-set evaluation took
+
     def _prepared(self) -> Any:
         """The chosen thin model, fitted (or loaded) on the worker thread; then "evaluating"."""
         model = self.model_picker.model
-        self.status.busy_text = "evaluating"
+        if self.status.busy_text.startswith("fitting"):
+            self.status.busy_text = "evaluating"
         return model
 
     def _release_memory_when_idle(self) -> None:
@@ -614,6 +627,8 @@ class Dashboard(w.VBox):
         if live:
             self._recommend()
         self._full_running = None if not live else self._full_running
+        if not live and outcome.seconds > 0:
+            self._full_seconds = outcome.seconds
         self.baseline, self.measurement = base, current
         self.last_outcome = outcome
 
