@@ -357,7 +357,36 @@ def test_a_full_evaluation_says_what_it_does_and_how_long_the_last_took():
         dash.sparsity.value = 0.5
         assert dash.wait(30)
         dash.evaluate_full()
-        assert re.search(r"full test set \(10,000 images; the last took \d+ s\)", dash.status.text.value)
+        assert re.search(
+            r"full test set \(10,000 images; the last took \d+ s\)", dash.status.text.value
+        )
         assert dash.wait(30)
     finally:
         dash.close()
+
+
+# ------------------------------------------------------------------ thin models offered
+
+
+def test_every_thin_model_the_dashboard_offers_can_be_measured(monkeypatch, tmp_path):
+    """A Voilà visitor cannot follow "fit it on this data": each default thin model is fitted
+    and measured end to end on small images with more pixels than the SVC's 100 PCA
+    components (SVC failed exactly there on Fashion-MNIST; tabular data: test_datasets)."""
+    from lab import thin
+    from lab.datasets import as_data
+    from lab.measure import evaluate
+    from widgets.dashboard import NOT_OFFERED, offered_thin_models
+
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    rng = np.random.default_rng(0)
+    n, side = 150, 12  # 144 pixels
+    x = rng.random((n, side * side)).astype(np.float32)
+    y = np.arange(n) % 3
+    x[np.arange(n), y] += 2.0  # learnable
+    data = as_data((x.reshape(n, 1, side, side), y), name="tiny images")
+    offered = offered_thin_models()
+    assert set(offered) | set(NOT_OFFERED) == set(thin.THIN_MODELS)
+    for name in offered:
+        model = thin.fit_thin(name, data=data, progress=False)
+        m = evaluate(model, data=data, effort="quick", name=name)
+        assert 0 <= m.accuracy <= 1 and m.artifact_bytes > 0, name

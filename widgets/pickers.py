@@ -69,7 +69,9 @@ class ModelPicker(w.HBox):
         self._loaded: dict[str, object] = {}
         self._lock = threading.Lock()  # a thin model may be fitted from the worker thread
         self._failures: dict[str, str] = {}  # zoo name → why its checkpoint did not load
-        self.dropdown = w.Dropdown(description="Model", style=_STYLE, layout={"width": "230px"})
+        self.dropdown = w.Dropdown(  # wide enough for "HistGradientBoostingClassifier (thin)"
+            description="Model", style=_STYLE, layout={"width": "340px"}
+        )
         self.dropdown.add_class("lab-model-picker")
         super().__init__([self.dropdown])
         for name, module in (user_models or {}).items():
