@@ -91,7 +91,7 @@ configs = st.builds(
     structure=st.none() | st.sampled_from(dl.STRUCTURES),
     bits=st.none() | st.sampled_from(dl.BITS),
     granularity=st.none() | st.sampled_from(dl.GRANULARITIES),
-    resolution=st.none() | st.integers(1, 28),
+    resolution=st.none() | st.integers(4, 28),
     country=st.none() | st.sampled_from(COUNTRIES),
 )
 
@@ -147,8 +147,8 @@ def test_any_query_gives_a_valid_configuration_and_messages_never_an_exception(q
         ("sparsity=nan", "a fraction from 0 to 1"),
         ("bits=16", "an integer from 1 to 8, or off"),
         ("bits=4.0", "an integer from 1 to 8, or off"),
-        ("resolution=0", "from 1 to 28"),
-        ("resolution=x", "from 1 to 28"),
+        ("resolution=0", "from 4 to 28"),
+        ("resolution=x", "from 4 to 28"),
         ("structure=filters", "unstructured or channel"),
         ("granularity=row", "channel or tensor"),
         ("country=ATLANTIS", "ISO 3166 alpha-3"),

@@ -1,7 +1,7 @@
 """Deep links: a URL query sets up the dashboard, and a link always holds its configuration.
 
 Open the Voilà app with a query, e.g.
-``http://127.0.0.1:8866/?model=mobile&sparsity=0.9&bits=4&resolution=14&country=IND``,
+``http://127.0.0.1:8866/?model=cnn&sparsity=0.5&bits=4&country=IND``,
 and the dashboard starts there; the "link to this configuration" bar (:class:`DeepLink`)
 follows the sliders, and its *Copy link* button puts the page's address with that query
 on the clipboard (the browser's Clipboard API, or a copy command where the page is not a
@@ -17,8 +17,9 @@ parameter       allowed
 ``structure``   ``unstructured`` (single weights) or ``channel`` (whole filters)
 ``bits``        weight bits, an integer from 1 to 8, or ``off`` (= ``32``, fp32)
 ``granularity`` ``channel`` or ``tensor`` (one quantization scale per channel or per tensor)
-``resolution``  input pixels per side, an integer from 1 to 28; the dashboard allows the
-                sizes its resolution slider offers for the chosen model
+``resolution``  input pixels per side, an integer from 4 to 28; the dashboard allows the
+                sizes its resolution slider offers for the chosen model (28, 24, 21, 18,
+                14, 12, 10, 8, 7 for the zoo's models)
 ``country``     ISO 3166 alpha-3 code of the grid pricing CO₂ (``FRA``, ``IND``, …)
 =============== ==================================================================
 
@@ -56,6 +57,7 @@ import ipywidgets as w
 import traitlets as t
 
 from lab import data, energy, zoo
+from lab.datasets import FASHION_MIN_SIZE
 
 __all__ = [
     "IGNORED",
@@ -85,7 +87,8 @@ ALLOWED = {
     "structure": "unstructured or channel",
     "bits": "an integer from 1 to 8, or off (32) for fp32",
     "granularity": "channel or tensor",
-    "resolution": f"an integer number of pixels from 1 to {data.NATIVE_SIZE}, e.g. 14",
+    "resolution": f"an integer number of pixels from {FASHION_MIN_SIZE} to {data.NATIVE_SIZE}, "
+    "e.g. 14",
     "country": "an ISO 3166 alpha-3 code known to codecarbon, e.g. FRA, DEU, USA, IND",
 }
 
@@ -132,7 +135,7 @@ def _parse_value(key: str, text: str, models: tuple[str, ...]) -> Any:
         if text.isascii() and text.isdigit() and int(text) in BITS:
             return int(text)
     elif key == "resolution":
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= data.NATIVE_SIZE:
+        if text.isascii() and text.isdigit() and FASHION_MIN_SIZE <= int(text) <= data.NATIVE_SIZE:
             return int(text)
     elif key == "country":
         if len(text) == 3 and text.isascii() and text.isalpha():
