@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -59,3 +61,36 @@ def test_make_jupyter_starts_as_root_too():
     command = [line for line in out.splitlines() if "jupyter lab" in line]
     assert command, out
     assert ("--allow-root" in command[-1]) is (os.getuid() == 0)
+
+
+def test_fit_defaults_follow_the_datas_size_and_under_training_is_called_so():
+    import warnings
+
+    import torch
+    from sklearn.datasets import load_iris
+
+    from lab import training
+    from lab.datasets import as_data
+
+    iris = as_data(load_iris(), name="iris")  # 105 training rows
+
+    def mlp() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+
+    model = mlp()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the defaults train enough: no warning
+        report = training.fit(model, data=iris, progress=False)
+    assert report.steps >= training.MIN_STEPS and report.under_trained == ""
+    test = iris.split("test")
+    with torch.no_grad():
+        right = (model(test.images).argmax(1) == test.labels).float().mean().item()
+    assert right >= 0.9  # was 66.7 % after 15 steps
+    assert training.default_config() == training.TrainConfig()  # Fashion-MNIST unchanged
+
+    with pytest.warns(UserWarning, match="under-trained: only 15 optimizer steps"):
+        few = training.fit(mlp(), training.TrainConfig(), data=iris, progress=False)
+    assert few.steps == 15 and "only 15 optimizer steps" in few.under_trained
+    capped = training.fit(mlp(), training.TrainConfig(max_batches=3), data=iris, progress=False)
+    assert "only 3 optimizer steps" in capped.under_trained  # said, not warned: capped on purpose
