@@ -180,19 +180,14 @@ def display_name(row: Mapping) -> str:
 
 
 def _format_value(objective: str, value: float) -> str:
+    """In the units every view shows (:mod:`lab.units`): "71.5 kB", "42.4 µg CO₂ per …"."""
+    from lab.units import format_bytes, format_grams, format_si
+
     if objective == "bytes":
-        for unit, size in (("MB", 1e6), ("KB", 1e3)):
-            if value >= size:
-                return f"{value / size:.1f} {unit}"
-        return f"{value:,.0f} B"
+        return format_bytes(int(round(value)))
     if objective == "latency":
-        return f"{value:.3f} ms" if value < 0.1 else f"{value:.2f} ms"
-    grams = value  # co2: grams per 1,000 images
-    return (
-        f"{grams * 1000:.3g} mg CO2 per 1,000 images"
-        if grams < 1
-        else f"{grams:.3g} g CO2 per 1,000 images"
-    )
+        return format_si(value / 1000, "s")
+    return f"{format_grams(value)} CO₂ per 1,000 inferences"  # co2: grams per 1,000
 
 
 def _times(ratio: float) -> str:
@@ -398,9 +393,9 @@ def _reason(
         )
     _, row, accuracy = chosen
     name, value = display_name(row), _number(row.get(metric))
+    which = "only model" if n_on_par == 1 else f"{_CHEAPEST[objective]} of the {n_on_par} models"
     sentences = [
-        f"{name} is the {_CHEAPEST[objective]} of the {n_on_par} "
-        f"{'model' if n_on_par == 1 else 'models'} on par ({criteria}): "
+        f"{name} is the {which} on par ({criteria}): "
         f"{_format_value(objective, value)} at {accuracy:.2%} accuracy."
     ]
     if row is best_row or accuracy >= best:

@@ -55,7 +55,9 @@ def test_reason_has_the_real_numbers():
     rec = recommend(LAB)
     text = rec.reason
     assert str(rec) == text
-    assert "cnn [prune 90% · 4-bit]" in text and "13.4 KB" in text and "92.10%" in text
+    assert (
+        "cnn [prune 90% · 4-bit]" in text and "13.4 kB" in text
+    )  # lab.units: the style of every view and "92.10%" in text
     assert "0.8 pt below the best" in text  # 92.86 − 92.10
     assert "32× smaller than cnn" in text  # 426,805 / 13,404 = 31.8
     # the thin-model practice: the best thin model and how the choice compares with it
@@ -76,10 +78,10 @@ def test_each_objective_maps_to_its_column():
     }
     wide = recommend(LAB, tolerance_pt=10.0, objective="latency")
     assert wide.chosen["name"] == "mlp" and wide.metric == "latency_ms_p50"
-    assert "fastest" in wide.reason and "0.050 ms" in wide.reason
+    assert "fastest" in wide.reason and "50.0 µs" in wide.reason
     green = recommend(LAB, tolerance_pt=10.0, objective="co2")
     assert green.chosen["name"] == "LogisticRegression"
-    assert "lowest-CO2" in green.reason and "2 mg CO2 per 1,000 images" in green.reason
+    assert "lowest-CO2" in green.reason and "2.00 mg CO₂ per 1,000 inferences" in green.reason
     assert "A thin model is on par" in green.reason
     small = recommend(LAB, tolerance_pt=10.0, objective="bytes")
     assert small.chosen["label"] == "prune 93% · 3-bit"
@@ -296,3 +298,9 @@ def test_small_differences_are_given_in_percent():
     same = recommend([row("a", 0.9, 100), row("b", 0.91, 100)], objective="bytes")
     assert same.chosen["name"] == "a"  # equal bytes: the name breaks the tie
     assert "about as small as b" in same.reason
+
+
+def test_one_model_on_par_is_called_the_only_one():
+    rec = recommend(LAB, tolerance_pt=0.1)  # only the full cnn is within 0.1 pt of itself
+    assert len(rec.on_par) == 1
+    assert "is the only model on par" in rec.reason and "of the 1 model" not in rec.reason
