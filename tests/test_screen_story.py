@@ -390,3 +390,142 @@ def test_every_thin_model_the_dashboard_offers_can_be_measured(monkeypatch, tmp_
         model = thin.fit_thin(name, data=data, progress=False)
         m = evaluate(model, data=data, effort="quick", name=name)
         assert 0 <= m.accuracy <= 1 and m.artifact_bytes > 0, name
+
+
+# ------------------------------------------------------------------ looks: nothing hidden
+
+
+def _crowded(plot, n: int = 14, current_at: int = -1) -> list:
+    """Points along a frontier, the current one in the lower right (where legends used to be)."""
+    from lab.techniques.configs import PruneConfig, Recipe
+
+    made = []
+    for i in range(n):
+        sparsity = round(0.05 * i, 2)
+        made.append(
+            NS(
+                name="cnn",
+                recipe=Recipe(prune=PruneConfig(sparsity)).to_json() if sparsity else "{}",
+                label=f"prune {5 * i}% unstructured" if i else "baseline",
+                accuracy=0.92 - 0.03 * (i / n) ** 3,
+                artifact_bytes=int(400_000 * (1 - 0.06 * i)),
+                latency_ms_p50=1.0,
+                co2_g_per_1k=1e-4,
+            )
+        )
+    for i in range(12):  # big, weaker models: the lower right is taken
+        made.append(
+            NS(
+                name="forest",
+                recipe=f"f{i}",
+                label=f"forest {i}",
+                accuracy=0.86 + 0.001 * (i % 6),
+                artifact_bytes=int(1.5e6 * 1.15**i),
+                latency_ms_p50=5.0,
+                co2_g_per_1k=1e-3,
+            )
+        )
+    order = (
+        made[:current_at] + made[current_at + 1 :] + [made[current_at]]
+        if current_at != -1
+        else made
+    )
+    plot.add(*order)
+    return made
+
+
+def _extents(fig, artists):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+@pytest.mark.parametrize("current_at", [-1, 0, 7])
+def test_the_legend_and_the_current_label_hide_no_point_measured_by_matplotlib(current_at):
+    from widgets.pareto_plot import ParetoPlot
+
+    plot = ParetoPlot(interactive=False)
+    _crowded(plot, current_at=current_at)
+    ax = plot.ax
+    legend, label = ax.get_legend(), plot._annotation
+    legend_box, label_box, axes_box = _extents(ax.figure, [legend, label, ax])
+    points = ax.transData.transform(plot._scatter.get_offsets())
+    star = ax.transData.transform(np.column_stack(plot._highlight.get_data()))[0]
+    assert not any(legend_box.contains(x, y) for x, y in points), "the legend hides a point"
+    assert not legend_box.contains(*star)
+    others = [p for p in points if not np.allclose(p, star)]
+    assert not any(label_box.contains(x, y) for x, y in others), "the label hides a point"
+    assert not label_box.overlaps(legend_box)
+    assert axes_box.x0 - 1 <= label_box.x0 and label_box.x1 <= axes_box.x1 + 1  # not cut off
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "configurations",
+        "Pareto frontier",
+        "current",
+    ]
+
+
+def test_the_svg_legend_hides_no_point():
+    import xml.etree.ElementTree as ET
+
+    from widgets.pareto_plot import ParetoPlot
+    from widgets.svg_axes import render_axes
+
+    plot = ParetoPlot(interactive=False)
+    _crowded(plot, current_at=0)
+    svg = ET.fromstring(render_axes(plot.ax))
+    ns = "{http://www.w3.org/2000/svg}"
+    frame = next(r for r in svg.iter(f"{ns}rect") if r.get("rx") == "3")  # the legend's
+    x0, y0 = float(frame.get("x")), float(frame.get("y"))
+    x1, y1 = x0 + float(frame.get("width")), y0 + float(frame.get("height"))
+    legend_circles = 1  # the legend's own sample of the scatter
+    inside = [
+        c
+        for c in svg.iter(f"{ns}circle")
+        if x0 <= float(c.get("cx")) <= x1 and y0 <= float(c.get("cy")) <= y1
+    ]
+    assert len(inside) == legend_circles
+
+
+def test_compare_labels_overlap_no_other_label_and_its_legend_lists_only_what_is_drawn():
+    from widgets.compare import CompareApp
+
+    def fake(model, recipe, **kw):
+        bits = recipe.quant.bits if recipe.quant else 32
+        return NS(
+            label=recipe.describe(),
+            accuracy=0.9 - 0.001 * (bits < 8),
+            artifact_bytes=400_000 * bits // 32,
+            state_dict_bytes=400_000,
+            macs=1_000_000,
+            flops=2_000_000,
+            latency_ms_p50=1.0,
+            co2_g_per_1k=1e-4,
+            executes_as="fp32",
+        )
+
+    app = CompareApp(
+        [
+            ("cnn", "as trained"),
+            ("cnn", "8-bit weights"),
+            ("mlp", "as trained"),
+            ("mlp", "8-bit weights"),
+        ],
+        evaluator=fake,
+        per_class=lambda *a, **k: [0.9] * 10,
+    )
+    try:
+        assert app.wait(60)
+        ax = app.pareto.ax
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "current" not in texts  # the compare app draws no star
+        labels = [a for a in app._marks if hasattr(a, "get_text")]
+        boxes = _extents(ax.figure, labels)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not a.overlaps(b), "two labels overlap"
+        assert "FLOPs / image" in app.table.value and "MACs" not in app.table.value
+    finally:
+        app.close()
