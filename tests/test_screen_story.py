@@ -76,7 +76,9 @@ def test_same_computation_shows_no_latency_or_energy_verdict_even_when_timed_apa
         co2_g_per_1k=9e-5,
         artifact_bytes=70_000,
         notes=["unstructured sparsity …: latency and FLOPs unchanged"],
+        executes_as="fp32 (4-bit weights dequantized, BN folded, channels_last)",
     )
+    base.executes_as = "fp32 (BN folded, channels_last)"  # the same kernels, as lab writes it
     panel = MetricsPanel()
     panel.show(pruned, base)
     for key in ("latency", "energy", "co2"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +79,7 @@ class Metric:
         return ratio_change(base, value, self.lower, self.higher, noise)
 
 
-SAME_WORK = "≈ same (same computation as uncompressed)"
+SAME_WORK = "≈ same (same computation)"
 NOT_TESTED = "not tested for noise"
 FP32_FILE = "vs fp32 file"
 
@@ -90,10 +91,23 @@ def same_work(baseline: Any, measurement: Any) -> bool:
     differ from the baseline's except by when each was timed, so no change is shown."""
     if measurement is baseline:
         return False
-    keys = ("executes_as", "flops", "resolution")
-    if getattr(baseline, "executes_as", None) is None:
+    runtimes = [_runtime(getattr(m, "executes_as", None)) for m in (baseline, measurement)]
+    if runtimes[0] is None or runtimes[0] != runtimes[1]:
         return False
-    return all(getattr(baseline, k, None) == getattr(measurement, k, None) for k in keys)
+    return all(getattr(baseline, k, None) == getattr(measurement, k, None) for k in _SAME)
+
+
+_SAME = ("flops", "resolution")
+_DEQUANTIZED = re.compile(r"\d+-bit weights dequantized(, )?")
+
+
+def _runtime(executes_as: str | None) -> str | None:
+    """What executes, without what only the stored file changed: ``"fp32 (4-bit weights
+    dequantized, BN folded, channels_last)"`` runs the kernels of ``"fp32 (BN folded,
+    channels_last)"`` (its weights were rounded, then stored as fp32 again)."""
+    if executes_as is None:
+        return None
+    return _DEQUANTIZED.sub("", str(executes_as)).replace(" ()", "")
 
 
 def cost_verdict(key: str, baseline: Any, measurement: Any) -> str:
@@ -292,11 +306,11 @@ class MetricsPanel(w.VBox):
             self._labels[metric.key] = w.HTML(self._label(metric.label))
             cells += [self._labels[metric.key], value, change]
         grid = w.GridBox(
-            cells, layout=w.Layout(grid_template_columns="170px 170px 200px", grid_gap="0 8px")
+            cells, layout=w.Layout(grid_template_columns="150px 120px 174px", grid_gap="0 8px")
         )
         self.notes = w.HTML("")
         self.notes.add_class("lab-metric-notes")
-        super().__init__([self.title, grid, self.notes], layout={"width": "560px"})
+        super().__init__([self.title, grid, self.notes], layout={"width": "460px"})
         self.add_class("lab-metrics")
         self.texts = {m.key: PLACEHOLDER for m in METRICS}
         self.changes = {m.key: "" for m in METRICS}
