@@ -531,3 +531,38 @@ def test_compare_labels_overlap_no_other_label_and_its_legend_lists_only_what_is
         assert "FLOPs / image" in app.table.value and "MACs" not in app.table.value
     finally:
         app.close()
+
+
+def test_the_compare_app_says_when_a_row_waits_for_int8_calibration():
+    import threading
+
+    from widgets.compare import CompareApp
+
+    seen, ready, holder = [], threading.Event(), {}
+
+    def fake(model, recipe, **kw):
+        assert ready.wait(30)
+        seen.append(holder["app"].status.value)  # what the page shows while this row runs
+        return NS(
+            label=recipe.describe(),
+            accuracy=0.9,
+            artifact_bytes=100_000,
+            state_dict_bytes=400_000,
+            macs=1_000_000,
+            latency_ms_p50=1.0,
+            co2_g_per_1k=1e-4,
+            executes_as="int8",
+        )
+
+    app = holder["app"] = CompareApp(
+        [("mlp", "as trained"), ("mlp", "real int8 (weights + activations)")],
+        evaluator=fake,
+        per_class=lambda *a, **k: [0.9] * 10,
+    )
+    ready.set()
+    try:
+        assert app.wait(60)
+        assert any("real int8" in s and "calibrating int8 activations first" in s for s in seen)
+        assert not any("calibrating" in s for s in seen if "2/2" not in s)
+    finally:
+        app.close()

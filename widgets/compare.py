@@ -48,6 +48,7 @@ from lab.techniques.configs import PruneConfig, QuantConfig, Recipe, ResolutionC
 from .figure import FigureView
 from .metrics import operations_unit
 from .pareto_plot import AXES, ParetoPlot
+from .pickers import last_fit
 from .placement import place_labels
 from .units import format_bytes, format_grams, format_si
 from .worker import LatestWorker
@@ -395,7 +396,9 @@ class CompareApp(w.VBox):
                 known = self._memo.get(key)
             if known is None:
                 self._show_status(
-                    message=f"measuring {i + 1}/{len(entries)}: {entry.label}…", busy=True
+                    message=f"measuring {i + 1}/{len(entries)}: {entry.label}"
+                    f"{self._preparing(entry)}…",
+                    busy=True,
                 )
                 try:
                     known = self._measure(entry, cancel)
@@ -410,6 +413,22 @@ class CompareApp(w.VBox):
                     self._memo[key] = known
             rows.append(known)
         return [rows, failures]
+
+    def _preparing(self, entry: Entry) -> str:
+        """What a row waits for before its measurement: a thin model's first fit (with how
+        long the last one took) or int8 calibration; "" when nothing."""
+        if entry.model in self._thin and entry.model not in self._loaded:
+            from lab import thin as lab_thin
+
+            path = lab_thin.model_path(entry.model)
+            if not path.is_file():
+                last = last_fit(entry.model, path.parent)
+                took = f", took {last[0]:,.0f} s last time" if last else ""
+                return f" (fitting {entry.model} first{took})"
+        recipe = PRESETS[entry.preset]
+        if recipe.quant is not None and recipe.quant.activations:
+            return " (calibrating int8 activations first)"
+        return ""
 
     def _measure(self, entry: Entry, cancel: threading.Event) -> dict:
         model = self._model(entry.model)

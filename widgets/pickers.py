@@ -21,7 +21,7 @@ from torch import nn
 
 from lab import energy, zoo
 
-__all__ = ["ModelPicker", "RegionPicker"]
+__all__ = ["ModelPicker", "RegionPicker", "last_fit"]
 
 _STYLE = {"description_width": "60px"}
 
@@ -181,7 +181,7 @@ class ModelPicker(w.HBox):
             n = thin.QUICK_TRAIN_SIZE
         noun = "images" if data.kind == "image" else "items"
         text = f"fitting {name} on {n:,} {noun} of {data.name}"
-        last = _last_fit(name, thin.model_path(name, data=self._data).parent)
+        last = last_fit(name, thin.model_path(name, data=self._data).parent)
         if last is not None:
             seconds, n_last = last
             on = "" if n_last == n else f" on {n_last:,}"
@@ -196,7 +196,7 @@ class ModelPicker(w.HBox):
         self._failures.clear()
 
 
-def _last_fit(name: str, folder: object) -> tuple[float, int] | None:
+def last_fit(name: str, folder: object) -> tuple[float, int] | None:
     """(seconds, training samples) of the newest fit of thin model ``name`` recorded in the
     sidecars of lab's thin-model cache ``folder``; None when it was never fitted there."""
     import json
