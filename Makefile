@@ -60,8 +60,10 @@ app: setup
 	 exec $(VENV)/bin/voila "$$nb" --port=$(PORT) --no-browser --Voila.ip=$(IP) \
 	   --Voila.config_file_paths=etc/voila --show_tracebacks=False $(VOILA_ARGS)
 
+# JupyterLab refuses to start as root without --allow-root (and root is what apt-get needs)
+JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 jupyter: setup
-	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1
+	$(VENV)/bin/jupyter lab notebooks --no-browser --ip=127.0.0.1 $(JUPYTER_ROOT) $(JUPYTER_ARGS)
 
 # Notebooks measure afresh into a throw-away store (never yesterday's cached numbers).
 test: setup browser postgres lint

@@ -91,6 +91,7 @@ MOVED = {
     "lab.tiny_models": "lab.models.tiny_models",
     "lab.devices": "lab.runtimes.devices",
     "lab.search_inputs": "lab.decide.search_inputs",
+    "lab.units": "lab.meters.units",
 }
 
 

@@ -81,10 +81,10 @@ def test_each_objective_maps_to_its_column():
         assert OBJECTIVES[name] == field == objectives.get(name).field
     wide = recommend(LAB, tolerance_pt=10.0, objective="latency")
     assert wide.chosen["name"] == "mlp" and wide.metric == "latency_ms_p50"
-    assert "fastest" in wide.reason and "0.050 ms" in wide.reason
+    assert "fastest" in wide.reason and "50.0 µs" in wide.reason
     green = recommend(LAB, tolerance_pt=10.0, objective="co2")
     assert green.chosen["name"] == "LogisticRegression"
-    assert "lowest-CO₂" in green.reason and "2 mg CO₂ per 1,000 inferences" in green.reason
+    assert "lowest-CO₂" in green.reason and "2.00 mg CO₂ per 1,000 inferences" in green.reason
     assert "A thin model is on par" in green.reason
     small = recommend(LAB, tolerance_pt=10.0, objective="bytes")
     assert small.chosen["label"] == "prune 93% · 3-bit"
@@ -301,3 +301,9 @@ def test_small_differences_are_given_in_percent():
     same = recommend([row("a", 0.9, 100), row("b", 0.91, 100)], objective="bytes")
     assert same.chosen["name"] == "a"  # equal bytes: the name breaks the tie
     assert "about as small as b" in same.reason
+
+
+def test_one_model_on_par_is_called_the_only_one():
+    rec = recommend(LAB, tolerance_pt=0.1)  # only the full cnn is within 0.1 pt of itself
+    assert len(rec.on_par) == 1
+    assert "is the only model on par" in rec.reason and "of the 1 model" not in rec.reason

@@ -78,7 +78,7 @@ def test_percent_parser_refuses_out_of_range_and_garbage(text):
 def test_typed_sparsity_is_read_as_meant(typed):
     slider = SparsitySlider()
     slider.entry.value = typed
-    assert slider.value == 0.5 and slider.slider.value == 0.5
+    assert slider.value == 0.5 and slider.slider.value == 50  # the page's slider: percent
     assert slider.entry.value == "50%" and slider.error == "" and not _visible(slider.feedback)
     assert slider.config.sparsity == 0.5
 
@@ -90,7 +90,7 @@ def test_bad_typed_sparsity_is_refused_with_a_visible_message(typed):
     assert slider.value == 0.3 and slider.entry.value == "30%"  # unchanged, box shows it again
     assert PERCENT_RANGE in slider.error and _visible(slider.feedback)
     assert "lab-error" in slider.feedback.value and PERCENT_RANGE in slider.feedback.value
-    slider.slider.value = 0.7  # dragging afterwards clears the message
+    slider.slider.value = 70  # dragging afterwards (the page sends percent) clears the message
     assert slider.entry.value == "70%" and slider.error == "" and not _visible(slider.feedback)
 
 

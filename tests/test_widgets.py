@@ -58,6 +58,7 @@ def fake_measurement(
         n_images=2000 if split == "live" else 10_000,
         accuracy=0.91 - 0.2 * sparsity**3 - 0.01 * (bits < 4),
         artifact_bytes=int(400_000 * (1 - sparsity) * bits / 32) + 1000,
+        state_dict_bytes=401_000,  # the input model's fp32 file: every "× smaller" is against it
         flops=int(1e6 * (size / 28) ** 2),
         latency_ms_p50=0.5 * (size / 28) ** 2,
         energy_kwh_per_1k=kwh,
@@ -155,7 +156,7 @@ def test_sliders_give_lab_configs_and_none_when_off():
     assert resolution.config == ResolutionConfig(14)
     # the inner ipywidgets follow (what the browser shows)
     assert (sparsity.slider.value, bits.slider.label, resolution.slider.label) == (
-        0.8,
+        80,  # percent: the page's aria values read 0–95
         "4 bits",
         "14 px",
     )
@@ -165,7 +166,7 @@ def test_slider_changes_notify_observers():
     seen = []
     slider = SparsitySlider()
     slider.observe(lambda change: seen.append(change["new"]), names="value")
-    slider.slider.value = 0.35  # as the browser would
+    slider.slider.value = 35  # as the browser would (in percent)
     assert seen == [0.35]
 
 
@@ -240,7 +241,8 @@ def test_metrics_panel_shows_values_and_changes_vs_baseline():
     panel.show(small, base)
     assert panel.texts["accuracy"] == f"{100 * small.accuracy:.1f} %"
     assert panel.changes["accuracy"] == "−2.5 pt"
-    assert panel.changes["size"].endswith("× smaller")
+    ratio = 401_000 / small.artifact_bytes  # against the fp32 file, like the compare app
+    assert panel.changes["size"] == f"{ratio:.1f}× smaller vs fp32 file"
     assert panel.changes["flops"] == "4.0× fewer"
     assert panel.numbers["size"] == small.artifact_bytes
     # the browser reads the same texts from stable CSS classes
@@ -325,7 +327,7 @@ def test_dashboard_shows_baseline_then_follows_the_sliders(dashboard):
     assert dash.wait(10)
     assert dash.measurement.label == "prune 80% unstructured · 4-bit channel"
     assert dash.metrics.numbers["size"] < size_before
-    assert dash.metrics.changes["size"].endswith("× smaller")
+    assert dash.metrics.changes["size"].endswith("× smaller vs fp32 file")
     assert len(dash.pareto.data["x"]) > len(x_before)
     assert dash.pareto.data["current"][0] == dash.metrics.numbers["size"]
     assert dash.scale.co2_g_per_1k == dash.measurement.co2_g_per_1k

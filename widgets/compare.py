@@ -48,8 +48,11 @@ from lab.models import zoo
 from lab.techniques.configs import PruneConfig, QuantConfig, Recipe, ResolutionConfig
 
 from .figure import FigureView
+from .metrics import operations_unit
 from .pareto_plot import AXES, ParetoPlot
-from .units import format_bytes, format_grams
+from .pickers import last_fit
+from .placement import place_labels
+from .units import format_bytes, format_grams, format_si
 from .worker import LatestWorker
 
 __all__ = ["PRESETS", "THIN_CHOICES", "CompareApp", "Entry", "per_class_accuracy"]
@@ -395,7 +398,9 @@ class CompareApp(w.VBox):
                 known = self._memo.get(key)
             if known is None:
                 self._show_status(
-                    message=f"measuring {i + 1}/{len(entries)}: {entry.label}…", busy=True
+                    message=f"measuring {i + 1}/{len(entries)}: {entry.label}"
+                    f"{self._preparing(entry)}…",
+                    busy=True,
                 )
                 try:
                     known = self._measure(entry, cancel)
@@ -410,6 +415,22 @@ class CompareApp(w.VBox):
                     self._memo[key] = known
             rows.append(known)
         return [rows, failures]
+
+    def _preparing(self, entry: Entry) -> str:
+        """What a row waits for before its measurement: a thin model's first fit (with how
+        long the last one took) or int8 calibration; "" when nothing."""
+        if entry.model in self._thin and entry.model not in self._loaded:
+            from lab.models import thin as lab_thin
+
+            path = lab_thin.model_path(entry.model)
+            if not path.is_file():
+                last = last_fit(entry.model, path.parent)
+                took = f", took {last[0]:,.0f} s last time" if last else ""
+                return f" (fitting {entry.model} first{took})"
+        recipe = PRESETS[entry.preset]
+        if recipe.quant is not None and recipe.quant.activations:
+            return " (calibrating int8 activations first)"
+        return ""
 
     def _measure(self, entry: Entry, cancel: threading.Event) -> dict:
         model = self._model(entry.model)
@@ -440,6 +461,9 @@ class CompareApp(w.VBox):
             "artifact_bytes": int(measured.artifact_bytes),
             "state_dict_bytes": int(measured.state_dict_bytes),
             "macs": int(measured.macs),
+            # FLOPs (2 × MACs) as in every other view; trees count comparisons instead
+            "flops": int(getattr(measured, "flops", None) or 2 * measured.macs),
+            "operations": operations_unit(measured),
             "latency_ms_p50": float(measured.latency_ms_p50),
             "co2_g_per_1k": None if measured.co2_g_per_1k is None else float(measured.co2_g_per_1k),
             "executes_as": str(measured.executes_as),
@@ -483,14 +507,23 @@ class CompareApp(w.VBox):
             self.table.value = ""
             return
         columns = (  # key, header, format, best is the smallest?
-            ("accuracy", "accuracy", lambda v: f"{100 * v:.2f} %", False),
-            ("artifact_bytes", "size on disk", format_bytes, True),
-            ("macs", "MACs / image", lambda v: f"{v / 1e6:.2f} M", True),
-            ("latency_ms_p50", "latency p50", lambda v: f"{v:.2f} ms", True),
-            ("co2_g_per_1k", "CO₂-eq / 1k", format_grams, True),
+            ("accuracy", "accuracy", lambda v, _: f"{100 * v:.2f} %", False),
+            ("artifact_bytes", "size on disk", lambda v, _: format_bytes(v), True),
+            # a tree's operations are comparisons, not FLOPs
+            (
+                "flops",
+                "FLOPs / image",
+                lambda v, r: format_si(v, r.get("operations", "FLOPs")),
+                True,
+            ),
+            ("latency_ms_p50", "latency p50", lambda v, _: format_si(v / 1000, "s"), True),
+            ("co2_g_per_1k", "CO₂-eq / 1k", lambda v, _: format_grams(v), True),
         )
         best = {}
+        mixed = len({r.get("operations", "FLOPs") for r in rows}) > 1  # FLOPs beside comparisons
         for key, _, _, smallest in columns:
+            if key == "flops" and mixed:
+                continue  # no "best" between different units
             values = [r[key] for r in rows if r[key] is not None]
             if values:
                 best[key] = min(values) if smallest else max(values)
@@ -500,7 +533,7 @@ class CompareApp(w.VBox):
             cells = []
             for key, _, fmt, _ in columns:
                 value = r[key]
-                text = "n/a" if value is None else html.escape(fmt(value))
+                text = "n/a" if value is None else html.escape(fmt(value, r))
                 if value is not None and value == best.get(key) and len(rows) > 1:
                     text = f"<b>{text}</b>"
                 cells.append(f"<td style='padding:2px 10px;text-align:right'>{text}</td>")
@@ -551,15 +584,23 @@ class CompareApp(w.VBox):
         self._marks = []
         field = AXES[self.pareto.x_axis][2]
         ax = self.pareto.ax
-        for color, r in zip(_COLORS, self.rows, strict=False):
-            x = r.get(field)
-            if x is None or x <= 0:
-                continue
-            y = 100 * r["accuracy"]
+        shown = [
+            (color, r, r.get(field))
+            for color, r in zip(_COLORS, self.rows, strict=False)
+            if r.get(field) is not None and r.get(field) > 0
+        ]
+        points = [(x, 100 * r["accuracy"]) for _, r, x in shown]
+        spots = place_labels(ax, points, [r["label"] for _, r, _ in shown], 7)
+        for (color, r, _), (x, y), (dx, dy, align) in zip(shown, points, spots, strict=True):
             self._marks.append(ax.scatter([x], [y], s=60, color=color, zorder=4))
             self._marks.append(
                 ax.annotate(
-                    r["label"], (x, y), xytext=(6, -10), textcoords="offset points", fontsize=7
+                    r["label"],
+                    (x, y),
+                    xytext=(dx, dy),
+                    textcoords="offset points",
+                    ha=align,
+                    fontsize=7,
                 )
             )
         self.pareto.view.redraw()

@@ -1,7 +1,7 @@
 """Deep links: a URL query sets up the dashboard, and a link always holds its configuration.
 
 Open the Voilà app with a query, e.g.
-``http://127.0.0.1:8866/?model=mobile&sparsity=0.9&bits=4&resolution=14&country=IND``,
+``http://127.0.0.1:8866/?model=cnn&sparsity=0.5&bits=4&country=IND``,
 and the dashboard starts there; the "link to this configuration" bar (:class:`DeepLink`)
 follows the sliders, and its *Copy link* button puts the page's address with that query
 on the clipboard (the browser's Clipboard API, or a copy command where the page is not a
@@ -18,7 +18,8 @@ parameter       allowed
 ``bits``        weight bits, an integer from 1 to 8, or ``off`` (= ``32``, fp32)
 ``granularity`` ``channel`` or ``tensor`` (one quantization scale per channel or per tensor)
 ``resolution``  input pixels per side, an integer from 2 to 4096; the dashboard allows the
-                sizes its resolution slider offers for the chosen model
+                sizes its resolution slider offers for the chosen model (28, 24, 21, 18,
+                14, 12, 10, 8, 7 for the zoo's models on Fashion-MNIST)
 ``country``     ISO 3166 alpha-3 code of the grid pricing CO₂ (``FRA``, ``IND``, …)
 =============== ==================================================================
 
@@ -281,6 +282,14 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:g} %"
 
 
+# a dashboard control (a key of Dashboard.problems) → the link parameters it sets
+_CONTROL_PARTS = {
+    "sparsity": ("sparsity", "structure"),
+    "bits": ("bits", "granularity"),
+    "resolution": ("resolution",),
+}
+
+
 def apply_config(dashboard: Any, config: LinkConfig) -> list[str]:
     """Set ``dashboard``'s public widgets to ``config``; return what could not be applied.
 
@@ -306,6 +315,14 @@ def apply_config(dashboard: Any, config: LinkConfig) -> list[str]:
             )
     if config.country is not None:
         attempt("country", lambda: setattr(dashboard.region, "value", config.country))
+    disabled = dict(getattr(dashboard, "problems", {}))  # controls that do not apply here
+    for key, parts in _CONTROL_PARTS.items():
+        given = [p for p in parts if getattr(config, p) is not None]
+        if given and key in disabled:
+            problems.append(
+                f"{', '.join(given)} ignored: not available for this model — {disabled[key]}"
+            )
+            config = replace(config, **dict.fromkeys(parts))
     if config.structure is not None:
         attempt("structure", lambda: setattr(dashboard.sparsity, "structure", config.structure))
     if config.granularity is not None:

@@ -29,6 +29,7 @@ import io
 import itertools
 import math
 import warnings
+from typing import Any
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -38,7 +39,7 @@ from matplotlib.ticker import LogLocator
 
 from .svg_axes import render_axes, supports
 
-__all__ = ["FigureView", "fit_axes", "log_ticks"]
+__all__ = ["FigureView", "fit_axes", "legend_for", "log_ticks"]
 
 # Tick mantissas per decade, densest first: 1-2-5, 1-3, decades only.
 _SUBS = ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
@@ -171,3 +172,13 @@ def fit_axes(
         ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
     if max_xticks is not None:
         ax.xaxis.set_major_locator(log_ticks(*ax.get_xlim(), max_ticks=max_xticks))
+
+
+def legend_for(ax: Any, artists: list, fontsize: float = 7) -> None:
+    """A legend of exactly ``artists`` (those with something drawn: no entry for a marker the
+    plot does not show), placed where it hides the fewest points ("best"); none when empty."""
+    if not artists:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        return
+    ax.legend(handles=artists, loc="best", fontsize=fontsize, framealpha=0.7)

@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import html
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +37,11 @@ __all__ = [
     "MetricsPanel",
     "accuracy_change",
     "format_accuracy",
+    "cost_verdict",
     "notes_for",
+    "operations_unit",
+    "same_work",
+    "size_change",
     "within_noise",
 ]
 
@@ -52,31 +58,96 @@ class Metric:
     show: Callable[[float | None], str]
     lower: str = ""  # word for "value below baseline" ("smaller"); empty: compare in points
     higher: str = ""
-    tolerance: float = 0.0  # relative change shown as "≈ same" (measured quantities)
+    measured: bool = False  # a timed quantity: a change is shown only when the lab stands by it
 
     def change(self, baseline: Any, measurement: Any) -> str:
+        if self.key == "size":
+            return size_change(measurement)
         base, value = self.read(baseline), self.read(measurement)
         if not self.lower:
             return points_change(base, value)
-        noisy = within_noise(self.key, baseline, measurement)
-        tolerance = float("inf") if noisy else 0.0 if noisy is False else self.tolerance
-        return ratio_change(base, value, self.lower, self.higher, tolerance)
+        if not self.measured:  # exact counts (bytes, FLOPs): the ratio itself
+            return ratio_change(base, value, self.lower, self.higher)
+        if not base or not value or base == value:
+            return ratio_change(base, value, self.lower, self.higher)
+        verdict = cost_verdict(self.key, baseline, measurement)
+        if verdict == "same work":
+            return SAME_WORK
+        if verdict == "untested":
+            return NOT_TESTED
+        noise = math.inf if verdict == "noise" else 0.0
+        return ratio_change(base, value, self.lower, self.higher, noise)
+
+
+SAME_WORK = "≈ same (same computation)"
+NOT_TESTED = "not tested for noise"
+FP32_FILE = "vs fp32 file"
+
+
+def same_work(baseline: Any, measurement: Any) -> bool:
+    """Whether ``measurement`` ran exactly the baseline's computation: the same runtime
+    (``executes_as``), FLOPs and resolution — unstructured pruning (the zeros still execute)
+    or weights stored at fewer bits that execute in fp32. Its latency and energy cannot
+    differ from the baseline's except by when each was timed, so no change is shown."""
+    if measurement is baseline:
+        return False
+    runtimes = [_runtime(getattr(m, "executes_as", None)) for m in (baseline, measurement)]
+    if runtimes[0] is None or runtimes[0] != runtimes[1]:
+        return False
+    return all(getattr(baseline, k, None) == getattr(measurement, k, None) for k in _SAME)
+
+
+_SAME = ("flops", "resolution")
+_DEQUANTIZED = re.compile(r"\d+-bit weights dequantized(, )?")
+
+
+def _runtime(executes_as: str | None) -> str | None:
+    """What executes, without what only the stored file changed: ``"fp32 (4-bit weights
+    dequantized, BN folded, channels_last)"`` runs the kernels of ``"fp32 (BN folded,
+    channels_last)"`` (its weights were rounded, then stored as fp32 again)."""
+    if executes_as is None:
+        return None
+    return _DEQUANTIZED.sub("", str(executes_as)).replace(" ()", "")
+
+
+def cost_verdict(key: str, baseline: Any, measurement: Any) -> str:
+    """The one verdict on a measured cost change (``latency``, ``energy``, ``co2``) that
+    every view shows: ``"same work"`` (:func:`same_work`), ``"noise"`` or ``"real"`` (the
+    Measurement's own noise test, :func:`within_noise`), or ``"untested"``.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> base = NS(executes_as="fp32", flops=10, resolution=28, latency_ms_p50=1.0)
+        >>> cost_verdict("latency", base, NS(executes_as="fp32", flops=10, resolution=28))
+        'same work'
+        >>> cost_verdict("latency", base, NS(executes_as="int8", flops=10, resolution=28))
+        'untested'
+    """
+    if same_work(baseline, measurement):
+        return "same work"
+    noisy = within_noise(key, baseline, measurement)
+    if noisy is None:
+        return "untested"
+    return "noise" if noisy else "real"
 
 
 def within_noise(key: str, baseline: Any, measurement: Any) -> bool | None:
-    """The one verdict on whether a measured change of ``key`` is noise (None: not decided
-    by a test; the metric's tolerance applies). Latency: Mann–Whitney U on the timed runs
-    (:meth:`lab.measure.Measurement.latency_within_noise`); energy and CO₂ are estimated
-    from the same timed work, so they follow the throughput of the accuracy pass within
-    :data:`ENERGY_TOLERANCE`."""
+    """Whether the Measurement's own test calls the change of ``key`` noise (None: no test).
+
+    Latency: :meth:`lab.measure.Measurement.latency_within_noise` (Mann–Whitney U on the
+    timed runs). Energy and CO₂ (CO₂ is energy × the same grid intensity for both, so it
+    gets the energy's verdict): ``Measurement.energy_within_noise(baseline)`` where the
+    Measurement has it; else a relative difference up to :data:`ENERGY_TOLERANCE` is noise.
+    """
     if key == "latency":
         test = getattr(measurement, "latency_within_noise", None)
-        return (
-            test(baseline)
-            if callable(test) and getattr(baseline, "latency_samples_ms", None)
-            else None
-        )
+        if not callable(test) or not getattr(baseline, "latency_samples_ms", None):
+            return None
+        return test(baseline)
     if key in ("energy", "co2"):
+        test = getattr(measurement, "energy_within_noise", None)
+        if callable(test):
+            return test(baseline)
         base, value = _energy_wh(baseline), _energy_wh(measurement)
         if not base or not value:
             return None
@@ -84,12 +155,32 @@ def within_noise(key: str, baseline: Any, measurement: Any) -> bool | None:
     return None
 
 
-ENERGY_TOLERANCE = 0.25  # relative energy change shown as "≈ same": load-estimated power
+ENERGY_TOLERANCE = 0.25  # without an energy noise test: a relative change this small is noise
 
 
 def _energy_wh(m: Any) -> float | None:
     kwh = getattr(m, "energy_kwh_per_1k", None)
     return None if kwh is None else kwh * 1000
+
+
+def size_change(measurement: Any) -> str:
+    """The file's ratio to the input model's fp32 state_dict file — the one definition of
+    "× smaller" in every view (``Measurement.compression_ratio``); "" when unknown.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> size_change(NS(state_dict_bytes=98_000, artifact_bytes=10_000))
+        '9.8× smaller vs fp32 file'
+    """
+    fp32 = getattr(measurement, "state_dict_bytes", None)
+    text = ratio_change(fp32, getattr(measurement, "artifact_bytes", None), "smaller", "larger")
+    return f"{text} {FP32_FILE}" if text else ""
+
+
+def operations_unit(measurement: Any) -> str:
+    """What the FLOPs row counts: ``"FLOPs"``, or ``"comparisons"`` for trees."""
+    kind = str(getattr(measurement, "operations_kind", "MACs") or "MACs").lower()
+    return "comparisons" if kind.startswith("comparison") else "FLOPs"
 
 
 def accuracy_change(baseline: Any, measurement: Any) -> str:
@@ -131,7 +222,7 @@ METRICS: tuple[Metric, ...] = (
         lambda v: format_si(None if v is None else v / 1000, "s"),
         "faster",
         "slower",
-        0.25,
+        True,
     ),
     Metric(
         "energy",
@@ -140,7 +231,7 @@ METRICS: tuple[Metric, ...] = (
         lambda v: format_si(v, "Wh"),
         "less",
         "more",
-        0.25,
+        True,
     ),
     Metric(
         "co2",
@@ -149,13 +240,14 @@ METRICS: tuple[Metric, ...] = (
         format_grams,
         "less",
         "more",
-        0.25,
+        True,
     ),
 )
 
 
-def notes_for(m: Any) -> list[str]:
-    """What a reader must know to trust (or distrust) the numbers of Measurement ``m``.
+def notes_for(m: Any, item: str = "image") -> list[str]:
+    """What a reader must know to trust (or distrust) the numbers of Measurement ``m``
+    (``item``: what one sample is called, "image" or "item" for tabular data).
 
     Example:
         >>> from types import SimpleNamespace as NS
@@ -179,8 +271,8 @@ def notes_for(m: Any) -> list[str]:
             f"{m.carbon_intensity_g_per_kwh:,.0f} g/kWh ({m.country} grid)"
         )
     notes.append(
-        f"{m.split} split ({m.n_images:,} images), {m.effort} effort"
-        + (", from the result store" if m.cached else "")
+        f"{m.split} split ({m.n_images:,} {item}{'s' if m.n_images != 1 else ''}), "
+        f"{m.effort} effort" + (", from the result store" if m.cached else "")
     )
     return notes
 
@@ -198,7 +290,9 @@ class MetricsPanel(w.VBox):
     changes = t.Dict()  # key → shown change, e.g. "−0.4 pt"
     preliminary = t.Bool(False)  # the shown figures are a first look (timings follow)
 
-    def __init__(self) -> None:
+    def __init__(self, item: str = "image") -> None:
+        self.item = item  # what one sample is called: "image", or "item" for tabular data
+        self._labels: dict[str, w.HTML] = {}
         self.title = w.HTML(PLACEHOLDER)
         self.title.add_class("lab-metric-label")
         self._values: dict[str, w.HTML] = {}
@@ -209,23 +303,46 @@ class MetricsPanel(w.VBox):
             value.add_class(f"lab-metric-{metric.key}")
             change.add_class(f"lab-change-{metric.key}")
             self._values[metric.key], self._changes[metric.key] = value, change
-            cells += [w.HTML(f"<span style='color:#555'>{metric.label}</span>"), value, change]
+            self._labels[metric.key] = w.HTML(self._label(metric.label))
+            cells += [self._labels[metric.key], value, change]
         grid = w.GridBox(
-            cells, layout=w.Layout(grid_template_columns="170px 170px 200px", grid_gap="0 8px")
+            cells, layout=w.Layout(grid_template_columns="150px 120px 174px", grid_gap="0 8px")
         )
         self.notes = w.HTML("")
         self.notes.add_class("lab-metric-notes")
-        super().__init__([self.title, grid, self.notes], layout={"width": "560px"})
+        super().__init__([self.title, grid, self.notes], layout={"width": "460px"})
         self.add_class("lab-metrics")
         self.texts = {m.key: PLACEHOLDER for m in METRICS}
         self.changes = {m.key: "" for m in METRICS}
 
+    def wait_for(self, name: str, what: str) -> None:
+        """Show that ``name``'s figures are on their way (``what`` the lab is doing, e.g.
+        "fitting SVC on 10,000 images"): no figure of another model stays on screen."""
+        with self.hold_sync():
+            for key, value in self._values.items():
+                value.value = f"<b class='lab-waiting'>{PLACEHOLDER}</b>"
+                self._changes[key].value = ""
+            self.title.value = f"<b>{html.escape(name)}</b> · {html.escape(what)}…"
+            self.notes.value = ""
+            self.texts = {m.key: PLACEHOLDER for m in METRICS}
+            self.changes = {m.key: "" for m in METRICS}
+            self.numbers = {}
+            self.baseline = self.measurement = None
+            self.preliminary = False
+
+    @staticmethod
+    def _label(text: str) -> str:
+        return f"<span style='color:#555'>{html.escape(text)}</span>"
+
     def show(self, measurement: Any, baseline: Any | None = None) -> None:
         """Display ``measurement``; changes are relative to ``baseline`` (none when omitted)."""
         numbers, texts, changes = {}, {}, {}
+        unit = operations_unit(measurement)
         for metric in METRICS:
             numbers[metric.key] = metric.read(measurement)
             texts[metric.key] = metric.show(numbers[metric.key])
+            if metric.key == "flops":
+                texts[metric.key] = format_si(numbers[metric.key], unit)
             changes[metric.key] = "" if baseline is None else metric.change(baseline, measurement)
         if baseline is not None and measurement is not baseline:
             changes["accuracy"] = accuracy_change(baseline, measurement)
@@ -235,7 +352,8 @@ class MetricsPanel(w.VBox):
             for key in ("latency", "energy", "co2"):
                 texts[key], changes[key] = "measuring…", ""
             texts["accuracy"] += " prelim."
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in notes_for(measurement))
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in notes_for(measurement, self.item))
+        flops_label = f"{unit[0].upper()}{unit[1:]} per {self.item}"
         label = html.escape(getattr(measurement, "label", "") or "baseline")
         stage = "preliminary" if preliminary else "final"
         with self.hold_sync():
@@ -247,6 +365,7 @@ class MetricsPanel(w.VBox):
                         key
                     ].value = f"<b class='lab-{mark}' title='{mark}'>{html.escape(texts[key])}</b>"
                     self._changes[key].value = html.escape(changes[key])
+            self._labels["flops"].value = self._label(flops_label)
             self.title.value = f"<b>{html.escape(getattr(measurement, 'name', ''))}</b> · {label}"
             self.notes.value = f"<ul style='margin:4px 0;padding-left:18px;font-size:90%;line-height:1.35'>{notes}</ul>"
             self.numbers, self.texts, self.changes = numbers, texts, changes

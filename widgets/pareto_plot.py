@@ -23,7 +23,8 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from lab.decide.pareto import pareto_front
 from widgets.validation import choice
 
-from .figure import FigureView, fit_axes
+from .figure import FigureView, fit_axes, legend_for
+from .placement import place_labels
 from .units import format_bytes, format_grams
 
 __all__ = ["AXES", "ParetoPlot"]
@@ -95,7 +96,6 @@ class ParetoPlot(w.VBox):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
         super().__init__([self.toggle, self.view.widget])
         self.add_class("lab-pareto")
         self.x_axis = x_axis
@@ -114,12 +114,16 @@ class ParetoPlot(w.VBox):
                 self._current = _key(measurements[-1])
             self._redraw()
 
-    def clear(self) -> None:
-        """Forget every point (e.g. when the model or the region changes)."""
+    def clear(self, waiting: str = "") -> None:
+        """Forget every point (e.g. when the model or the region changes); ``waiting`` is the
+        title until the next point comes (e.g. "SVC: fitting…")."""
         with self._drawing:
             self._points.clear()
             self._current = None
+            self._waiting = waiting
             self._redraw()
+
+    _waiting = ""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -162,19 +166,27 @@ class ParetoPlot(w.VBox):
         front = pareto_front(list(zip(xs, ys, strict=True)))
         self._front.set_data(xs[front], ys[front])
         current = [i for i, (m, _) in enumerate(shown) if _key(m) == self._current]
+        self._rescale(xs, ys)
         if current:
             i = current[0]
             self._highlight.set_data([xs[i]], [ys[i]])
-            self._annotation.xy = (xs[i], ys[i])
+            others = [(x, y) for j, (x, y) in enumerate(zip(xs, ys, strict=True)) if j != i]
+            dx, dy, align = place_labels(
+                self.ax, [(xs[i], ys[i])], [self._labels[i]], 8, obstacles=others
+            )[0]  # beside the star, on the side that hides no point and stays in the axes
+            self._annotation.xy, self._annotation.xyann = (xs[i], ys[i]), (dx, dy)
+            self._annotation.set_horizontalalignment(align)
             self._annotation.set_text(self._labels[i])
         else:
             self._highlight.set_data([], [])
             self._annotation.set_text("")
-        self._rescale(xs, ys)
+        drawn = [(self._scatter, len(xs)), (self._front, len(front)), (self._highlight, current)]
+        legend_for(self.ax, [artist for artist, shown_any in drawn if shown_any])
         self.ax.set_xlabel(AXES[self.x_axis][1])
         self.ax.xaxis.set_major_formatter(FuncFormatter(_TICKS[self.x_axis]))
         noun = "configuration" if len(xs) == 1 else "configurations"
-        self.ax.set_title(f"{len(xs)} {noun}, {len(front)} on the frontier", fontsize=9)
+        title = f"{len(xs)} {noun}, {len(front)} on the frontier"
+        self.ax.set_title(self._waiting if self._waiting and not len(xs) else title, fontsize=9)
         self.count = len(xs)
         self.view.redraw()
 

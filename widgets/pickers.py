@@ -23,7 +23,7 @@ from lab.meters import energy
 from lab.models import zoo
 from widgets.validation import WidgetValueError
 
-__all__ = ["ModelPicker", "RegionPicker"]
+__all__ = ["ModelPicker", "RegionPicker", "last_fit"]
 
 _STYLE = {"description_width": "60px"}
 
@@ -71,7 +71,9 @@ class ModelPicker(w.HBox):
         self._loaded: dict[str, object] = {}
         self._lock = threading.Lock()  # a thin model may be fitted from the worker thread
         self._failures: dict[str, str] = {}  # zoo name → why its checkpoint did not load
-        self.dropdown = w.Dropdown(description="Model", style=_STYLE, layout={"width": "230px"})
+        self.dropdown = w.Dropdown(  # wide enough for "HistGradientBoostingClassifier (thin)"
+            description="Model", style=_STYLE, layout={"width": "340px"}
+        )
         self.dropdown.add_class("lab-model-picker")
         super().__init__([self.dropdown])
         for name, module in (user_models or {}).items():
@@ -156,10 +158,62 @@ class ModelPicker(w.HBox):
         self.warning = self._failures.get(name, "")
         return self._loaded[name]
 
+    def is_ready(self, name: str | None = None) -> bool:
+        """Whether choosing ``name`` (default: the chosen one) costs no fitting: anything but
+        a thin model that is neither loaded nor in lab's cache of fitted models."""
+        from lab.models import thin
+
+        name = self.value if name is None else name
+        if name not in self._thin or name in self._user or name in self._loaded:
+            return True
+        return thin.model_path(name, data=self._data).is_file()
+
+    def preparing(self, name: str | None = None) -> str:
+        """What choosing ``name`` makes the lab do first, for a busy message: ``"fitting SVC
+        on 10,000 images of fashion-mnist (took 38 s last time)"``; "" when it is ready."""
+        from lab.datasets import as_data
+        from lab.models import thin
+
+        name = self.value if name is None else name
+        if self.is_ready(name):
+            return ""
+        data = as_data(self._data)
+        n = len(data.split("train"))
+        if thin.quick_mode() and n > thin.QUICK_TRAIN_SIZE:
+            n = thin.QUICK_TRAIN_SIZE
+        noun = "images" if data.kind == "image" else "items"
+        text = f"fitting {name} on {n:,} {noun} of {data.name}"
+        last = last_fit(name, thin.model_path(name, data=self._data).parent)
+        if last is not None:
+            seconds, n_last = last
+            on = "" if n_last == n else f" on {n_last:,}"
+            text += f" (took {seconds:,.0f} s{on} last time)"
+        else:
+            text += " (first fit here: up to a few minutes)"
+        return text
+
     def reload(self) -> None:
         """Forget loaded zoo models (e.g. after training a checkpoint), so they load afresh."""
         self._loaded.clear()
         self._failures.clear()
+
+
+def last_fit(name: str, folder: object) -> tuple[float, int] | None:
+    """(seconds, training samples) of the newest fit of thin model ``name`` recorded in the
+    sidecars of lab's thin-model cache ``folder``; None when it was never fitted there."""
+    import json
+    from pathlib import Path
+
+    newest: tuple[float, float, int] | None = None
+    for sidecar in Path(folder).glob(f"{name}-*.skops.json"):
+        try:
+            meta = json.loads(sidecar.read_text())
+            fit = (float(meta["created"]), float(meta["train_seconds"]), int(meta["n_train"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if newest is None or fit > newest:
+            newest = fit
+    return None if newest is None else newest[1:]
 
 
 class RegionPicker(w.HBox):

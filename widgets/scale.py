@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import ipywidgets as w
@@ -83,8 +84,11 @@ class DeploymentScale(w.VBox):
         self.summary.add_class("lab-scale-summary")
         super().__init__([w.HBox([self.slider, self.entry]), self.feedback, self.summary])
         self.add_class("lab-scale")
-        t.link((self, "per_day"), (self.slider, "value"))
+        # not linked both ways: the page's slider snaps a typed 5000 to its step (10^3.75 =
+        # 5,623) and sends that back; a position within half a step of per_day is that echo
         self.per_day = per_day
+        self.slider.value = per_day
+        self.slider.observe(self._dragged, names="value")
         self.entry.observe(self._typed, names="value")
         self._show()
         self._update()
@@ -109,6 +113,14 @@ class DeploymentScale(w.VBox):
                 f"{format_count(high)}; got {value!r}"
             )
         return float(value)
+
+    def _dragged(self, change: dict) -> None:
+        new = change["new"]
+        if new > 0 and self.per_day > 0:
+            half_step = self.slider.step / 2 * (1 - 1e-9)
+            if abs(math.log10(new) - math.log10(self.per_day)) <= half_step:
+                return  # the page snapping our own value to its step: keep ours
+        self.per_day = new
 
     def _typed(self, change: dict) -> None:
         if self._writing:
@@ -135,6 +147,8 @@ class DeploymentScale(w.VBox):
     @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k", "within_noise")
     def _update(self, change: dict | None = None) -> None:
         if change is not None and change["name"] == "per_day":
+            if self.slider.value != self.per_day:
+                self.slider.value = self.per_day
             self.error = ""
             render_feedback(self.feedback)
             self._show()

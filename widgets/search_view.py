@@ -68,6 +68,12 @@ def _percent(value: Any) -> str:
     return "n/a" if _missing(value) else f"{100 * float(value):.1f}%"
 
 
+def _flops(row: dict) -> float | None:
+    """FLOPs per image of a trial row (2 × MACs when only MACs were recorded)."""
+    flops, macs = _number(row.get("flops")), _number(row.get("macs"))
+    return flops if flops is not None else None if macs is None else 2 * macs
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -647,7 +653,7 @@ class SearchView(w.VBox):
             measured = [
                 ("val accuracy", _percent(row.get("accuracy"))),
                 ("size", _short_bytes(row.get("artifact_bytes"))),
-                ("MACs", format_si(_number(row.get("macs")), "MACs")),
+                ("FLOPs", format_si(_flops(row), "FLOPs")),  # as every view names them
                 ("latency p50", _latency(row.get("latency_ms_p50"))),
             ]
             if not row.get("feasible", True):

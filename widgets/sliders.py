@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Sequence
 
 import ipywidgets as w
@@ -43,7 +44,14 @@ from .status import render_feedback
 from .units import parse_percent
 from .validation import Checked, WidgetValueError, choice, fraction, integer
 
-__all__ = ["BitWidthSlider", "ResolutionSlider", "SparsitySlider", "bits_label"]
+__all__ = [
+    "BitWidthSlider",
+    "ResolutionSlider",
+    "SparsitySlider",
+    "bits_label",
+    "parse_bits",
+    "parse_size",
+]
 
 _STYLE = {"description_width": "88px"}
 _SLIDER_LAYOUT = {"width": "340px"}
@@ -64,6 +72,113 @@ def bits_label(bits: int) -> str:
     if bits == OFF_BITS:
         return "off (fp32)"
     return f"{bits} bit" if bits == 1 else f"{bits} bits"
+
+
+def _park(control, enabled: bool, off: object) -> None:
+    """Disabled: remember ``control``'s position and show ``off`` (nothing stale on screen or
+    in a link); enabled again: put the remembered position back."""
+    parked = getattr(control, "_parked", None)
+    if not enabled and parked is None:
+        control._parked = control.value
+        control.value = off
+    elif enabled and parked is not None:
+        control._parked = None
+        control.value = parked
+
+
+class _TypedBox:
+    """The box beside a choice slider: shows the value and takes a typed one exactly, or
+    refuses it with the reason under the slider (never silently changes it). ``owner`` has
+    ``value`` and ``error`` traits; ``parse`` raises ValueError naming what is allowed."""
+
+    def __init__(self, owner, parse, show, css: str, tooltip: str, width: str = "72px") -> None:
+        self.owner, self.parse, self.show = owner, parse, show
+        self._writing = False
+        self.entry = w.Text(
+            continuous_update=False,  # parse on Enter or when the box loses focus
+            layout={"width": width},
+            tooltip=tooltip,
+        )
+        self.entry.add_class(f"{css}-readout")
+        self.feedback = w.HTML("", layout={"display": "none"})
+        self.feedback.add_class(f"{css}-message")
+        self.entry.observe(self._typed, names="value")
+
+    def _typed(self, change: dict) -> None:
+        if self._writing:
+            return
+        try:
+            value = self.parse(change["new"])
+        except ValueError as exc:
+            self.refresh()
+            self.owner.error = str(exc)
+            render_feedback(self.feedback, error=self.owner.error)
+            return
+        self.owner.value = value
+        self.moved()
+
+    def moved(self) -> None:
+        """The value changed (typed, dragged or set in code): show it, clear any message."""
+        self.owner.error = ""
+        render_feedback(self.feedback)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._writing = True
+        try:
+            self.entry.value = self.show(self.owner.value) if not self.entry.disabled else "n/a"
+        finally:
+            self._writing = False
+
+
+def parse_bits(text: str) -> int:
+    """What a user typed as a bit-width: ``"4"``, ``"4 bits"``, ``"4-bit"``, ``"off"``,
+    ``"fp32"`` or ``"32"``; anything else is refused naming what is allowed.
+
+    Example:
+        >>> parse_bits("4 bits"), parse_bits(" 1 bit "), parse_bits("off"), parse_bits("FP32")
+        (4, 1, 32, 32)
+        >>> parse_bits("9")
+        Traceback (most recent call last):
+        ...
+        ValueError: Quantization must be 1 to 8 bits, or off (fp32) (type e.g. 4, 4 bits or off); got '9'
+    """
+    allowed = (
+        "Quantization must be 1 to 8 bits, or off (fp32) (type e.g. 4, 4 bits or off); "
+        f"got {text!r}"
+    )
+    if not isinstance(text, str):
+        raise ValueError(allowed)
+    typed = text.strip().lower()
+    if typed in ("off", "fp32", "off (fp32)", "none"):
+        return OFF_BITS
+    match = re.fullmatch(r"(\d{1,2})\s*-?\s*(?:bits?|b)?", typed)
+    if match is None or int(match.group(1)) not in BIT_CHOICES:
+        raise ValueError(allowed)
+    return int(match.group(1))
+
+
+def parse_size(text: str, sizes: Sequence[int]) -> int:
+    """What a user typed as a resolution (``"14"``, ``"14 px"``), if it is one of ``sizes``;
+    anything else is refused naming the sizes offered (never rounded to another size).
+
+    Example:
+        >>> parse_size("14 px", (28, 14, 7))
+        14
+        >>> parse_size("15", (28, 14, 7))
+        Traceback (most recent call last):
+        ...
+        ValueError: Resolution must be one of 28, 14, 7 px here; got '15'
+    """
+    allowed = f"Resolution must be one of {', '.join(map(str, sizes))} px here; got {text!r}"
+    match = (
+        re.fullmatch(r"(\d{1,4})\s*(?:px)?", text.strip().lower())
+        if isinstance(text, str)
+        else None
+    )
+    if match is None or int(match.group(1)) not in sizes:
+        raise ValueError(allowed)
+    return int(match.group(1))
 
 
 class SparsitySlider(w.VBox):
@@ -104,16 +219,18 @@ class SparsitySlider(w.VBox):
         self.max_sparsity, self.step = float(max_sparsity), step
         fraction("sparsity", value, 0.0, self.max_sparsity, " (fraction of weights removed)")
         self._writing = False  # True while the widget itself rewrites the box
-        self.slider = w.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=max_sparsity,
-            step=step,
+        # in whole percent: the page's slider library writes aria-valuemax with one decimal
+        # (0.95 read as "0.9") and stops a fraction slider one step short of 0.95
+        self.slider = w.IntSlider(
+            value=0,
+            min=0,
+            max=round(100 * max_sparsity),
+            step=max(1, round(100 * step)),
             readout=False,  # ipywidgets' editable readout misreads "50" as 50 (→ 95 %)
             description="Pruning",
             continuous_update=True,
             style=_STYLE,
-            layout={"width": "290px"},
+            layout={"width": "250px"},
             tooltip="Fraction of weights set to zero (unstructured) or of filters removed (channels)",
         )
         self.slider.add_class("lab-sparsity-slider")
@@ -131,14 +248,18 @@ class SparsitySlider(w.VBox):
                 "unstructured: single weights (smaller file, same latency)",
                 "channel: whole filters (fewer FLOPs, really faster)",
             ],
-            style={"button_width": "90px"},
+            style={"button_width": "78px"},
         )
         self.feedback = w.HTML("", layout={"display": "none"})
         self.feedback.add_class("lab-sparsity-message")
         super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
         self.add_class("lab-sparsity")
         self.value, self.structure = value, structure
-        t.link((self, "value"), (self.slider, "value"))
+        t.link(
+            (self, "value"),
+            (self.slider, "value"),
+            transform=(lambda v: round(100 * v), lambda p: p / 100),
+        )
         t.link((self, "structure"), (self.toggle, "value"))
         self.entry.observe(self._typed, names="value")
         self._show(self.value)
@@ -185,8 +306,18 @@ class SparsitySlider(w.VBox):
         finally:
             self._writing = False
 
-    @staticmethod
-    def _format(fraction: float) -> str:
+    def set_enabled(self, enabled: bool) -> None:
+        """Enable (the position it had comes back), or disable showing no value ("n/a")."""
+        _park(self, enabled, 0.0)
+        for control in (self.slider, self.entry, self.toggle):
+            control.disabled = not enabled
+        self.error = ""
+        render_feedback(self.feedback)
+        self._show(self.value)
+
+    def _format(self, fraction: float) -> str:
+        if getattr(self, "entry", None) is not None and self.entry.disabled:
+            return "n/a"
         return f"{100 * fraction:.3g}%"
 
     @property
@@ -197,15 +328,18 @@ class SparsitySlider(w.VBox):
         return PruneConfig(sparsity=self.value, structure=self.structure)
 
 
-class BitWidthSlider(w.HBox):
+class BitWidthSlider(w.VBox):
     """Weight bit-width: off (fp32), 8 … 1 bits; one scale per channel or per tensor.
 
     ``value`` is an int from 1 to 8, or 32 for "off"; any other value is rejected
-    with a :class:`traitlets.TraitError` naming the allowed ones.
+    with a :class:`traitlets.TraitError` naming the allowed ones. The box beside the slider
+    (``entry``) shows the value and takes a typed one ("4", "4 bits", "off"); anything else
+    is refused, with the reason in ``error`` and shown under the slider.
     """
 
     value = Checked(OFF_BITS)  # checked by _check
     granularity = t.Enum(("channel", "tensor"), default_value="channel")
+    error = t.Unicode("")  # why the last typed value was refused; "" when it was accepted
 
     def __init__(self, value: int = OFF_BITS, granularity: str = "channel") -> None:
         self._check_bits(value)
@@ -216,22 +350,33 @@ class BitWidthSlider(w.HBox):
             value=OFF_BITS,
             description="Quantization",
             continuous_update=True,
+            readout=False,  # its editable readout took "4 bits" + Enter and did nothing
             style=_STYLE,
-            layout=_SLIDER_LAYOUT,
+            layout={"width": "250px"},
             tooltip="Bits per stored weight (32 = quantization off)",
         )
         self.slider.add_class("lab-bits-slider")
+        self.box = _TypedBox(
+            self,
+            parse_bits,
+            bits_label,
+            "lab-bits",
+            "Type a bit-width from 1 to 8, or off (fp32)",
+            width="72px",
+        )
+        self.entry, self.feedback = self.box.entry, self.box.feedback
         self.toggle = w.ToggleButtons(
             options=[("per channel", "channel"), ("per tensor", "tensor")],
             value=granularity,
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
-            style={"button_width": "104px"},  # fits "per channel" in JupyterLab's font
+            style={"button_width": "90px"},  # fits "per channel" in JupyterLab's font
         )
-        super().__init__([self.slider, self.toggle])
+        super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
         self.add_class("lab-bits")
         self.value, self.granularity = value, granularity
         t.link((self, "value"), (self.slider, "value"))
         t.link((self, "granularity"), (self.toggle, "value"))
+        self.box.refresh()
 
     @t.validate("value")
     def _check(self, proposal: dict) -> int:
@@ -248,6 +393,19 @@ class BitWidthSlider(w.HBox):
             )
         return int(value)
 
+    @t.observe("value")
+    def _moved(self, change: dict) -> None:
+        if hasattr(self, "box"):
+            self.box.moved()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Enable (the position it had comes back), or disable showing no value ("n/a"; the
+        slider at off, nothing stale)."""
+        _park(self, enabled, OFF_BITS)
+        for control in (self.slider, self.entry, self.toggle):
+            control.disabled = not enabled
+        self.box.moved()
+
     @property
     def config(self) -> QuantConfig | None:
         """The :class:`~lab.techniques.configs.QuantConfig`, or None when off."""
@@ -256,14 +414,17 @@ class BitWidthSlider(w.HBox):
         return QuantConfig(bits=self.value, granularity=self.granularity)
 
 
-class ResolutionSlider(w.HBox):
+class ResolutionSlider(w.VBox):
     """Input size in pixels, from the native 28 px down to the smallest supported size.
 
-    A ``value`` between supported sizes snaps to the nearest one; one outside them (or not
-    an integer) is refused with a :class:`~widgets.validation.WidgetValueError`.
+    A ``value`` set in code between supported sizes snaps to the nearest one; one outside
+    them (or not an integer) is refused with a :class:`~widgets.validation.WidgetValueError`.
+    A size typed into the box beside the slider (``entry``: "14", "14 px") is taken only if it
+    is offered, else refused with the sizes offered in ``error`` (never rounded to another size).
     """
 
     value = Checked(data.NATIVE_SIZE)  # checked (and snapped) by _snap
+    error = t.Unicode("")  # why the last typed value was refused; "" when it was accepted
 
     def __init__(self, value: int = data.NATIVE_SIZE, sizes: Sequence[int] = SIZES) -> None:
         self.sizes = self._check_sizes(sizes)
@@ -273,15 +434,26 @@ class ResolutionSlider(w.HBox):
             value=self.sizes[0],
             description="Resolution",
             continuous_update=True,
+            readout=False,  # its editable readout showed a typed "14" while 7 px ran
             style=_STYLE,
-            layout=_SLIDER_LAYOUT,
+            layout={"width": "250px"},
             tooltip="Input pixels per side the network processes (area-downsampled)",
         )
         self.slider.add_class("lab-resolution-slider")
-        super().__init__([self.slider])
+        self.box = _TypedBox(
+            self,
+            lambda text: parse_size(text, self.sizes),
+            lambda size: f"{size} px",
+            "lab-resolution",
+            "Type a size in pixels the model runs at (e.g. 14)",
+            width="64px",
+        )
+        self.entry, self.feedback = self.box.entry, self.box.feedback
+        super().__init__([w.HBox([self.slider, self.entry]), self.feedback])
         self.add_class("lab-resolution")
         self.value = value
         t.link((self, "value"), (self.slider, "value"))
+        self.box.refresh()
 
     def _options(self) -> list[tuple[str, int]]:
         return [(f"{s} px", s) for s in self.sizes]
@@ -307,6 +479,17 @@ class ResolutionSlider(w.HBox):
         value = self._in_range(proposal["value"])
         return min(self.sizes, key=lambda s: (abs(s - value), -s))
 
+    @t.observe("value")
+    def _moved(self, change: dict) -> None:
+        if hasattr(self, "box"):
+            self.box.moved()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Enable (the position it had comes back), or disable showing no value ("n/a")."""
+        _park(self, enabled, self.sizes[0])
+        self.slider.disabled = self.entry.disabled = not enabled
+        self.box.moved()
+
     def set_sizes(self, sizes: Sequence[int]) -> None:
         """Offer only ``sizes`` (e.g. those a new model runs at); keeps the nearest position."""
         current = self.value
@@ -316,6 +499,7 @@ class ResolutionSlider(w.HBox):
             self.slider.options = self._options()
             self.value = current  # re-validated: snaps to a supported size
             self.slider.value = self.value
+        self.box.refresh()
 
     @staticmethod
     def sizes_for(model: nn.Module, candidates: Sequence[int] = SIZES) -> tuple[int, ...]:

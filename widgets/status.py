@@ -29,7 +29,7 @@ BUSY_HTML = (
     "vertical-align:-0.1em;border:2px solid #bbb;border-top-color:#555;border-radius:50%;"
     "animation:lab-spin 0.8s linear infinite}"
     "@media (prefers-reduced-motion:reduce){.lab-spinner{animation:none}}</style>"
-    "<span class='lab-busy'><span class='lab-spinner' aria-hidden='true'></span>evaluating…</span>"
+    "<span class='lab-busy'><span class='lab-spinner' aria-hidden='true'></span>{what}…</span>"
 )
 
 
@@ -60,9 +60,11 @@ def render_feedback(target: w.HTML, error: str = "", note: str = "") -> None:
 
 
 class StatusLine(w.HBox):
-    """``busy`` shows a spinner and "evaluating…"; ``message`` a note; ``error`` a red message."""
+    """``busy`` shows a spinner and ``busy_text`` ("evaluating…"); ``message`` a note;
+    ``error`` a red message."""
 
     busy = t.Bool(False)
+    busy_text = t.Unicode("evaluating")  # what the spinner waits for
     message = t.Unicode("")
     error = t.Unicode("")
     warning = t.Unicode("")
@@ -85,11 +87,11 @@ class StatusLine(w.HBox):
             self.error = ""
             self.message = message
 
-    @t.observe("busy", "message", "error", "warning")
+    @t.observe("busy", "busy_text", "message", "error", "warning")
     def _render(self, change: dict | None = None) -> None:
         parts = []
         if self.busy:
-            parts.append(BUSY_HTML)
+            parts.append(BUSY_HTML.replace("{what}", html.escape(self.busy_text)))
         if self.error:
             parts.append(
                 f"<span class='lab-error' style='color:{ERROR_COLOR}'>⚠ {html.escape(self.error)}</span>"

@@ -114,7 +114,7 @@ def render_axes(ax: Any, titles: Mapping[Any, Sequence[str]] | None = None) -> b
     )
     legend = ax.get_legend()
     if legend is not None and legend.get_visible():
-        out += _legend(legend, box, pt)
+        out += _legend(legend, box, pt, _occupied(artists, ax, box, pt))
     out += _labels(ax, box, pt, width, height)
     out.append("</svg>")
     return "\n".join(out).encode()
@@ -365,7 +365,33 @@ def _text(text: Text, ax: Any, box: _Box, pt: float) -> list[str]:
     ]
 
 
-def _legend(legend: Legend, box: _Box, pt: float) -> list[str]:
+def _occupied(artists: Sequence[Any], ax: Any, box: _Box, pt: float) -> np.ndarray:
+    """Pixels (n×2) the data and the texts cover: every point, every line vertex, and a grid
+    over each text's estimated extent (what a legend placed "best" must not hide)."""
+    from .placement import text_box
+
+    spots = [np.empty((0, 2))]
+    for artist in artists:
+        if not artist.get_visible():
+            continue
+        if isinstance(artist, PathCollection):
+            spots.append(box(artist.get_offsets()))
+        elif isinstance(artist, Line2D):
+            spots.append(box(artist.get_xydata(), artist.get_transform()))
+        elif artist.get_text():
+            xy = artist.xy if isinstance(artist, Annotation) else artist.get_position()
+            anchor = box(np.array([xy]))[0]
+            dx, dy = artist.xyann if getattr(artist, "anncoords", "") == "offset points" else (0, 0)
+            align = artist.get_horizontalalignment()
+            size = artist.get_fontsize()
+            x0, y0, x1, y1 = text_box(dx, dy, artist.get_text(), size, align) * pt
+            gx, gy = np.meshgrid(np.linspace(x0, x1, 6), np.linspace(-y0, -y1, 3))
+            spots.append(np.column_stack([anchor[0] + gx.ravel(), anchor[1] + gy.ravel()]))
+    every = np.concatenate(spots)
+    return every[np.isfinite(every).all(axis=1)]
+
+
+def _legend(legend: Legend, box: _Box, pt: float, occupied: np.ndarray | None = None) -> list[str]:
     entries = [
         (handle, text.get_text())
         for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=False)
@@ -378,12 +404,26 @@ def _legend(legend: Legend, box: _Box, pt: float) -> list[str]:
     widest = max(len(label) for _, label in entries)
     w = 30 + widest * size * 0.56
     h = row * len(entries) + size * 0.6
-    location = legend._get_loc()  # matplotlib's code: 1 upper right … 4 lower right … 8
+    location = legend._get_loc()  # matplotlib's code: 0 best, 1 upper right … 4 lower right
     location = location if isinstance(location, int) else 4
-    right = location in (1, 4, 5, 7)
-    lower = location in (3, 4, 8)
-    x0 = box.x0 + box.w - w - 6 if right else box.x0 + 6
-    y0 = box.y0 + box.h - h - 6 if lower else box.y0 + 6
+
+    def corner(code: int) -> tuple[float, float]:
+        right, lower = code in (1, 4, 5, 7), code in (3, 4, 8)
+        return (
+            box.x0 + box.w - w - 6 if right else box.x0 + 6,
+            box.y0 + box.h - h - 6 if lower else box.y0 + 6,
+        )
+
+    if location == 0:  # "best": the corner hiding the fewest points and texts
+        spots = np.empty((0, 2)) if occupied is None else occupied
+
+        def hidden(code: int) -> int:
+            x, y = corner(code)
+            inside = (spots[:, 0] >= x - 4) & (spots[:, 0] <= x + w + 4)
+            return int((inside & (spots[:, 1] >= y - 4) & (spots[:, 1] <= y + h + 4)).sum())
+
+        location = min((4, 1, 2, 3), key=hidden)  # ties: lower right first
+    x0, y0 = corner(location)
     alpha = legend.get_frame().get_alpha() or 0.8
     out = [
         f'<rect x="{_num(x0)}" y="{_num(y0)}" width="{_num(w)}" height="{_num(h)}" rx="3" '

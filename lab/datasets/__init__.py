@@ -62,6 +62,7 @@ SPLIT_SEED = 0
 SHARES = {"train": 0.7, "val": 0.1, "test": 0.2}  # when one whole set is given
 LIVE_MAX = 2_000  # the live split: test, or a stratified 2,000 of it
 MIN_SIZE = 2  # the smallest resolution (px per side) the knob offers for your images
+FASHION_MIN_SIZE = 4  # … and for Fashion-MNIST (the README and the deep links say 4–28 px)
 _FORMS = (
     "None (Fashion-MNIST), a lab Data, (X, y) arrays or tensors, a scikit-learn Bunch, "
     "a torch Dataset or DataLoader of (x, label), or a dict of splits {'train': …, 'test': …}"
@@ -115,7 +116,7 @@ class Data:
     @property
     def min_size(self) -> int:
         """The smallest resolution offered (px per side)."""
-        return 4 if self.is_default else min(MIN_SIZE, self.native_size or MIN_SIZE)
+        return FASHION_MIN_SIZE if self.is_default else min(MIN_SIZE, self.native_size or MIN_SIZE)
 
     def sizes(self) -> tuple[int, ...]:
         """Resolutions (px, largest first) the resolution knob may use; () when it does not apply."""

@@ -14,7 +14,7 @@ Example:
     >>> get("bytes").field, get("size").axis_label
     ('artifact_bytes', 'size on disk (bytes, log scale)')
     >>> get("latency").format(0.0423)
-    '0.042 ms'
+    '42.3 µs'
 """
 
 from __future__ import annotations
@@ -23,35 +23,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab.meters.units import format_bytes, format_grams, format_si
+
 __all__ = ["OBJECTIVES", "Objective", "get", "names"]
 
 
 def _bytes(value: float) -> str:
-    for unit, size in (("MB", 1e6), ("kB", 1e3)):
-        if value >= size:
-            return f"{value / size:.1f} {unit}"
-    return f"{value:,.0f} B"
+    return format_bytes(int(round(value)))
 
 
 def _ms(value: float) -> str:
-    return f"{value:.3f} ms" if value < 0.1 else f"{value:.2f} ms"
-
-
-def _grams(value: float) -> str:
-    if value >= 1:
-        return f"{value:.3g} g"
-    if value >= 1e-3:
-        return f"{value * 1e3:.3g} mg"
-    return f"{value * 1e6:.3g} µg"
+    return format_si(value / 1000, "s")
 
 
 def _kwh(value: float) -> str:
-    wh = value * 1e3
-    if wh >= 1:
-        return f"{wh:.3g} Wh"
-    if wh >= 1e-3:
-        return f"{wh * 1e3:.3g} mWh"
-    return f"{wh * 1e6:.3g} µWh"
+    return format_si(value * 1e3, "Wh")
 
 
 def _count(value: float) -> str:
@@ -136,7 +122,7 @@ OBJECTIVES: dict[str, Objective] = {
             "lowest-CO₂",
             "less CO₂",
             "more CO₂",
-            lambda v: f"{_grams(v)} CO₂ per 1,000 inferences",
+            lambda v: f"{format_grams(v)} CO₂ per 1,000 inferences",
             per_country=True,
             aliases=("co2_g_per_1k",),
         ),

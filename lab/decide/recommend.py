@@ -440,9 +440,10 @@ def _reason(
         )
     _, row, accuracy = chosen
     name, value = display_name(row), _number(row.get(metric))
+    superlative = objective_table.get(objective).superlative
+    which = "only model" if n_on_par == 1 else f"{superlative} of the {n_on_par} models"
     sentences = [
-        f"{name} is the {objective_table.get(objective).superlative} of the {n_on_par} "
-        f"{'model' if n_on_par == 1 else 'models'} on par ({criteria}): "
+        f"{name} is the {which} on par ({criteria}): "
         f"{_format_value(objective, value)} at {accuracy:.2%} accuracy."
     ]
     if row is best_row or accuracy >= best:

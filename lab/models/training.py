@@ -27,8 +27,10 @@ from tqdm.auto import tqdm
 from lab.datasets import as_data
 
 __all__ = [
+    "MIN_STEPS",
     "TrainConfig",
     "accuracy",
+    "default_config",
     "default_device",
     "eval_mode",
     "fit",
@@ -77,6 +79,35 @@ class TrainReport:
     stopped_early: bool = False
     device: str = "cpu"
     history: list[float] = field(default_factory=list)
+    under_trained: str = ""  # why the model may be under-trained ("" when nothing says so)
+
+
+MIN_STEPS = 500  # fit's defaults train at least this many optimizer steps, whatever the data
+_FEW_STEPS = 200  # fewer steps than this (not capped on purpose) is reported as under-trained
+
+
+def default_config(data: object = None) -> TrainConfig:
+    """:func:`fit`'s defaults for ``data`` (see :func:`lab.datasets.as_data`): ``TrainConfig()``
+    with the batch and the epochs following the training split's size, so a small set still
+    gets :data:`MIN_STEPS` optimizer steps (15 epochs of 105 rows at batch 128 were 15 steps).
+
+    Example:
+        >>> import numpy as np
+        >>> from lab.datasets import as_data
+        >>> x, y = np.random.default_rng(0).random((150, 4)), np.arange(150) % 3
+        >>> config = default_config(as_data((x, y)))  # 105 training rows
+        >>> config.batch_size, config.epochs
+        (16, 72)
+        >>> default_config() == TrainConfig()  # Fashion-MNIST: 15 epochs of 430 steps
+        True
+    """
+
+    base = TrainConfig()
+    n = len(as_data(data).split(base.split))
+    batch = min(base.batch_size, max(16, n // 8))
+    steps_per_epoch = math.ceil(n / batch)
+    epochs = max(base.epochs, math.ceil(MIN_STEPS / steps_per_epoch))
+    return TrainConfig(epochs=epochs, batch_size=batch)
 
 
 def seed_everything(seed: int) -> None:
@@ -190,7 +221,8 @@ def fit(
 
     Args:
         model: any module mapping a batch of the data's samples to K logits.
-        config: a :class:`TrainConfig`; defaults to ``TrainConfig()``.
+        config: a :class:`TrainConfig`; defaults to :func:`default_config` for ``data``
+            (at least :data:`MIN_STEPS` steps, however small the data).
         loss_fn: ``loss_fn(model, x, y)``; defaults to label-smoothed cross-entropy
             (distillation passes its own).
         after_step: called as ``after_step(model, step, total_steps)`` after each
@@ -202,14 +234,42 @@ def fit(
 
     Training is deterministic for a given ``config.seed`` (on the CPU) and leaves the
     caller's random streams (Python, NumPy, torch) as they were. ``model`` ends in eval
-    mode, ready to evaluate.
+    mode, ready to evaluate. A model that may be under-trained is called so in the report's
+    ``under_trained`` (fewer than 200 steps, or stopped by ``max_seconds`` before half of
+    them), with a ``UserWarning`` unless the steps were capped on purpose (``max_batches``,
+    ``max_seconds``).
     """
 
-    config = config or TrainConfig()
     dataset = as_data(data)
+    config = config or default_config(dataset)
     device = torch.device(device) if device is not None else default_device()
     with seeded(config.seed, device):
-        return _train(model, config, loss_fn, after_step, device, progress, dataset)
+        report = _train(model, config, loss_fn, after_step, device, progress, dataset)
+    report.under_trained = _under_trained(report, config, dataset)
+    if report.under_trained and config.max_batches is None and config.max_seconds is None:
+        import warnings
+
+        warnings.warn(f"the model may be under-trained: {report.under_trained}", stacklevel=2)
+    return report
+
+
+def _under_trained(report: TrainReport, config: TrainConfig, dataset) -> str:
+    """Why ``report``'s model may be under-trained ("" when nothing says so)."""
+    n = len(dataset.split(config.split))
+    planned = max(1, int(round(config.epochs * math.ceil(n / config.batch_size))))
+    if config.max_batches is not None:
+        planned = min(planned, config.max_batches)
+    if report.stopped_early and report.steps < planned / 2:
+        return (
+            f"stopped by max_seconds={config.max_seconds:g} after {report.steps} of {planned} steps"
+        )
+    if report.steps < _FEW_STEPS:
+        return (
+            f"only {report.steps} optimizer steps ({config.epochs:g} epochs of {n:,} samples "
+            f"at batch {config.batch_size}); fit's defaults (default_config) train at least "
+            f"{MIN_STEPS}"
+        )
+    return ""
 
 
 def _train(
