@@ -80,11 +80,11 @@ class RecommendationView(w.VBox):
         split: str | None = None,
         interactive: bool | None = None,
     ) -> None:
-        from lab.decide.recommend import OBJECTIVES, _check_floor
+        from lab.decide.recommend import OBJECTIVES, check_floor
 
         choice("objective", objective, tuple(OBJECTIVES))
         try:
-            _check_floor(floor)  # a fraction, as recommend() takes it: 90 is refused, not clamped
+            check_floor(floor)  # a fraction, as recommend() takes it: 90 is refused, not clamped
         except ValueError as exc:
             raise WidgetValueError(str(exc).replace("min_accuracy", "floor", 1)) from None
         self.split = split

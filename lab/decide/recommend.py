@@ -39,7 +39,7 @@ from lab.decide import objectives as objective_table
 from lab.decide.pareto import tradeoff
 from lab.models.thin import THIN_MODELS
 
-__all__ = ["DEFAULT_TOLERANCE_PT", "OBJECTIVES", "Recommendation", "recommend"]
+__all__ = ["DEFAULT_TOLERANCE_PT", "OBJECTIVES", "Recommendation", "check_floor", "recommend"]
 
 # objective name → the Measurement field it reads (lab.decide.objectives holds the wording);
 # the older names "bytes", "latency", "co2" are accepted too
@@ -149,7 +149,9 @@ def _real(value: object) -> float | None:
     return _number(value)
 
 
-def _check_floor(min_accuracy: object) -> float | None:
+def check_floor(min_accuracy: object) -> float | None:
+    """``min_accuracy`` as a fraction from 0 to 1 (or None); a ValueError says what to write
+    (a percentage such as 90 is refused, never divided by 100)."""
     if min_accuracy is None:
         return None
     value = _real(min_accuracy)
@@ -211,7 +213,7 @@ def _check_floors(floors: object) -> list[float | None]:
     floors = list(floors)
     for i, floor in enumerate(floors):
         try:
-            _check_floor(floor)
+            check_floor(floor)
         except ValueError:
             raise ValueError(
                 f"floors[{i}] must be a fraction from 0 to 1 (e.g. 0.9 for 90%) or None; got "
@@ -294,7 +296,7 @@ def recommend(
             mix splits (or countries for co2) without ``split`` (``country``).
     """
     objective = _check_objective(objective)
-    floor = _check_floor(min_accuracy)
+    floor = check_floor(min_accuracy)
     tolerance = _check_tolerance(tolerance_pt)
     if floor is None and tolerance is None:
         tolerance = DEFAULT_TOLERANCE_PT
