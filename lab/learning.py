@@ -49,7 +49,14 @@ from lab.interface import check_model
 from lab.techniques.configs import ConfigError
 from lab.training import TrainConfig, fit, seeded
 
-__all__ = ["CurveSettings", "learning_curve", "plot_learning_curves", "training_order"]
+__all__ = [
+    "CurveSettings",
+    "labelled_subset",
+    "learning_curve",
+    "plot_learning_curves",
+    "train_subset",
+    "training_order",
+]
 
 EVAL_SPLITS = tuple(s for s in SPLIT_NAMES if s != "train")
 DEFAULT_POINTS = 5  # sizes when none are given: geometric from the smallest to the whole split
@@ -285,6 +292,30 @@ def _predict_torch(model: nn.Module, images: torch.Tensor) -> np.ndarray:
         return torch.cat([model(x).argmax(1) for x in images.split(1000)]).numpy()
 
 
+def _train_torch(
+    model: nn.Module, subset: Data, settings: CurveSettings, seed: int, teacher: nn.Module | None
+):
+    """Train ``model`` in place for ``settings``' steps on ``subset``'s train split (distilled
+    from ``teacher`` when given); returns the :class:`~lab.training.TrainReport`."""
+    n = len(subset.split("train"))
+    steps = settings.steps_or_default()
+    batch = min(settings.batch_size, n)
+    config = TrainConfig(
+        epochs=math.ceil(steps * batch / n) + 1,  # enough passes; max_batches stops at `steps`
+        lr=settings.lr,
+        batch_size=batch,
+        seed=seed,
+        augment=settings.augment,
+        max_batches=steps,
+    )
+    loss = None
+    if teacher is not None:
+        from lab.techniques.distillation import distillation_loss
+
+        loss = distillation_loss(teacher, settings.temperature, settings.distill_weight)
+    return fit(model, config, loss_fn=loss, data=subset, progress=False, device="cpu")
+
+
 def _run(
     learner: _Learner,
     subset: Data,
@@ -320,28 +351,73 @@ def _run(
         seconds = time.perf_counter() - started
         predicted = np.asarray(made.predict(thin.features(evaluation.images)))
         return predicted == evaluation.labels.numpy(), seconds, 0, "thin"
-    steps = settings.steps_or_default()
-    batch = min(settings.batch_size, n)
-    config = TrainConfig(
-        epochs=math.ceil(steps * batch / n) + 1,  # enough passes; max_batches stops at `steps`
-        lr=settings.lr,
-        batch_size=batch,
-        seed=seed,
-        augment=settings.augment,
-        max_batches=steps,
-    )
-    loss = None
-    if teacher is not None:
-        from lab.techniques.distillation import distillation_loss
-
-        loss = distillation_loss(teacher, settings.temperature, settings.distill_weight)
-    report = fit(made, config, loss_fn=loss, data=subset, progress=False, device="cpu")
+    report = _train_torch(made, subset, settings, seed, teacher)
     seconds = time.perf_counter() - started
     predicted = _predict_torch(made, evaluation.images)
     return predicted == evaluation.labels.numpy(), seconds, report.steps, learner.kind
 
 
 # ------------------------------------------------------------------------------ public
+
+
+def labelled_subset(data: object = None, n: int = 1000, *, seed: int = 0, repeat: int = 0) -> Data:
+    """The first ``n`` examples of :func:`training_order` as a :class:`~lab.datasets.Data`
+    whose ``train`` split holds only them (``val`` and ``test`` are ``data``'s own): what
+    :func:`learning_curve` trains on at size ``n`` in repeat ``repeat``.
+
+    Example:
+        >>> from sklearn.datasets import load_digits
+        >>> len(labelled_subset(load_digits(), 50).split("train"))
+        50
+    """
+    dataset = as_data(data)
+    n_train = len(dataset.split("train"))
+    n = _whole("n", n, min(dataset.n_classes, n_train), n_train)
+    settings = CurveSettings(seed=seed)
+    order = training_order(dataset.split("train").labels.numpy(), settings.seed, repeat)
+    return _subset(dataset, order[:n], "test")
+
+
+def train_subset(
+    model: str | Callable[[Data], nn.Module],
+    data: object = None,
+    n: int = 1000,
+    *,
+    seed: int = 0,
+    teacher: str | nn.Module | None = None,
+    temperature: float = 4.0,
+    distill_weight: float = 0.9,
+    augment: bool = False,
+    steps: int | None = None,
+    batch_size: int = 64,
+    lr: float = 0.05,
+) -> nn.Module:
+    """One torch model trained exactly as :func:`learning_curve` trains it at size ``n``
+    (repeat 0): the same examples, steps, augmentation and distillation — to compress,
+    measure or export it afterwards. Returns the trained model, in eval mode."""
+    settings = CurveSettings(
+        seed=seed,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        augment=augment,
+        temperature=temperature,
+        distill_weight=distill_weight,
+    )
+    dataset = as_data(data)
+    subset = labelled_subset(dataset, n, seed=settings.seed)
+    if settings.augment and dataset.kind != "image":
+        raise ConfigError(f"augment applies to images; {dataset.name!r} is tabular")
+    teacher_module, _ = _teacher(teacher, dataset)
+    learner = _learner(model, dataset, None, distilled=teacher_module is not None)
+    made = learner.build(subset, settings.seed) if learner.kind != "thin" else None
+    if not isinstance(made, nn.Module):
+        raise ConfigError(
+            "model: train_subset trains torch models; use lab.thin.fit_thin(name, "
+            "data=labelled_subset(...)) for a thin one"
+        )
+    _train_torch(made, subset, settings, settings.seed, teacher_module)
+    return made.eval()
 
 
 def learning_curve(
