@@ -20,8 +20,10 @@ from lab import stats
 from lab.datasets import as_data
 from lab.learning import (
     CurveSettings,
+    labelled_subset,
     learning_curve,
     plot_learning_curves,
+    train_subset,
     training_order,
 )
 from lab.techniques.configs import ConfigError
@@ -250,3 +252,21 @@ def test_wrong_teachers_and_families_say_what_fits(digits):
         learning_curve("mlp-s", digits, sizes=[20], teacher=nn.Linear(5, 10))
     with pytest.raises(ConfigError, match="must return a torch.nn.Module"):
         learning_curve(lambda data: "a string", digits, sizes=[20], repeats=1)
+
+
+def test_train_subset_is_the_model_the_curve_measured(digits):
+    curve = learning_curve("mlp-s", digits, sizes=[40], repeats=1, steps=15, seed=2)
+    model = train_subset("mlp-s", digits, 40, steps=15, seed=2)
+    test = digits.split("test")
+    with torch.no_grad():
+        accuracy = (model(test.images).argmax(1) == test.labels).float().mean().item()
+    assert accuracy == pytest.approx(curve.loc[0, "accuracy"])
+    assert not model.training
+    subset = labelled_subset(digits, 40, seed=2)
+    order = training_order(digits.split("train").labels.numpy(), 2, 0)[:40]
+    expected = digits.split("train").labels[torch.as_tensor(np.sort(order))]
+    assert torch.equal(subset.split("train").labels, expected)
+    with pytest.raises(ConfigError, match="n must be"):
+        labelled_subset(digits, 5)
+    with pytest.raises(ConfigError, match="trains torch models"):
+        train_subset("LogisticRegression", digits, 40)
