@@ -16,10 +16,12 @@ export LAB_QUICK ?= 1
 
 setup: $(STAMP) data
 
+# torch first: the CPU-only build where no GPU is present (.ci/install-torch says which and why).
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv python3-pip; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	.ci/install-torch $(PY) constraints.txt
 	$(PY) -m pip install -q -e '.[dev]' -c constraints.txt
 	@touch $(STAMP)
 

@@ -92,6 +92,9 @@ MOVED = {
     "lab.devices": "lab.runtimes.devices",
     "lab.search_inputs": "lab.decide.search_inputs",
     "lab.units": "lab.meters.units",
+    "lab.deployment": "lab.runtimes.deployment",
+    "lab.learning": "lab.decide.learning",
+    "lab.efficient": "lab.decide.efficient",
 }
 
 

@@ -26,6 +26,8 @@ from torch import nn
 
 import lab
 from lab import memory, store, training, zoo
+from lab.deployment import compare_runtimes
+from lab.learning import learning_curve
 from lab.techniques import FinetuneConfig, PruneConfig, QuantConfig, Recipe, ResolutionConfig
 from lab.techniques.distillation import distillation_loss
 from lab.techniques.int8 import ENGINE
@@ -179,6 +181,12 @@ ENTRY_POINTS: dict[str, Callable[[nn.Module, Path], object]] = {
     ),
     "memory.measured_peak": lambda model, tmp_path: memory.measured_peak(
         model, torch.zeros(1, 1, 28, 28)
+    ),
+    "learning_curve(distilled)": lambda model, tmp_path: learning_curve(
+        "mlp-s", sizes=[10], repeats=1, steps=2, split="live", teacher=model
+    ),
+    "compare_runtimes": lambda model, tmp_path: compare_runtimes(
+        model, batches=(1,), rounds=1, runtimes=("torch fp32", "torch int8")
     ),
 }
 

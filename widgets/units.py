@@ -17,11 +17,7 @@ import math
 import re
 
 from lab.meters.stats import ratio_verdict
-from lab.meters.units import (  # one definition, lab's own text too
-    format_bytes,
-    format_grams,
-    format_si,
-)
+from lab.meters.units import format_bytes, format_grams, format_si
 
 __all__ = [
     "format_bytes",

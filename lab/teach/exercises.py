@@ -30,9 +30,13 @@ from pathlib import PurePath
 import numpy as np
 import torch
 
+from lab.datasets import as_data
+from lab.decide.learning import learning_curve
+from lab.decide.pareto import pareto_front
 from lab.evaluation.measure import evaluate, fingerprint
 from lab.meters import energy
-from lab.models import zoo
+from lab.models import families, thin, zoo
+from lab.runtimes.deployment import RUNTIMES, compare_runtimes, interleaved_ms
 from lab.techniques.apply import apply
 from lab.techniques.configs import QuantConfig, Recipe, ResolutionConfig
 from lab.techniques.pruning import prunable_layers, sensitivity_scan
@@ -608,6 +612,180 @@ def _resolution_bytes(answer: object) -> Verdict:
     )
 
 
+# ------------------------------------------------- 05–10: the practice, automation, carbon,
+# learning techniques, efficient architectures, deployment (absolute imports: new code)
+
+THIN_ON_PAR_TOLERANCE = 0.01  # "on par": at most 1 pt below the MLP
+LABELS_GOAL = 0.80  # live accuracy the fewest labels must reach (08)
+LABELS_MAX = 5_000
+BREAK_EVEN_FACTOR = 1.5  # energy is measured: within ×1.5 of the lab's own figure
+SAME_SPEED = 1.05  # two timings within 5 % are "the same" (interleaved, one thread)
+FASTEST_MARGIN = 1.10  # a runtime within 10 % of the fastest counts as fastest
+
+
+def _cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    return as_data(load_breast_cancer(), name="breast cancer")
+
+
+def _thin_name(answer: object) -> str:
+
+    names = thin.thin_names()
+    if not isinstance(answer, str) or answer not in names:
+        raise _BadAnswer(
+            f"this exercise wants a thin model's name (one of {', '.join(names)}); "
+            f"you gave {answer!r}."
+        )
+    return answer
+
+
+def _thin_on_par(answer: object) -> Verdict:
+
+    name = _thin_name(answer)
+    cancer = _cancer()
+    epochs = 60 if thin.quick_mode() else None  # as notebook 05 trains it
+    mlp, _ = families.train("mlp-s", cancer, epochs=epochs, progress=False)
+    deep = evaluate(mlp, data=cancer, name="mlp-s", split="live", effort="quick")
+    model = thin.fit_thin(name, data=cancer, progress=False)
+    mine = evaluate(model, data=cancer, name=name, split="live", effort="quick")
+    measured = {
+        "mlp-s": {"accuracy": deep.accuracy, "artifact_bytes": deep.artifact_bytes},
+        name: {"accuracy": mine.accuracy, "artifact_bytes": mine.artifact_bytes},
+    }
+    got = (
+        f"{name}: {_pct(mine.accuracy)}, {mine.artifact_bytes:,} B; mlp-s: "
+        f"{_pct(deep.accuracy)}, {deep.artifact_bytes:,} B"
+    )
+    on_par = mine.accuracy >= deep.accuracy - THIN_ON_PAR_TOLERANCE
+    smaller = mine.artifact_bytes < deep.artifact_bytes
+    if on_par and smaller:
+        return Verdict(True, f"{got}: on par, and a smaller file.", measured=measured)
+    if on_par:
+        return Verdict(False, f"{got} — on par, but its file is larger", 2, measured)
+    return Verdict(False, f"{got} — more than 1 pt below the MLP", 1 if smaller else 0, measured)
+
+
+def _frontier_members(answer: object) -> Verdict:
+
+    if isinstance(answer, str) or not isinstance(answer, (list, tuple, set, frozenset)):
+        raise _BadAnswer(
+            f'this exercise wants a list of zoo model names, e.g. ["cnn", "mlp"]; you gave '
+            f"{answer!r}."
+        )
+    names = {_zoo_name(item) for item in answer}
+    found = _zoo_measurements()
+    order = zoo.names()
+    front = {
+        order[i]
+        for i in pareto_front([(found[n].artifact_bytes, found[n].accuracy) for n in order])
+    }
+    measured = {n: {"bytes": found[n].artifact_bytes, "accuracy": found[n].accuracy} for n in order}
+    if names == front:
+        listed = ", ".join(sorted(front, key=lambda n: found[n].artifact_bytes))
+        return Verdict(True, f"the frontier, smallest file first: {listed}.", measured=measured)
+    missing, extra = len(front - names), len(names - front)
+    detail = f"{extra} of your models {'is' if extra == 1 else 'are'} dominated" if extra else ""
+    if missing:
+        detail += ("; " if detail else "") + f"{missing} frontier model(s) missing"
+    return Verdict(False, detail, 2 if missing + extra == 1 else 1 if not extra else 0, measured)
+
+
+def _break_even_mlp(answer: object) -> Verdict:
+
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)):
+        raise _BadAnswer(f"this exercise wants a number of inferences; you gave {answer!r}.")
+    guess = float(answer)
+    if not math.isfinite(guess) or guess <= 0:
+        raise _BadAnswer(f"a number of inferences is positive and finite; you gave {answer!r}.")
+    train_kwh = zoo.card("mlp").get("train_energy_kwh")
+    m = _measure(zoo.load("mlp"), name="mlp")
+    n = energy.break_even_inferences(train_kwh, m.energy_kwh_per_1k)
+    if n is None:
+        raise _BadAnswer(
+            "this installation has no energy figure to compare (codecarbon unavailable or the "
+            f"card has no training energy): {m.energy_source}."
+        )
+    ratio = guess / n
+    measured = {"train_kwh": train_kwh, "kwh_per_1k": m.energy_kwh_per_1k, "break_even": n}
+    got = (
+        f"training the mlp took {train_kwh:.3g} kWh; serving 1,000 costs {m.energy_kwh_per_1k:.3g}"
+    )
+    if 1 / BREAK_EVEN_FACTOR <= ratio <= BREAK_EVEN_FACTOR:
+        return Verdict(True, f"{got}: break-even after ≈ {n:,.0f} inferences.", measured=measured)
+    way = "too many" if ratio > 1 else "too few"
+    return Verdict(
+        False,
+        f"{got} — {guess:,.0f} is {max(ratio, 1 / ratio):.1f}× {way}",
+        _distance_level(abs(math.log10(ratio)), 0.5, 1.5),
+        measured,
+    )
+
+
+def _labels_for_80(answer: object) -> Verdict:
+
+    n = _integer(answer, "a number of labelled examples", 20, LABELS_MAX)
+    curve = learning_curve(
+        "LogisticRegression", None, sizes=[n // 2, n], repeats=1, split="live"
+    ).set_index("n_train")["accuracy"]
+    half, full = float(curve[n // 2]), float(curve[n])
+    measured = {n // 2: half, n: full}
+    got = f"{n:,} examples: {_pct(full)}; {n // 2:,}: {_pct(half)}"
+    if full >= LABELS_GOAL > half:
+        return Verdict(True, f"{got} — the goal is crossed between the two.", measured=measured)
+    if full < LABELS_GOAL:
+        return Verdict(False, f"{got} — not yet {_pct(LABELS_GOAL)}", 1, measured)
+    return Verdict(False, f"{got} — half as many already reach {_pct(LABELS_GOAL)}", 2, measured)
+
+
+def _fp32_runtime(name: str):
+
+    return apply(zoo.load(name), progress=False).runtime
+
+
+def _faster_at_batch_1(answer: object) -> Verdict:
+
+    name = _zoo_name(answer)
+    if name not in ("cnn", "mobile"):
+        raise _BadAnswer(f'this exercise compares "cnn" and "mobile"; you gave {answer!r}.')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = interleaved_ms(
+            {n: _fp32_runtime(n) for n in ("cnn", "mobile")}, torch.zeros(1, 1, 28, 28), rounds=7
+        )
+    finally:
+        torch.set_num_threads(threads)
+    ms = {n: min(t) for n, t in times.items()}
+    other = "mobile" if name == "cnn" else "cnn"
+    measured = {f"{n}_ms": v for n, v in ms.items()}
+    got = f"batch 1, one thread: cnn {ms['cnn']:.3f} ms, mobile {ms['mobile']:.3f} ms"
+    if ms[name] * SAME_SPEED <= ms[other]:
+        return Verdict(True, f"{got}: {name} is faster here.", measured=measured)
+    if max(ms.values()) <= min(ms.values()) * SAME_SPEED:
+        return Verdict(True, f"{got}: the same within 5 % on this CPU.", measured=measured)
+    return Verdict(False, f"{got} — {other} is {ms[name] / ms[other]:.2f}× faster", 1, measured)
+
+
+def _fastest_runtime(answer: object) -> Verdict:
+
+    if answer not in RUNTIMES:
+        raise _BadAnswer(f"this exercise wants one of {', '.join(RUNTIMES)}; you gave {answer!r}.")
+    table = compare_runtimes(zoo.load("cnn"), batches=(1,), threads=(1,), rounds=5)
+    ms = dict(zip(table["runtime"], table["ms_per_call"], strict=True))
+    fastest = min(ms, key=ms.get)
+    got = ", ".join(f"{n} {v:.3f} ms" for n, v in sorted(ms.items(), key=lambda kv: kv[1]))
+    measured = {f"{n}_ms": v for n, v in ms.items()}
+    if ms[answer] <= ms[fastest] * FASTEST_MARGIN:
+        return Verdict(True, f"cnn at batch 1, one thread: {got}.", measured=measured)
+    return Verdict(
+        False,
+        f"{answer} takes {ms[answer] / ms[fastest]:.2f}× the fastest's time",
+        _distance_level(ms[answer] / ms[fastest] - 1, 0.3, 1.0),
+        measured,
+    )
+
+
 # --------------------------------------------------------------------------- registry
 
 _ALL = [
@@ -811,6 +989,112 @@ _ALL = [
             "Close: look at the size column for every resolution you measured.",
         ),
         measure=_resolution_bytes,
+    ),
+    Exercise(
+        id="thin-on-par",
+        notebook="05_most_efficient_model",
+        title="A thin model on par",
+        task=(
+            "On the breast-cancer data, find a thin (scikit-learn) model that is on par with the "
+            "small MLP (mlp-s) — at most 1 pt below it on the test rows — and has a smaller file."
+        ),
+        goal="thin accuracy ≥ mlp-s's − 1 pt and fewer bytes on disk, both measured",
+        answer_form='a thin model\'s name, e.g. "RandomForestClassifier"',
+        hints=(
+            "Look at the tabular chart and table of section 3: accuracy and artifact_bytes.",
+            "A forest stores every tree's nodes; a linear model stores one weight per feature.",
+            "Close: on par already — now pick the one with fewer parameters to store.",
+        ),
+        measure=_thin_on_par,
+    ),
+    Exercise(
+        id="frontier-members",
+        notebook="06_automation",
+        title="Which models would a search keep?",
+        task=(
+            "A search keeps the Pareto frontier. Which zoo models are on the frontier of live "
+            "accuracy against bytes on disk (no other zoo model both smaller and more accurate)?"
+        ),
+        goal="exactly the zoo models lab.pareto puts on the frontier, measured at check time",
+        answer_form='a list of zoo model names, e.g. ["cnn", "mlp"]',
+        hints=(
+            "Measure the zoo (evaluate(zoo.load(name))) and sort it by artifact_bytes.",
+            "Walk from the smallest file up: keep a model only if it is more accurate than "
+            "every smaller one.",
+            "Close: one model is in or out wrongly — check it against every smaller file.",
+        ),
+        measure=_frontier_members,
+    ),
+    Exercise(
+        id="break-even-mlp",
+        notebook="07_carbon",
+        title="When does serving cost more than training?",
+        task=(
+            "After how many inferences has serving the zoo's mlp used as much energy as its "
+            "training did (the model card's figure)?"
+        ),
+        goal=f"within ×{BREAK_EVEN_FACTOR} of the lab's own break-even figure, measured now",
+        answer_form="a number of inferences",
+        hints=(
+            "Two figures: zoo.cards() has the training kWh; evaluate() measures kWh per 1,000 "
+            "inferences.",
+            "Divide the training energy by the energy of one inference (per 1,000 ÷ 1,000).",
+            "Close: check the factor of 1,000 — the measured figure is per 1,000 inferences.",
+        ),
+        measure=_break_even_mlp,
+    ),
+    Exercise(
+        id="labels-for-80",
+        notebook="08_learning_techniques",
+        title="How many labels?",
+        task=(
+            "How many labelled Fashion-MNIST examples does LogisticRegression need to reach "
+            f"{_pct(LABELS_GOAL)} live accuracy? Answer n such that n examples reach it and "
+            "n/2 do not (the lab's seed-0 draw)."
+        ),
+        goal=f"learning_curve at n ≥ {_pct(LABELS_GOAL)} and at n // 2 below it",
+        answer_form=f"a whole number of examples, 20–{LABELS_MAX:,}",
+        hints=(
+            "Run learning_curve('LogisticRegression', sizes=[...], repeats=1, split='live') "
+            "over sizes that double.",
+            "Too few: double it. Half already reaches the goal: halve it.",
+            "Close: n // 2 already clears the goal — try a smaller n.",
+        ),
+        measure=_labels_for_80,
+    ),
+    Exercise(
+        id="faster-at-batch-1",
+        notebook="09_efficient_architectures",
+        title="Fewer MACs, faster?",
+        task=(
+            "The zoo's mobile needs fewer MACs per image than the cnn. Which of the two is faster "
+            "at batch 1 on this CPU (fp32, one thread)?"
+        ),
+        goal=f"the faster one by interleaved timing (within {SAME_SPEED - 1:.0%}: either)",
+        answer_form='"cnn" or "mobile"',
+        hints=(
+            "Measure, do not count: latency_ms_p50 from evaluate(), or the timing table above.",
+            "Depthwise convolutions do little arithmetic per byte they read: they rarely run "
+            "at the speed their MACs suggest.",
+        ),
+        measure=_faster_at_batch_1,
+    ),
+    Exercise(
+        id="fastest-runtime",
+        notebook="10_deployment",
+        title="The fastest runtime here",
+        task=(
+            "Which runtime serves the zoo's cnn fastest at batch 1 on one thread of this CPU: "
+            "torch fp32, torch int8, onnxruntime fp32 or onnxruntime int8?"
+        ),
+        goal=f"within {FASTEST_MARGIN - 1:.0%} of the fastest, timed interleaved at check time",
+        answer_form='one of "torch fp32", "torch int8", "onnxruntime fp32", "onnxruntime int8"',
+        hints=(
+            "Time them: compare_runtimes(cnn, batches=(1,), threads=(1,)).",
+            "At batch 1 the fixed cost of each call matters more than the arithmetic.",
+            "Close: within a factor of two — re-read the batch-1 rows.",
+        ),
+        measure=_fastest_runtime,
     ),
 ]
 
