@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -153,11 +154,25 @@ def count_flops(model: nn.Module, example: torch.Tensor, *, exact_mode: bool = F
         example: its input (e.g. one sample, batch 1).
         exact_mode: always use ``FlopCounterMode`` itself (as the tests do).
     """
-    if exact_mode:
-        return _with_flop_counter_mode(model, example)
-    counter = _FunctionCounter()
-    with torch.no_grad(), counter:
-        model(example)
-    if counter.opaque:
-        return _with_flop_counter_mode(model, example)
-    return counter.flops
+    with _unfused_attention():
+        if exact_mode:
+            return _with_flop_counter_mode(model, example)
+        counter = _FunctionCounter()
+        with torch.no_grad(), counter:
+            model(example)
+        if counter.opaque:
+            return _with_flop_counter_mode(model, example)
+        return counter.flops
+
+
+@contextmanager
+def _unfused_attention() -> Iterator[None]:
+    """Count ``nn.TransformerEncoderLayer``/``nn.MultiheadAttention`` through their unfused
+    path: their fused inference kernel (eval mode, no grad) hides every matmul from both
+    counters. The same FLOPs; the setting is restored afterwards."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)

@@ -261,17 +261,25 @@ def measure_latency(
     cancel: threading.Event | None = None,
     input_shape: tuple[int, ...] | None = None,
     samples: list[float] | None = None,
+    example: torch.Tensor | None = None,
 ) -> tuple[float, float, float | None]:
     """Batch-1 median and p95 latency (ms) and batch-256 throughput (images/s) after warm-up.
 
-    Inputs are ``input_shape`` (one sample, e.g. ``(3, 32, 32)`` or ``(30,)``), by default
-    1×size×size images. Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when
+    Inputs are ``example`` — real samples of the data (``Data.example(n)``: any N ≥ 1; its
+    first sample is timed at batch 1 and its samples, cycled, fill the batch of 256; token
+    ids stay integers) — or else seeded random normal ``input_shape`` samples (one
+    sample's shape, e.g. ``(3, 32, 32)`` or ``(30,)``), by default 1×size×size images.
+    Returns ``(p50_ms, p95_ms, throughput)``; throughput is None when
     ``throughput_repeats`` is 0; ``samples`` (a list), when given, receives every timed
     batch-1 run in ms. Raises :class:`Cancelled` between timed runs once ``cancel`` is set.
     """
     shape = (1, size, size) if input_shape is None else tuple(input_shape)
     inputs = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
-    one = torch.randn(1, *shape, generator=inputs)
+    if example is not None and (example.ndim < 1 or len(example) == 0):
+        raise ValueError(
+            f"example must be a batch of ≥ 1 samples; got shape {tuple(example.shape)}"
+        )
+    one = torch.randn(1, *shape, generator=inputs) if example is None else example[:1]
     for _ in range(3):
         model(one)
 
@@ -290,7 +298,10 @@ def measure_latency(
     throughput = None
     if throughput_repeats:
         _check(cancel)
-        batch = torch.randn(THROUGHPUT_BATCH, *shape, generator=inputs)
+        if example is None:
+            batch = torch.randn(THROUGHPUT_BATCH, *shape, generator=inputs)
+        else:
+            batch = example[torch.arange(THROUGHPUT_BATCH) % len(example)]
         model(batch)
         times = []
         for _ in range(throughput_repeats):

@@ -211,6 +211,13 @@ def fit(
         return _train(model, config, loss_fn, after_step, device, progress, dataset)
 
 
+def _on(images, device: torch.device):
+    """A split's images on ``device``; lazily read ones (lab.lazy) stay lazy: read per batch."""
+    from lab.lazy import LazyImages
+
+    return images if isinstance(images, LazyImages) else images.to(device)
+
+
 def _train(
     model: nn.Module,
     config: TrainConfig,
@@ -228,7 +235,7 @@ def _train(
         raise ValueError(
             f"augment (flips and shifts) applies to images; {dataset.name!r} is tabular"
         )
-    images = {size: dataset.split(config.split, size).images.to(device) for size in sizes}
+    images = {size: _on(dataset.split(config.split, size).images, device) for size in sizes}
     split = dataset.split(config.split)
     labels = split.labels.to(device)
     steps_per_epoch = math.ceil(len(labels) / config.batch_size)
@@ -269,7 +276,7 @@ def _train(
         idx = order[cursor : cursor + config.batch_size].to(device)
         cursor += config.batch_size
         size = sizes[step % len(sizes)]
-        x, y = images[size][idx], labels[idx]
+        x, y = images[size][idx].to(device), labels[idx]
         if config.augment:
             x = augment_batch(x, generator, config.shift)
         loss = loss_fn(model, x, y)

@@ -26,11 +26,14 @@ Example:
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .. import data, machine
 from ..datasets import Data, as_data
@@ -138,11 +141,15 @@ def _prune(work: _Work) -> None:
     else:
         example = work.data.example(1, work.resolution)
         work.model = pruning.prune(work.model, config, example_input=example)
+    from lab.techniques import transformers
+
     if config.structure == "unstructured":
         work.notes.append(
             "unstructured sparsity shrinks the file, but the zeros still execute "
             "(no sparse kernels): latency and FLOPs unchanged"
         )
+    elif transformers.attention_layers(work.original):
+        work.notes.append(transformers.pruning_note(work.original, work.model))
     else:
         work.notes.append("channel pruning removed filters: FLOPs and latency really drop")
     if finetune is not None:  # before quantizing (then QAT gets the same budget)
@@ -192,12 +199,10 @@ def _quantize(work: _Work) -> None:
             "difference comes from when each was timed, not from the bits)"
         )
         return
-    from . import int8
-
     work.model.eval()
-    calibration = calibration_images(data=work.data)  # at native size: the runtime downsamples
-    work.runtime = int8.to_int8(_wrap(work.model, work.resolution, work.data), calibration)
-    work.executes_as = getattr(work.runtime, "executes_as", "int8")
+    runtime, executes_as, notes = _int8_runtime(work)
+    work.runtime, work.executes_as = runtime, executes_as
+    work.notes += notes
     if config.bits < 8:
         work.notes.append(
             f"{config.bits}-bit weights have no {config.bits}-bit kernel: they execute as int8"
@@ -207,6 +212,58 @@ def _quantize(work: _Work) -> None:
             f"this CPU ({machine.cpu_model()}, {machine.cpu_capability()}) has no VNNI/AMX "
             "int8 instructions: int8 kernels may run little faster than fp32 here"
         )
+
+
+INT8_CACHE_ENTRIES = 16  # int8 runtimes kept in-process: a slider never converts twice
+_INT8_CACHE: OrderedDict[str, tuple[nn.Module, str, list[str]]] = OrderedDict()
+_INT8_LOCK = threading.Lock()
+
+
+def _int8_key(work: _Work) -> str:
+    from lab.measure import fingerprint  # lab.measure imports this module
+
+    return "|".join(
+        (
+            fingerprint(work.model),
+            work.recipe.to_json(),
+            work.data.fingerprint,
+            str(work.resolution),
+            str(torch.get_num_threads()),
+        )
+    )
+
+
+def _int8_runtime(work: _Work) -> tuple[nn.Module, str, list[str]]:
+    """The int8 runtime of ``work.model`` (dynamic int8 for transformers and embedding
+    models, static int8 calibrated on training images otherwise), what executes, and notes —
+    cached by model content, recipe and data, so the same configuration converts once."""
+    from lab.techniques import transformers
+
+    key = _int8_key(work)
+    with _INT8_LOCK:
+        if key in _INT8_CACHE:
+            _INT8_CACHE.move_to_end(key)
+            return _INT8_CACHE[key]
+    fp32 = _wrap(work.model, work.resolution, work.data)
+    dynamic = transformers.is_sequence_model(work.model) or work.data.kind == "tokens"
+    steps = ["convert (dynamic int8)"] if dynamic else ["calibrate + convert (static int8)"]
+    with tqdm(steps, desc="int8", disable=not work.progress, leave=False) as bar:
+        for _ in bar:
+            if dynamic:
+                runtime, executes_as, notes = transformers.dynamic_int8(fp32)
+            else:
+                from . import int8
+
+                calibration = calibration_images(data=work.data)  # native size: runtime resizes
+                runtime = int8.to_int8(fp32, calibration)
+                executes_as, notes = getattr(runtime, "executes_as", "int8"), []
+    slower = transformers.int8_speed_note(fp32, runtime, work.data.example(8))
+    notes = notes + ([slower] if slower else [])
+    with _INT8_LOCK:
+        _INT8_CACHE[key] = (runtime, executes_as, notes)
+        while len(_INT8_CACHE) > INT8_CACHE_ENTRIES:
+            _INT8_CACHE.popitem(last=False)
+    return runtime, executes_as, notes
 
 
 STEPS: tuple[Step, ...] = (
