@@ -457,6 +457,8 @@ def _lazy_part(source: object, labels: object, what: str) -> tuple[LazyImages, t
             f"{what} must hold N×H×W or N×C×H×W images to be read lazily; "
             f"got samples of shape {images.sample_shape}"
         )
+    if not images.all_finite():
+        raise DataError(f"{what} holds NaN or infinite values; clean or impute them first")
     return images, y
 
 

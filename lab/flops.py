@@ -141,9 +141,26 @@ def _with_flop_counter_mode(model: nn.Module, example: torch.Tensor) -> int:
         finally:
             del sys.modules["triton"]
             logger.setLevel(level)
+    _register_cpu_attention()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(example)
     return int(counter.get_total_flops())
+
+
+def _register_cpu_attention() -> None:
+    """Give ``FlopCounterMode`` the rule it lacks for the CPU's fused scaled-dot-product
+    attention kernel (``aten._scaled_dot_product_flash_attention_for_cpu``, what attention
+    with a padding mask runs on the CPU): torch's own formula for its GPU flash kernel,
+    ``sdpa_flop_count`` (two matmuls, Q·Kᵀ and weights·V). Without it those FLOPs count 0."""
+    from torch.utils import flop_counter
+
+    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if op is None or op in flop_counter.flop_registry:
+        return
+
+    @flop_counter.register_flop_formula(op)
+    def _cpu_flash_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kw):
+        return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
 def count_flops(model: nn.Module, example: torch.Tensor, *, exact_mode: bool = False) -> int:

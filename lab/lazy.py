@@ -80,10 +80,9 @@ class LazyImages:
         self.source = source
         self.positions = torch.as_tensor(positions, dtype=torch.long).flatten()
         self.mean, self.std, self.size = mean, std, size
-        if sample_shape is None:
-            sample_shape = tuple(
-                self._convert(_rows(source, self.positions[:1]), resize=False)[0].shape
-            )
+        if sample_shape is None:  # one row, read as given (not converted)
+            first = _rows(source, self.positions[:1])[0]
+            sample_shape = (1, *first.shape) if first.ndim == 2 else tuple(first.shape)
         self.sample_shape = tuple(sample_shape)  # C×H×W at native size
 
     # ------------------------------------------------------------------ like a tensor
@@ -167,7 +166,18 @@ class LazyImages:
             digest.update(rows.contiguous().numpy().tobytes())
 
     # ------------------------------------------------------------------ conversion
-    def _convert(self, rows: torch.Tensor, resize: bool = True) -> torch.Tensor:
+    def all_finite(self) -> bool:
+        """Whether every value is finite (one pass over float sources; integers always are)."""
+        source = self.source
+        if isinstance(source, np.ndarray):
+            floating = source.dtype.kind == "f"
+        elif isinstance(source, torch.Tensor):
+            floating = source.is_floating_point()
+        else:  # a Dataset: its first image's type stands for all
+            floating = len(self) > 0 and self.raw_batches(1).__next__().is_floating_point()
+        return not floating or all(bool(torch.isfinite(r).all()) for r in self.raw_batches())
+
+    def _convert(self, rows: torch.Tensor) -> torch.Tensor:
         x = rows.float()
         if rows.is_floating_point() and not torch.isfinite(x).all():
             raise ValueError("the images hold NaN or infinite values; clean or impute them first")
@@ -175,7 +185,7 @@ class LazyImages:
             x = x.unsqueeze(1)
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        if resize and self.size is not None and x.shape[-1] != self.size:
+        if self.size is not None and x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="area")
         return x
 

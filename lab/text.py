@@ -14,8 +14,8 @@ from a vocabulary of ``vocab_size`` ids laid out as
 * 2 … 2+S−1 — S = ``sentiment_words`` positive words, then S negative words;
 * the rest — neutral words.
 
-Every position holds a neutral word except ``cues`` positions (drawn without replacement),
-which hold a sentiment word, each preceded by ``not`` with probability ``negation``. The
+Every position holds a neutral word except ``cues`` positions (drawn uniformly among
+those ≥ 1 with no two adjacent), which hold a sentiment word, each preceded by ``not`` with probability ``negation``. The
 label is 1 (positive) when the sum of the cues' polarities (+1 positive, −1 negative,
 flipped after ``not``) is > 0, 0 when < 0; ties are re-drawn. ``noise`` flips that
 fraction of labels at random (so the best accuracy is about 1 − ``noise``). Everything
@@ -80,7 +80,8 @@ def synthetic_sentiment(
         size = int(rng.integers(min_length, length + 1))
         while True:
             row = rng.integers(neutral, vocab_size, size)
-            slots = np.sort(rng.choice(np.arange(1, size), cues, replace=False))
+            # cue positions ≥ 1 and never adjacent: each has its own slot for a "not" before it
+            slots = np.sort(rng.choice(size - cues, cues, replace=False)) + np.arange(cues) + 1
             words = rng.integers(0, 2 * sentiment_words, cues)
             negated = rng.random(cues) < negation
             polarity = np.where(words < sentiment_words, 1, -1) * np.where(negated, -1, 1)

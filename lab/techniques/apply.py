@@ -35,6 +35,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lab.device import on_device, resolve_device
+
 from .. import data, machine
 from ..datasets import Data, as_data
 from ..interface import check_model
@@ -288,6 +290,7 @@ def apply(
     progress: bool = True,
     runtime: str = "torch",
     data: object = None,
+    device: str | torch.device | None = None,
 ) -> Compressed:
     """Apply ``recipe`` to a copy of ``model`` and return a :class:`Compressed`.
 
@@ -304,6 +307,8 @@ def apply(
         data: the data fine-tuning trains on and int8 calibrates with, whose native size
             the resolution is relative to: anything :func:`lab.datasets.as_data` accepts
             (default Fashion-MNIST).
+        device: where the runtime executes: None (the CPU), ``"cuda"`` or ``"auto"`` (a GPU
+            when present; see :mod:`lab.device`). The stored model stays on the CPU.
     """
     if runtime not in RUNTIMES:
         raise ValueError(
@@ -311,6 +316,7 @@ def apply(
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"apply() needs a torch.nn.Module, got {type(model).__name__}")
+    resolve_device(device)  # an unavailable device fails before any work
     dataset = as_data(data)
     if runtime == "onnxruntime" and not dataset.is_default:
         raise ValueError(
@@ -359,6 +365,10 @@ def apply(
 
         compressed.runtime = onnxruntime_runtime(compressed)
         compressed.executes_as = compressed.runtime.executes_as
+    placed = on_device(compressed.runtime, device)
+    if placed is not compressed.runtime:
+        compressed.runtime = placed.eval()
+        compressed.executes_as += f" on {placed.executes_on}"
     return compressed
 
 
