@@ -217,6 +217,7 @@ def _quantize(work: _Work) -> None:
 
 
 INT8_CACHE_ENTRIES = 16  # int8 runtimes kept in-process: a slider never converts twice
+INT8_TIMING_BUDGET_S = 2.0  # fp32 vs int8 side by side, to say when int8 is slower
 _INT8_CACHE: OrderedDict[str, tuple[nn.Module, str, list[str]]] = OrderedDict()
 _INT8_LOCK = threading.Lock()
 
@@ -259,7 +260,9 @@ def _int8_runtime(work: _Work) -> tuple[nn.Module, str, list[str]]:
                 calibration = calibration_images(data=work.data)  # native size: runtime resizes
                 runtime = int8.to_int8(fp32, calibration)
                 executes_as, notes = getattr(runtime, "executes_as", "int8"), []
-    slower = transformers.int8_speed_note(fp32, runtime, work.data.example(8))
+    slower = transformers.int8_speed_note(
+        fp32, runtime, work.data.example(8), budget_s=INT8_TIMING_BUDGET_S
+    )
     notes = notes + ([slower] if slower else [])
     with _INT8_LOCK:
         _INT8_CACHE[key] = (runtime, executes_as, notes)

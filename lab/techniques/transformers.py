@@ -135,6 +135,8 @@ def dynamic_int8(model: nn.Module) -> tuple[nn.Module, str, list[str]]:
 
 def _median_seconds(model: nn.Module, x: torch.Tensor, deadline: float, runs: int) -> float | None:
     times = []
+    if time.perf_counter() > deadline:
+        return None
     with torch.no_grad():
         model(x)  # warm-up
         for _ in range(runs):
