@@ -20,7 +20,21 @@ stratified 2,000 of it when ``test`` is larger. Arrays and Bunches are standardi
 the training split's mean and standard deviation (per feature, or per channel for images)
 unless ``standardize=False`` (pass that when your model expects your own preprocessing);
 torch Datasets are taken as they are. The caller's arrays, tensors and datasets are never
-modified: the lab keeps float32 copies.
+modified: the lab keeps float32 copies of small sets.
+
+**Large image sets are kept as given** — a uint8 array, a ``numpy.memmap``, a tensor, a
+torch Dataset read item by item — whenever their float32 copy would exceed ``LAZY_BYTES``
+(256 MiB), X is a memmap, or ``lazy=True``: each split is then a :class:`lab.lazy.LazyImages`
+(positions into your source) converted, standardized and resized batch by batch when read;
+the statistics and the fingerprint are computed in one streamed pass.
+
+**Token ids** (text): ``as_data((ids, y), pad_id=0)`` (or ``tokens=True``) with ids an N×L
+integer array keeps them int64 — never standardized, never cast to float; ``kind`` is
+``"tokens"``, ``vocab_size`` and ``pad_id`` are kept. :mod:`lab.text` turns strings and your
+tokenizer into that, and has a synthetic sentiment task.
+
+``Data.example(n)`` gives ``n`` real samples of the live split (what latency is timed on
+and FLOPs are counted with).
 
 Bad data — wrong shape, labels out of range or not integers, an empty set, mismatched
 lengths, NaN or infinite values — raises :class:`DataError` naming what was expected.

@@ -188,3 +188,17 @@ def test_int8_cache_is_keyed_by_the_data(text, monkeypatch):
     a = apply(model, recipe, data=text, progress=False)
     b = apply(model, recipe, data=other, progress=False)
     assert a.runtime is not b.runtime
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_transformers_in_onnx_runtime(text, int8):
+    model = _transformer(text)
+    recipe = QuantConfig(bits=8, activations=True) if int8 else None
+    out = apply(model, recipe, data=text, progress=False, runtime="onnxruntime")
+    ids = text.example(6)
+    assert out.executes_as.startswith("onnxruntime " + ("dynamic int8" if int8 else "fp32"))
+    with torch.no_grad():
+        expected = model(ids)
+    assert torch.allclose(out.runtime(ids), expected, atol=0.05 if int8 else 1e-5)
+    if int8:
+        assert any("ONNX Runtime dynamic int8" in n for n in out.notes)

@@ -93,6 +93,7 @@ class _Work:
     loss_fn: LossFn | None = None  # fine-tuning loss (distillation when a teacher is named)
     runtime: nn.Module | None = None  # set by a step that builds its own runtime (int8)
     executes_as: str = "fp32"
+    backend: str = "torch"  # apply()'s runtime=: "onnxruntime" builds its own int8 graph
     details: list[str] = field(default_factory=list)  # what the fp32 runtime says it runs
     notes: list[str] = field(default_factory=list)
 
@@ -202,6 +203,13 @@ def _quantize(work: _Work) -> None:
         )
         return
     work.model.eval()
+    if work.backend == "onnxruntime":  # token models: ONNX Runtime's dynamic int8 (in apply)
+        work.notes.append(
+            "ONNX Runtime dynamic int8: every MatMul/Gemm with constant weights (the attention "
+            "projections included) stores int8 weights per channel and quantizes its input per "
+            "batch; attention's score and weighted-sum MatMuls stay fp32"
+        )
+        return
     runtime, executes_as, notes = _int8_runtime(work)
     work.runtime, work.executes_as = runtime, executes_as
     work.notes += notes
@@ -321,7 +329,7 @@ def apply(
         raise TypeError(f"apply() needs a torch.nn.Module, got {type(model).__name__}")
     resolve_device(device)  # an unavailable device fails before any work
     dataset = as_data(data)
-    if runtime == "onnxruntime" and not dataset.is_default:
+    if runtime == "onnxruntime" and not dataset.is_default and dataset.kind != "tokens":
         raise ValueError(
             "runtime='onnxruntime' exports Fashion-MNIST-shaped graphs only so far; "
             f"measure {dataset.name!r} with runtime='torch'"
@@ -341,6 +349,7 @@ def apply(
         data=dataset,
         model=model,
         resolution=dataset.native_size,
+        backend=runtime if dataset.kind == "tokens" else "torch",
     )
     work.loss_fn = finetune_loss(recipe.finetune, model)
     for step in STEPS:
@@ -363,7 +372,13 @@ def apply(
         original=model,
         data=dataset,
     )
-    if runtime == "onnxruntime":
+    if runtime == "onnxruntime" and dataset.kind == "tokens":  # the standard int8: dynamic
+        from lab.onnx_dynamic import onnxruntime_model
+
+        int8 = recipe.quant is not None and recipe.quant.activations
+        compressed.runtime = onnxruntime_model(stored, dataset.example(2), int8=int8)
+        compressed.executes_as = compressed.runtime.executes_as
+    elif runtime == "onnxruntime":
         from ..export import onnxruntime_runtime
 
         compressed.runtime = onnxruntime_runtime(compressed)

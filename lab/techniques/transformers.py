@@ -40,6 +40,7 @@ from torch import nn
 __all__ = [
     "PrunedSelfAttention",
     "attention_layers",
+    "unfuse_attention",
     "dynamic_int8",
     "int8_speed_note",
     "is_sequence_model",
@@ -62,7 +63,7 @@ def is_sequence_model(model: nn.Module) -> bool:
     return any(isinstance(m, kinds) for m in model.modules())
 
 
-def _no_fast_path(model: nn.Module) -> None:
+def unfuse_attention(model: nn.Module) -> None:
     """Turn off torch's fused transformer inference path, which reads ``linear.weight`` as a
     tensor (a quantized or pruned layer's is not): the flags only choose that path."""
     for module in model.modules():
@@ -97,7 +98,7 @@ def dynamic_int8(model: nn.Module) -> tuple[nn.Module, str, list[str]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's deprecation notices for torch.ao
         quantized = quantize_dynamic(work, spec, dtype=torch.qint8)
-    _no_fast_path(quantized)
+    unfuse_attention(quantized)
     from torch.ao.nn.quantized import Embedding, EmbeddingBag
     from torch.ao.nn.quantized.dynamic import Linear
 
@@ -323,7 +324,7 @@ def prune_heads_and_neurons(model: nn.Module, sparsity: float) -> tuple[nn.Modul
         )
     for layer in layers.values():
         _prune_layer(layer, sparsity)
-    _no_fast_path(pruned)
+    unfuse_attention(pruned)
     return pruned, [pruning_note(model, pruned)]
 
 
