@@ -407,10 +407,14 @@ def _fingerprint(
     splits: Mapping[str, fashion.Split], classes: tuple[str, ...], extra: str = ""
 ) -> str:
     digest = hashlib.sha256((repr(classes) + extra).encode())
+    seen: dict[int, str] = {}  # lazy images shared by two splits (live = test) are read once
     for name in SPLIT_NAMES:
         split = splits[name]
         digest.update(f"{name}{tuple(split.images.shape)}".encode())
-        if isinstance(split.images, LazyImages):  # the rows as given, and the conversion
+        if isinstance(split.images, LazyImages) and id(split.images) in seen:
+            digest.update(f"same images as {seen[id(split.images)]}".encode())
+        elif isinstance(split.images, LazyImages):  # the rows as given, and the conversion
+            seen[id(split.images)] = name
             split.images.digest(digest)
             for stat in (split.images.mean, split.images.std):
                 digest.update(b"" if stat is None else stat.numpy().tobytes())

@@ -163,7 +163,7 @@ class LazyImages:
         """Feed the source rows' bytes (as given, not converted) to ``digest``."""
         for rows in self.raw_batches():
             digest.update(str(rows.dtype).encode())
-            digest.update(rows.contiguous().numpy().tobytes())
+            digest.update(rows.contiguous().numpy().data)  # the buffer itself, no copy
 
     # ------------------------------------------------------------------ conversion
     def all_finite(self) -> bool:
@@ -202,8 +202,9 @@ def channel_statistics(images: LazyImages) -> tuple[torch.Tensor, torch.Tensor, 
         if rows.is_floating_point() and not torch.isfinite(x).all():
             finite = False
             break
-        sums = x.sum(dim=(0, 2, 3), dtype=torch.float64)
-        square_sums = (x * x).sum(dim=(0, 2, 3), dtype=torch.float64)
+        # per image and channel in float32 (torch sums pairwise), then across images in float64
+        sums = x.sum(dim=(2, 3)).double().sum(0)
+        square_sums = (x * x).sum(dim=(2, 3)).double().sum(0)
         total = sums if total is None else total + sums
         squares = square_sums if squares is None else squares + square_sums
         count += x.shape[0] * x.shape[2] * x.shape[3]
