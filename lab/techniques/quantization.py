@@ -213,7 +213,7 @@ def quantizable_layers(model: nn.Module, config: QuantConfig) -> dict[str, nn.Mo
     unknown = (set(config.per_layer) | set(config.skip)) - set(candidates)
     if unknown:
         raise ValueError(
-            f"no Conv2d/Linear/Embedding layer named {', '.join(map(repr, sorted(unknown)))}; "
+            f"no Conv2d/Linear layer named {', '.join(map(repr, sorted(unknown)))}; "
             f"the model has: {', '.join(candidates)}"
         )
     return {name: m for name, m in candidates.items() if name not in config.skip}
