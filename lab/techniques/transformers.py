@@ -177,7 +177,6 @@ def int8_speed_note(
         return None
     where = ", ".join(f"batch {b}: {o * 1e3:.2f} ms vs {t * 1e3:.2f} ms fp32" for b, o, t in slower)
     also = f"; faster at batch {', '.join(str(b) for b, _, _ in faster)}" if faster else ""
-    isa = "has" if machine.int8_instructions() else "has no"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     busy = (
         f"; timed under load {load:.1f} on {os.cpu_count()} CPUs, where int8 kernels' threads "
@@ -186,8 +185,8 @@ def int8_speed_note(
         else ""
     )
     return (
-        f"int8 is slower than fp32 on this CPU ({machine.cpu_model()}, which {isa} VNNI/AMX "
-        f"int8 instructions) at {where}{also}: quantizing the activations, int8 kernel "
+        f"int8 is slower than fp32 on this CPU ({machine.cpu_model()}, "
+        f"{machine.cpu_capability()}) at {where}{also}: quantizing the activations, int8 kernel "
         f"dispatch and dequantizing cost more than the smaller matmuls save at that size{busy}"
     )
 
