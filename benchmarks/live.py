@@ -1,6 +1,8 @@
 """How live the dashboard is: from a slider change to an updated metrics panel.
 
     python benchmarks/live.py --json [--model cnn] [--threads 2]
+    python benchmarks/live.py --json --model resnet18|mobilenet_v3_small|transformer [--items 80]
+      (torchvision / transformer models at real sizes: see benchmarks/live_models.py)
 
 Drives :class:`widgets.Dashboard` headlessly, setting ``.value`` as a user would, on a
 fresh temporary result store, and times until the panel shows the new configuration.
@@ -331,4 +333,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if any(model in sys.argv for model in ("resnet18", "mobilenet_v3_small", "transformer")):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # real models at real sizes
+        from live_models import main as real_models
+
+        real_models(sys.argv[1:])
+    else:
+        main()

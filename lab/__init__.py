@@ -95,6 +95,11 @@ MOVED = {
     "lab.deployment": "lab.runtimes.deployment",
     "lab.learning": "lab.decide.learning",
     "lab.efficient": "lab.decide.efficient",
+    "lab.device": "lab.meters.device",
+    "lab.lazy": "lab.datasets.lazy",
+    "lab.loading": "lab.runtimes.loading",
+    "lab.onnx_dynamic": "lab.runtimes.onnx_dynamic",
+    "lab.text": "lab.models.text",
 }
 
 

@@ -25,8 +25,11 @@ LAYERS = (  # bottom first
     ("lab.teach",),
     ("lab.__main__", "lab"),  # the CLI and the package's public API sit on top
 )
-# The one import that goes up, on request: apply(..., runtime="onnxruntime").
-EXCEPTIONS = {("lab.techniques.apply", "lab.runtimes.export")}
+# The imports that go up, on request: apply(..., runtime="onnxruntime") (images, tokens).
+EXCEPTIONS = {
+    ("lab.techniques.apply", "lab.runtimes.export"),
+    ("lab.techniques.apply", "lab.runtimes.onnx_dynamic"),
+}
 
 
 def _modules() -> dict[str, Path]:

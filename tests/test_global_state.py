@@ -60,6 +60,7 @@ def _process_state() -> dict[str, object]:
         "default dtype": torch.get_default_dtype(),
         "deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
         "float32 matmul precision": torch.get_float32_matmul_precision(),
+        "fused attention path": torch.backends.mha.get_fastpath_enabled(),
         "mkldnn enabled": torch.backends.mkldnn.enabled,
         "environment": {k: v for k, v in os.environ.items() if k not in TORCH_OWN_ENV},
     }
@@ -148,6 +149,31 @@ def _sizes_for(model: nn.Module, tmp_path: Path) -> object:
     return ResolutionSlider.sizes_for(model)
 
 
+def _load_model(model: nn.Module, tmp_path: Path) -> object:
+    from lab.loading import load_model
+
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    return load_model(tmp_path / "weights.pt", architecture=model)
+
+
+def _lazy_images(model: nn.Module, tmp_path: Path) -> object:
+    from lab.datasets import as_data
+
+    pixels = np.arange(30 * 28 * 28, dtype=np.int64).reshape(30, 1, 28, 28) % 256
+    data = as_data((pixels.astype(np.uint8), np.arange(30) % 2), lazy=True)
+    return data.split("live").images[0:4]
+
+
+def _text_transformer_flops(model: nn.Module, tmp_path: Path) -> object:
+    from lab.flops import count_flops
+    from lab.text import TextTransformer, sentiment_data
+
+    data = sentiment_data(30, length=8)
+    with torch.random.fork_rng(devices=[]):  # building a model draws its initial weights
+        text_model = TextTransformer(data.vocab_size, 2, d_model=16, heads=2, ffn=16).eval()
+    return count_flops(text_model, data.example(1))
+
+
 # name → call(user_model, tmp_path). A new public entry point is one more line.
 ENTRY_POINTS: dict[str, Callable[[nn.Module, Path], object]] = {
     "zoo.build": lambda model, tmp_path: zoo.build("cnn"),
@@ -188,6 +214,9 @@ ENTRY_POINTS: dict[str, Callable[[nn.Module, Path], object]] = {
     "compare_runtimes": lambda model, tmp_path: compare_runtimes(
         model, batches=(1,), rounds=1, runtimes=("torch fp32", "torch int8")
     ),
+    "loading.load_model": _load_model,
+    "as_data(lazy=True)": _lazy_images,
+    "text + count_flops": _text_transformer_flops,
 }
 
 

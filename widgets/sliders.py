@@ -491,14 +491,19 @@ class ResolutionSlider(w.VBox):
         self.box.moved()
 
     def set_sizes(self, sizes: Sequence[int]) -> None:
-        """Offer only ``sizes`` (e.g. those a new model runs at); keeps the nearest position."""
-        current = self.value
-        self.sizes = self._check_sizes(sizes)
-        current = min(max(current, min(self.sizes)), max(self.sizes))  # the nearest end
-        with self.slider.hold_trait_notifications():
-            self.slider.options = self._options()
-            self.value = current  # re-validated: snaps to a supported size
-            self.slider.value = self.value
+        """Offer only ``sizes`` (e.g. those a new model runs at); keeps the nearest position,
+        or the largest size when the slider was at the largest (native) one before — also
+        when the new sizes share none with the old (other data: 224 px images after 28 px).
+        """
+        at_largest = self.value == self.sizes[0]
+        sizes = self._check_sizes(sizes)
+        self.sizes = sizes
+        target = sizes[0] if at_largest else min(sizes, key=lambda s: (abs(s - self.value), -s))
+        # options first, outside hold_trait_notifications: ipywidgets then moves the slider
+        # onto the new list itself; a held change validates the old value against it and fails
+        self.slider.options = self._options()
+        self.value = target
+        self.slider.value = target
         self.box.refresh()
 
     @staticmethod

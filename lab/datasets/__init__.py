@@ -20,7 +20,21 @@ stratified 2,000 of it when ``test`` is larger. Arrays and Bunches are standardi
 the training split's mean and standard deviation (per feature, or per channel for images)
 unless ``standardize=False`` (pass that when your model expects your own preprocessing);
 torch Datasets are taken as they are. The caller's arrays, tensors and datasets are never
-modified: the lab keeps float32 copies.
+modified: the lab keeps float32 copies of small sets.
+
+**Large image sets are kept as given** — a uint8 array, a ``numpy.memmap``, a tensor, a
+torch Dataset read item by item — whenever their float32 copy would exceed ``LAZY_BYTES``
+(256 MiB), X is a memmap, or ``lazy=True``: each split is then a :class:`lab.lazy.LazyImages`
+(positions into your source) converted, standardized and resized batch by batch when read;
+the statistics and the fingerprint are computed in one streamed pass.
+
+**Token ids** (text): ``as_data((ids, y), pad_id=0)`` (or ``tokens=True``) with ids an N×L
+integer array keeps them int64 — never standardized, never cast to float; ``kind`` is
+``"tokens"``, ``vocab_size`` and ``pad_id`` are kept. :mod:`lab.text` turns strings and your
+tokenizer into that, and has a synthetic sentiment task.
+
+``Data.example(n)`` gives ``n`` real samples of the live split (what latency is timed on
+and FLOPs are counted with).
 
 Bad data — wrong shape, labels out of range or not integers, an empty set, mismatched
 lengths, NaN or infinite values — raises :class:`DataError` naming what was expected.
@@ -46,6 +60,7 @@ import numpy as np
 import torch
 
 from lab.datasets import fashion as fashion
+from lab.datasets.lazy import LazyImages, channel_statistics, float32_bytes
 
 __all__ = [
     "FASHION_MNIST",
@@ -63,6 +78,9 @@ SHARES = {"train": 0.7, "val": 0.1, "test": 0.2}  # when one whole set is given
 LIVE_MAX = 2_000  # the live split: test, or a stratified 2,000 of it
 MIN_SIZE = 2  # the smallest resolution (px per side) the knob offers for your images
 FASHION_MIN_SIZE = 4  # … and for Fashion-MNIST (the README and the deep links say 4–28 px)
+# Image sets larger than this as float32 are kept as given and converted batch by batch
+# (lab.lazy.LazyImages); smaller ones are converted once, up front.
+LAZY_BYTES = 256 * 2**20
 _FORMS = (
     "None (Fashion-MNIST), a lab Data, (X, y) arrays or tensors, a scikit-learn Bunch, "
     "a torch Dataset or DataLoader of (x, label), or a dict of splits {'train': …, 'test': …}"
@@ -90,6 +108,9 @@ class Data:
     std: tuple[float, ...] | None = field(default=None, repr=False)
     _resized: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    tokens: bool = False  # samples are L integer token ids (never standardized or cast)
+    pad_id: int | None = field(default=None, repr=False)  # the padding id of token data
+    vocab_size: int | None = field(default=None, repr=False)  # largest id + 1 (tokens)
 
     # ------------------------------------------------------------------ what it is
     @property
@@ -99,7 +120,9 @@ class Data:
 
     @property
     def kind(self) -> str:
-        """``"image"`` (C×H×W samples) or ``"tabular"`` (D features)."""
+        """``"image"`` (C×H×W samples), ``"tokens"`` (L token ids) or ``"tabular"`` (D features)."""
+        if self.tokens:
+            return "tokens"
         return "image" if len(self.input_shape) == 3 else "tabular"
 
     @property
@@ -126,8 +149,8 @@ class Data:
 
     def resolution_problem(self) -> str | None:
         """Why the resolution knob does not apply to this data (None when it does)."""
-        if self.kind == "tabular":
-            return "tabular data has no pixels to downsample"
+        if self.kind != "image":
+            return f"{self.kind} data has no pixels to downsample"
         if self.native_size is None:
             return f"images are {self.input_shape[1]}×{self.input_shape[2]}, not square"
         return None
@@ -169,7 +192,7 @@ class Data:
         self.check_size(size)
         with self._lock:
             if (name, size) not in self._resized:
-                images = fashion.resize(whole.images, size)
+                images = _resize(whole.images, size)
                 self._resized[(name, size)] = fashion.Split(name, images, whole.labels)
             return self._resized[(name, size)]
 
@@ -212,21 +235,28 @@ class Data:
         with self._lock:
             if key not in self._resized:
                 chosen = part if which == "part" else rest
-                self._resized[key] = fashion.Split(name, whole.images[chosen], whole.labels[chosen])
+                images = _select(whole.images, chosen)
+                self._resized[key] = fashion.Split(name, images, whole.labels[chosen])
             return self._resized[key]
 
     def example(self, batch: int = 1, size: int | None = None) -> torch.Tensor:
-        """A zero batch shaped like the model's input (at ``size`` px for images)."""
-        shape = self.input_shape
-        if size is not None and self.kind == "image":
-            shape = (shape[0], size, size)
-        return torch.zeros(batch, *shape)
+        """``batch`` real samples of the live split as the model takes them (the first ones,
+        repeated when it has fewer; at ``size`` px for images): float images or features,
+        or int64 token ids. What latency is timed on and FLOPs are counted with."""
+        live = self.split("live", size if self.kind == "image" else None)
+        first = live.images[: min(batch, len(live))]
+        return first[torch.arange(batch) % len(first)].clone()
 
     def describe(self) -> str:
         """One line: the shape of a sample and the number of classes."""
         if self.kind == "image":
             c, h, w = self.input_shape
             return f"{c}×{h}×{w} images, {self.n_classes} classes"
+        if self.kind == "tokens":
+            return (
+                f"sequences of {self.input_shape[0]} token ids (vocabulary {self.vocab_size}, "
+                f"padding {self.pad_id}), {self.n_classes} classes"
+            )
         return f"{self.input_shape[0]} features, {self.n_classes} classes"
 
     def __repr__(self) -> str:
@@ -492,17 +522,173 @@ def _live(test: fashion.Split, seed: int) -> fashion.Split:
     share = LIVE_MAX / len(test)
     idx = _stratified(test.labels, {"live": share, "rest": 1 - share}, seed)["live"]
     idx = torch.tensor(idx)
-    return fashion.Split("live", test.images[idx], test.labels[idx])
+    return fashion.Split("live", _select(test.images, idx), test.labels[idx])
 
 
-def _fingerprint(splits: Mapping[str, fashion.Split], classes: tuple[str, ...]) -> str:
-    digest = hashlib.sha256(repr(classes).encode())
+def _select(images: torch.Tensor | LazyImages, index: object) -> torch.Tensor | LazyImages:
+    """Some samples: a tensor is indexed, lazy images give a lazy view (nothing is read)."""
+    return images.take(index) if isinstance(images, LazyImages) else images[index]
+
+
+def _resize(images: torch.Tensor | LazyImages, size: int) -> torch.Tensor | LazyImages:
+    return images.resized(size) if isinstance(images, LazyImages) else fashion.resize(images, size)
+
+
+def _fingerprint(
+    splits: Mapping[str, fashion.Split], classes: tuple[str, ...], extra: str = ""
+) -> str:
+    digest = hashlib.sha256((repr(classes) + extra).encode())
+    seen: dict[int, str] = {}  # lazy images shared by two splits (live = test) are read once
     for name in SPLIT_NAMES:
         split = splits[name]
         digest.update(f"{name}{tuple(split.images.shape)}".encode())
-        digest.update(split.images.numpy().tobytes())
+        if isinstance(split.images, LazyImages) and id(split.images) in seen:
+            digest.update(f"same images as {seen[id(split.images)]}".encode())
+        elif isinstance(split.images, LazyImages):  # the rows as given, and the conversion
+            seen[id(split.images)] = name
+            split.images.digest(digest)
+            for stat in (split.images.mean, split.images.std):
+                digest.update(b"" if stat is None else stat.numpy().tobytes())
+        else:
+            digest.update(split.images.numpy().tobytes())
         digest.update(split.labels.numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------- images kept as given
+def _lazy_source(value: object, what: str) -> tuple[object, object] | None:
+    """``(source, labels)`` when ``value`` can be read lazily: ``(X, y)`` with X an N×H×W or
+    N×C×H×W array, memmap or tensor of numbers, or a torch Dataset (not a DataLoader)."""
+    from torch.utils.data import DataLoader, Dataset
+
+    if isinstance(value, Dataset) and not isinstance(value, DataLoader):
+        return (
+            (value, None) if hasattr(value, "__getitem__") and hasattr(value, "__len__") else None
+        )
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return None
+    x = value[0]
+    if isinstance(x, torch.Tensor):
+        numeric = not (x.dtype == torch.bool or x.is_complex())
+    elif isinstance(x, np.ndarray):
+        numeric = x.dtype.kind in "iuf"
+    else:
+        return None
+    return (x, value[1]) if numeric and x.ndim in (3, 4) else None
+
+
+def _dataset_labels(dataset: object, what: str) -> object:
+    """A torch Dataset's labels: its ``targets`` / ``labels`` attribute, else read item by item
+    (the images are read once and dropped)."""
+    for attribute in ("targets", "labels"):
+        labels = getattr(dataset, attribute, None)
+        if labels is not None and len(labels) == len(dataset):
+            return labels
+    labels = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
+        labels.append(int(torch.as_tensor(item[1])))
+    return labels
+
+
+def _lazy_part(source: object, labels: object, what: str) -> tuple[LazyImages, torch.Tensor]:
+    n = len(source)
+    if n == 0:
+        raise DataError(f"{what} is empty: the lab needs at least one sample per split")
+    if labels is None:
+        labels = _dataset_labels(source, what)
+    y = _labels(labels, n, f"{what} labels")
+    images = LazyImages(source, torch.arange(n))
+    if len(images.sample_shape) != 3:
+        raise DataError(
+            f"{what} must hold N×H×W or N×C×H×W images to be read lazily; "
+            f"got samples of shape {images.sample_shape}"
+        )
+    if not images.all_finite():
+        raise DataError(f"{what} holds NaN or infinite values; clean or impute them first")
+    return images, y
+
+
+def _lazy_wanted(value: object, lazy: bool | None) -> bool:
+    """Whether ``value`` (one set or a dict of splits) is kept as given (see ``LAZY_BYTES``)."""
+    if lazy is False:
+        return False
+    parts = list(value.values()) if isinstance(value, Mapping) else [value]
+    sources = [_lazy_source(part, "data") for part in parts]
+    if lazy is True:
+        if any(s is None for s in sources):
+            raise DataError(
+                "lazy=True needs images as arrays, memmaps or tensors (X, y), or a torch "
+                f"Dataset; got {', '.join(type(p).__name__ for p in parts)}"
+            )
+        return True
+    if any(s is None for s in sources):
+        return False
+    if any(isinstance(s[0], np.memmap) for s in sources):
+        return True
+    total = 0
+    for source, _ in sources:
+        if isinstance(source, (np.ndarray, torch.Tensor)):
+            total += float32_bytes(len(source), tuple(source.shape[1:]))
+        elif len(source):
+            total += float32_bytes(len(source), tuple(torch.as_tensor(source[0][0]).shape))
+    return total > LAZY_BYTES
+
+
+def _lazy_raw(value: object, what: str) -> tuple[dict, bool]:
+    """``{part: (LazyImages, labels)}`` of one set or a dict of splits, and whether arrays
+    (standardized by default) rather than Datasets were given."""
+    parts = value if isinstance(value, Mapping) else {None: value}
+    raw, arrays = {}, True
+    for key, part in parts.items():
+        source, labels = _lazy_source(part, what)
+        arrays = arrays and labels is not None
+        raw[key] = _lazy_part(source, labels, what if key is None else f"{what}[{key!r}]")
+    return raw, arrays
+
+
+def _standardized_lazily(raw: dict, what: str) -> tuple[dict, tuple, tuple]:
+    """Every split's lazy images reading standardized values (statistics of ``train``)."""
+    mean, std, finite = channel_statistics(raw["train"][0])
+    if not finite:
+        raise DataError(f"{what} holds NaN or infinite values; clean or impute them first")
+    out = {}
+    for key, (images, y) in raw.items():
+        out[key] = (LazyImages(images.source, images.positions, mean, std), y)
+    return out, tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())
+
+
+# ---------------------------------------------------------------------- token sequences
+def _token_ids(x: object, what: str) -> torch.Tensor:
+    """N×L integer token ids as int64 (never standardized, never cast to float)."""
+    ids = _tensor(x, what)
+    if ids.is_floating_point():
+        if not torch.isfinite(ids).all() or not torch.equal(ids, ids.round()):
+            raise DataError(f"{what} must hold integer token ids; got fractional values")
+    elif ids.dtype == torch.bool or ids.is_complex():
+        raise DataError(f"{what} must hold integer token ids; got {ids.dtype}")
+    if ids.ndim != 2:
+        raise DataError(
+            f"{what} must be N×L token ids (one row per sequence); got shape {tuple(ids.shape)}"
+        )
+    if len(ids) == 0:
+        raise DataError(f"{what} is empty: the lab needs at least one sample per split")
+    ids = ids.long()
+    if int(ids.min()) < 0:
+        raise DataError(f"{what} must hold token ids ≥ 0; found {int(ids.min())}")
+    return ids
+
+
+def _token_pair(value: object, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise DataError(
+            f"{what}: token data is (ids, y) with ids N×L integers (lab.text.text_data turns "
+            f"strings and your tokenizer into that); got {type(value).__name__}"
+        )
+    ids = _token_ids(value[0], f"{what} ids")
+    return ids, _labels(value[1], len(ids), f"{what} y")
 
 
 def as_data(
@@ -512,6 +698,9 @@ def as_data(
     classes: tuple[str, ...] | list[str] | None = None,
     standardize: bool | None = None,
     seed: int = SPLIT_SEED,
+    lazy: bool | None = None,
+    tokens: bool | None = None,
+    pad_id: int | None = None,
 ) -> Data:
     """``value`` as a :class:`Data` (see the module docstring for the forms accepted).
 
@@ -522,6 +711,13 @@ def as_data(
         standardize: subtract the training split's mean and divide by its std (per feature,
             or per channel). Default: True for arrays and Bunches, False for torch Datasets.
         seed: the seed of the stratified split of one whole set.
+        lazy: keep images as given (uint8 arrays, memmaps, tensors, a torch Dataset) and
+            convert them batch by batch when read (:class:`lab.lazy.LazyImages`). Default:
+            when their float32 copy would exceed ``LAZY_BYTES`` (256 MiB) or X is a memmap.
+        tokens: X is N×L integer token ids (text): kept as int64, never standardized.
+            Default: True when ``pad_id`` is given.
+        pad_id: the padding id of token data (default 0); models see it in the ids and
+            build their attention mask from it (see :mod:`lab.text`).
 
     Raises:
         DataError: the data is not one of the forms above, or is malformed (the message
@@ -533,14 +729,35 @@ def as_data(
         return value
     if standardize is not None and not isinstance(standardize, bool):
         raise DataError(f"standardize must be True, False or None; got {standardize!r}")
-    if isinstance(value, Mapping) and not hasattr(value, "target"):
+    for flag, given in (("lazy", lazy), ("tokens", tokens)):
+        if given is not None and not isinstance(given, bool):
+            raise DataError(f"{flag} must be True, False or None; got {given!r}")
+    if pad_id is not None and (
+        isinstance(pad_id, bool) or not isinstance(pad_id, int) or pad_id < 0
+    ):
+        raise DataError(f"pad_id must be an integer ≥ 0 or None; got {pad_id!r}")
+    tokens = pad_id is not None if tokens is None else tokens
+    if tokens and standardize:
+        raise DataError("token ids are never standardized: pass standardize=None or False")
+    is_dict = isinstance(value, Mapping) and not hasattr(value, "target")
+    if is_dict:
         unknown = set(value) - set(SPLIT_NAMES)
         if unknown or not {"train", "test"} <= set(value):
             raise DataError(
                 "a dict of splits needs 'train' and 'test' (optionally 'val', 'live'); "
                 f"got keys {sorted(map(str, value))}"
             )
-        parts = {key: _pair(part, f"data[{key!r}]") for key, part in value.items()}
+    kept = not tokens and _lazy_wanted(value, lazy)
+    if tokens:
+        pairs = value.items() if is_dict else [(None, value)]
+        parsed = {k: _token_pair(v, "data" if k is None else f"data[{k!r}]") for k, v in pairs}
+        parts = {k: (x, y, None, False) for k, (x, y) in parsed.items()}
+    elif kept:
+        lazy_raw, arrays = _lazy_raw(value, "data")
+        parts = {k: (x, y, None, arrays) for k, (x, y) in lazy_raw.items()}
+    if is_dict:
+        if not (tokens or kept):
+            parts = {key: _pair(part, f"data[{key!r}]") for key, part in value.items()}
         names = next((p[2] for p in parts.values() if p[2] is not None), None)
         default_standardize = all(p[3] for p in parts.values())
         raw = {key: (p[0], p[1]) for key, p in parts.items()}
@@ -548,19 +765,19 @@ def as_data(
             x, y = raw["train"]
             idx = _stratified(y, {"val": 0.1, "train": 0.9}, seed)
             if idx["val"] and idx["train"]:
-                raw["val"] = (x[idx["val"]], y[idx["val"]])
-                raw["train"] = (x[idx["train"]], y[idx["train"]])
+                raw["val"] = (_select(x, idx["val"]), y[idx["val"]])
+                raw["train"] = (_select(x, idx["train"]), y[idx["train"]])
             else:
                 raw["val"] = raw["train"]
     else:
-        x, y, names, default_standardize = _pair(value, "data")
+        x, y, names, default_standardize = parts[None] if tokens or kept else _pair(value, "data")
         if len(x) < 3:
             raise DataError(f"data has {len(x)} samples; the lab needs at least 3 to split it")
         idx = _stratified(y, SHARES, seed)
         raw = {}
         for part, members in idx.items():
             members = members or idx["train"]  # a tiny class set: reuse train rather than fail
-            raw[part] = (x[members], y[members])
+            raw[part] = (_select(x, members), y[members])
     shapes = {key: tuple(x.shape[1:]) for key, (x, _) in raw.items()}
     if len(set(shapes.values())) != 1:
         raise DataError(f"every split must have the same sample shape; got {shapes}")
@@ -582,25 +799,34 @@ def as_data(
         raise DataError("the data has one class only; the lab needs at least 2 classes")
     standardize = default_standardize if standardize is None else standardize
     mean = std = None
-    if standardize:
+    if standardize and kept:
+        raw, mean, std = _standardized_lazily(raw, "data")
+    elif standardize:
         train_x = raw["train"][0]
         dims = [0] if train_x.ndim == 2 else [0, 2, 3]
         mean = train_x.mean(dim=dims, keepdim=True)
         std = train_x.std(dim=dims, keepdim=True).clamp_min(1e-8)
         raw = {k: ((x - mean) / std, y) for k, (x, y) in raw.items()}
         mean, std = tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())
-    splits = {k: fashion.Split(k, x.contiguous(), y) for k, (x, y) in raw.items()}
+    splits = {k: fashion.Split(k, x if kept else x.contiguous(), y) for k, (x, y) in raw.items()}
     if "live" not in splits:
         splits["live"] = _live(splits["test"], seed)
     input_shape = shapes["train"]
     if len(input_shape) == 3 and min(input_shape[1:]) < 1:
         raise DataError(f"images must be at least 1×1 px; got {input_shape}")
+    vocab_size = None
+    if tokens:
+        pad_id = 0 if pad_id is None else pad_id
+        vocab_size = max(pad_id, *(int(s.images.max()) for s in splits.values())) + 1
     return Data(
         name=name or "your data",
         classes=classes,
         input_shape=input_shape,
-        fingerprint=_fingerprint(splits, classes),
+        fingerprint=_fingerprint(splits, classes, f"|tokens pad {pad_id}" if tokens else ""),
         splits=splits,
         mean=mean,
         std=std,
+        tokens=tokens,
+        pad_id=pad_id,
+        vocab_size=vocab_size,
     )

@@ -46,6 +46,7 @@ from lab.io import artifact
 from lab.meters import flops, memory
 from lab.meters.timing import THROUGHPUT_BATCH
 from lab.models import thin, tiny_models
+from lab.models.fingerprint import _hash_value, fingerprint
 from lab.techniques.apply import Compressed, apply
 from lab.techniques.codes import codes_of
 from lab.techniques.configs import Recipe
@@ -197,25 +198,6 @@ class ModelKind(abc.ABC):
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _hash_value(digest, name: str, value: object) -> None:
-    """Feed ``name`` and a tensor's shape, dtype and bytes (or another value's repr) to ``digest``."""
-    digest.update(name.encode())
-    if isinstance(value, torch.Tensor):
-        t = value.detach().cpu().contiguous()
-        digest.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    else:
-        digest.update(repr(value).encode())
-
-
-def fingerprint(model: nn.Module) -> str:
-    """SHA-256 (16 hex) of a torch model's class, parameter/buffer names, shapes and values."""
-    digest = hashlib.sha256(type(model).__name__.encode())
-    for name, tensor in model.state_dict().items():
-        _hash_value(digest, name, tensor)
-    return digest.hexdigest()[:16]
-
-
 _SIZES: OrderedDict[str, int] = OrderedDict()  # content key → bytes of a file written once
 _SIZES_LOCK = threading.Lock()
 
@@ -329,8 +311,9 @@ class TorchRunnable(Runnable):
             return None
 
     def _inputs(self, data: Data, batch: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
-        return torch.randn(batch, *data.input_shape, generator=generator)  # native-size inputs
+        """Real samples of the data (token ids stay integers), cycled to ``batch``."""
+        samples = data.example(8)  # native size: the runtime resizes
+        return samples[torch.arange(batch) % len(samples)]
 
     def one_call(self, data: Data) -> Callable[[], object]:
         runtime, one = self.compressed.runtime, self._inputs(data, 1)

@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -140,9 +141,26 @@ def _with_flop_counter_mode(model: nn.Module, example: torch.Tensor) -> int:
         finally:
             del sys.modules["triton"]
             logger.setLevel(level)
+    _register_cpu_attention()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(example)
     return int(counter.get_total_flops())
+
+
+def _register_cpu_attention() -> None:
+    """Give ``FlopCounterMode`` the rule it lacks for the CPU's fused scaled-dot-product
+    attention kernel (``aten._scaled_dot_product_flash_attention_for_cpu``, what attention
+    with a padding mask runs on the CPU): torch's own formula for its GPU flash kernel,
+    ``sdpa_flop_count`` (two matmuls, Q·Kᵀ and weights·V). Without it those FLOPs count 0."""
+    from torch.utils import flop_counter
+
+    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if op is None or op in flop_counter.flop_registry:
+        return
+
+    @flop_counter.register_flop_formula(op)
+    def _cpu_flash_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kw):
+        return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
 def count_flops(model: nn.Module, example: torch.Tensor, *, exact_mode: bool = False) -> int:
@@ -153,11 +171,25 @@ def count_flops(model: nn.Module, example: torch.Tensor, *, exact_mode: bool = F
         example: its input (e.g. one sample, batch 1).
         exact_mode: always use ``FlopCounterMode`` itself (as the tests do).
     """
-    if exact_mode:
-        return _with_flop_counter_mode(model, example)
-    counter = _FunctionCounter()
-    with torch.no_grad(), counter:
-        model(example)
-    if counter.opaque:
-        return _with_flop_counter_mode(model, example)
-    return counter.flops
+    with _unfused_attention():
+        if exact_mode:
+            return _with_flop_counter_mode(model, example)
+        counter = _FunctionCounter()
+        with torch.no_grad(), counter:
+            model(example)
+        if counter.opaque:
+            return _with_flop_counter_mode(model, example)
+        return counter.flops
+
+
+@contextmanager
+def _unfused_attention() -> Iterator[None]:
+    """Count ``nn.TransformerEncoderLayer``/``nn.MultiheadAttention`` through their unfused
+    path: their fused inference kernel (eval mode, no grad) hides every matmul from both
+    counters. The same FLOPs; the setting is restored afterwards."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)

@@ -89,12 +89,16 @@ def measure_latency(
     cancel: threading.Event | None = None,
     input_shape: tuple[int, ...] | None = None,
     samples: list[float] | None = None,
+    example: torch.Tensor | None = None,
 ) -> tuple[float, float, float | None]:
     """Batch-1 median and p95 latency (ms) of one torch model after warm-up, and its batch-256
     throughput (images/s; None when ``throughput_repeats`` is 0), on exactly ``batch1_runs``.
 
-    Inputs are ``input_shape`` (one sample, e.g. ``(3, 32, 32)`` or ``(30,)``), by default
-    1×size×size images; ``samples`` (a list), when given, receives every timed run in ms.
+    Inputs are ``example`` — real samples of the data (``Data.example(n)``; the first is
+    timed at batch 1, all of them cycled fill the throughput batch; token ids stay integers)
+    — or else seeded random normal ``input_shape`` samples (e.g. ``(3, 32, 32)`` or
+    ``(30,)``), by default 1×size×size images; ``samples`` (a list), when given, receives
+    every timed run in ms.
 
     Example:
         >>> p50, p95, _ = measure_latency(nn.Linear(4, 2), batch1_runs=5,
@@ -104,7 +108,11 @@ def measure_latency(
     """
     shape = (1, size, size) if input_shape is None else tuple(input_shape)
     inputs = torch.Generator().manual_seed(0)  # the caller's random stream is left alone
-    one = torch.randn(1, *shape, generator=inputs)
+    if example is not None and (example.ndim < 1 or len(example) == 0):
+        raise ValueError(
+            f"example must be a batch of ≥ 1 samples; got shape {tuple(example.shape)}"
+        )
+    one = torch.randn(1, *shape, generator=inputs) if example is None else example[:1]
     for _ in range(WARMUP_RUNS):
         model(one)
     per_image: list[float] = []
@@ -117,6 +125,9 @@ def measure_latency(
         samples.extend(per_image)
     rate = None
     if throughput_repeats:
-        batch = torch.randn(THROUGHPUT_BATCH, *shape, generator=inputs)
+        if example is None:
+            batch = torch.randn(THROUGHPUT_BATCH, *shape, generator=inputs)
+        else:
+            batch = example[torch.arange(THROUGHPUT_BATCH) % len(example)]
         rate = throughput(lambda: model(batch), throughput_repeats, cancel)
     return (*percentiles(per_image), rate)

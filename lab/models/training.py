@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lab.datasets import as_data
+from lab.datasets.lazy import LazyImages
 
 __all__ = [
     "MIN_STEPS",
@@ -272,6 +273,12 @@ def _under_trained(report: TrainReport, config: TrainConfig, dataset) -> str:
     return ""
 
 
+def _on(images, device: torch.device):
+    """A split's images on ``device``; lazily read ones (lab.lazy) stay lazy: read per batch."""
+
+    return images if isinstance(images, LazyImages) else images.to(device)
+
+
 def _train(
     model: nn.Module,
     config: TrainConfig,
@@ -289,7 +296,7 @@ def _train(
         raise ValueError(
             f"augment (flips and shifts) applies to images; {dataset.name!r} is tabular"
         )
-    images = {size: dataset.split(config.split, size).images.to(device) for size in sizes}
+    images = {size: _on(dataset.split(config.split, size).images, device) for size in sizes}
     split = dataset.split(config.split)
     labels = split.labels.to(device)
     steps_per_epoch = math.ceil(len(labels) / config.batch_size)
@@ -330,7 +337,7 @@ def _train(
         idx = order[cursor : cursor + config.batch_size].to(device)
         cursor += config.batch_size
         size = sizes[step % len(sizes)]
-        x, y = images[size][idx], labels[idx]
+        x, y = images[size][idx].to(device), labels[idx]
         if config.augment:
             x = augment_batch(x, generator, config.shift)
         loss = loss_fn(model, x, y)

@@ -54,6 +54,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -75,6 +76,7 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 CALIBRATION_BATCH = 128  # images per calibration run of quantize_static
 _META_PREFIX = "efficiency_lab."
+_INPUT_DTYPES = {"tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(double)": "float64"}
 _PACKAGES = "pip install onnx onnxruntime onnxscript"
 
 
@@ -454,7 +456,9 @@ class OnnxRuntimeModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"expected a torch.Tensor of images; got {type(x).__name__}")
-        array = x.detach().cpu().float().contiguous().numpy()
+        kind = self.session.get_inputs()[0].type  # "tensor(float)", "tensor(int64)" (token ids)…
+        dtype = _INPUT_DTYPES.get(kind, "float32")
+        array = np.ascontiguousarray(x.detach().cpu().numpy().astype(dtype, copy=False))
         (logits,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(logits)
 

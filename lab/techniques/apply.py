@@ -26,17 +26,23 @@ Example:
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from lab.datasets import Data, as_data
 from lab.meters import machine
+from lab.meters.device import on_device, resolve_device
 from lab.models import zoo
+from lab.models.fingerprint import fingerprint
 from lab.models.interface import check_model
 from lab.models.training import fit
-from lab.techniques import int8, pruning, quantization
+from lab.techniques import int8, pruning, quantization, transformers
 from lab.techniques.compressed import Compressed, calibration_images
 from lab.techniques.configs import Recipe
 from lab.techniques.distillation import LossFn, finetune_loss
@@ -59,6 +65,7 @@ class _Work:
     loss_fn: LossFn | None = None  # fine-tuning loss (distillation when a teacher is named)
     runtime: nn.Module | None = None  # set by a step that builds its own runtime (int8)
     executes_as: str = "fp32"
+    backend: str = "torch"  # apply()'s runtime=: "onnxruntime" builds its own int8 graph
     details: list[str] = field(default_factory=list)  # what the fp32 runtime says it runs
     notes: list[str] = field(default_factory=list)
 
@@ -108,11 +115,14 @@ def _prune(work: _Work) -> None:
     else:
         example = work.data.example(1, work.resolution)
         work.model = pruning.prune(work.model, config, example_input=example)
+
     if config.structure == "unstructured":
         work.notes.append(
             "unstructured sparsity shrinks the file, but the zeros still execute "
             "(no sparse kernels): latency and FLOPs unchanged"
         )
+    elif transformers.attention_layers(work.original):
+        work.notes.append(transformers.pruning_note(work.original, work.model))
     else:
         work.notes.append("channel pruning removed filters: FLOPs and latency really drop")
     if finetune is not None:  # before quantizing (then QAT gets the same budget)
@@ -162,9 +172,16 @@ def _quantize(work: _Work) -> None:
         return
 
     work.model.eval()
-    calibration = calibration_images(data=work.data)  # at native size: the runtime downsamples
-    work.runtime = int8.to_int8(_wrap(work.model, work.resolution, work.data), calibration)
-    work.executes_as = getattr(work.runtime, "executes_as", "int8")
+    if work.backend == "onnxruntime":  # token models: ONNX Runtime's dynamic int8 (in apply)
+        work.notes.append(
+            "ONNX Runtime dynamic int8: every MatMul/Gemm with constant weights (the attention "
+            "projections included) stores int8 weights per channel and quantizes its input per "
+            "batch; attention's score and weighted-sum MatMuls stay fp32"
+        )
+        return
+    runtime, executes_as, notes = _int8_runtime(work)
+    work.runtime, work.executes_as = runtime, executes_as
+    work.notes += notes
     if config.bits < 8:
         work.notes.append(
             f"{config.bits}-bit weights have no {config.bits}-bit kernel: they execute as int8"
@@ -174,6 +191,57 @@ def _quantize(work: _Work) -> None:
             f"this CPU ({machine.cpu_model()}, {machine.cpu_capability()}) has no VNNI/AMX "
             "int8 instructions: int8 kernels may run little faster than fp32 here"
         )
+
+
+INT8_CACHE_ENTRIES = 16  # int8 runtimes kept in-process: a slider never converts twice
+INT8_TIMING_BUDGET_S = 2.0  # fp32 vs int8 side by side, to say when int8 is slower
+_INT8_CACHE: OrderedDict[str, tuple[nn.Module, str, list[str]]] = OrderedDict()
+_INT8_LOCK = threading.Lock()
+
+
+def _int8_key(work: _Work) -> str:
+
+    return "|".join(
+        (
+            fingerprint(work.model),
+            work.recipe.to_json(),
+            work.data.fingerprint,
+            str(work.resolution),
+            str(torch.get_num_threads()),
+        )
+    )
+
+
+def _int8_runtime(work: _Work) -> tuple[nn.Module, str, list[str]]:
+    """The int8 runtime of ``work.model`` (dynamic int8 for transformers and embedding
+    models, static int8 calibrated on training images otherwise), what executes, and notes —
+    cached by model content, recipe and data, so the same configuration converts once."""
+
+    key = _int8_key(work)
+    with _INT8_LOCK:
+        if key in _INT8_CACHE:
+            _INT8_CACHE.move_to_end(key)
+            return _INT8_CACHE[key]
+    fp32 = _wrap(work.model, work.resolution, work.data)
+    dynamic = transformers.is_sequence_model(work.model) or work.data.kind == "tokens"
+    steps = ["convert (dynamic int8)"] if dynamic else ["calibrate + convert (static int8)"]
+    with tqdm(steps, desc="int8", disable=not work.progress, leave=False) as bar:
+        for _ in bar:
+            if dynamic:
+                runtime, executes_as, notes = transformers.dynamic_int8(fp32)
+            else:
+                calibration = calibration_images(data=work.data)  # native size: runtime resizes
+                runtime = int8.to_int8(fp32, calibration)
+                executes_as, notes = getattr(runtime, "executes_as", "int8"), []
+    slower = transformers.int8_speed_note(
+        fp32, runtime, work.data.example(8), budget_s=INT8_TIMING_BUDGET_S
+    )
+    notes = notes + ([slower] if slower else [])
+    with _INT8_LOCK:
+        _INT8_CACHE[key] = (runtime, executes_as, notes)
+        while len(_INT8_CACHE) > INT8_CACHE_ENTRIES:
+            _INT8_CACHE.popitem(last=False)
+    return runtime, executes_as, notes
 
 
 STEPS: tuple[Step, ...] = (
@@ -198,6 +266,7 @@ def apply(
     progress: bool = True,
     runtime: str = "torch",
     data: object = None,
+    device: str | torch.device | None = None,
 ) -> Compressed:
     """Apply ``recipe`` to a copy of ``model`` and return a :class:`Compressed`.
 
@@ -214,6 +283,8 @@ def apply(
         data: the data fine-tuning trains on and int8 calibrates with, whose native size
             the resolution is relative to: anything :func:`lab.datasets.as_data` accepts
             (default Fashion-MNIST).
+        device: where the runtime executes: None (the CPU), ``"cuda"`` or ``"auto"`` (a GPU
+            when present; see :mod:`lab.device`). The stored model stays on the CPU.
     """
     if runtime not in RUNTIMES:
         raise ValueError(
@@ -221,8 +292,9 @@ def apply(
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"apply() needs a torch.nn.Module, got {type(model).__name__}")
+    resolve_device(device)  # an unavailable device fails before any work
     dataset = as_data(data)
-    if runtime == "onnxruntime" and not dataset.is_default:
+    if runtime == "onnxruntime" and not dataset.is_default and dataset.kind != "tokens":
         raise ValueError(
             "runtime='onnxruntime' exports Fashion-MNIST-shaped graphs only so far; "
             f"measure {dataset.name!r} with runtime='torch'"
@@ -242,6 +314,7 @@ def apply(
         data=dataset,
         model=model,
         resolution=dataset.native_size,
+        backend=runtime if dataset.kind == "tokens" else "torch",
     )
     work.loss_fn = finetune_loss(recipe.finetune, model)
     for step in STEPS:
@@ -264,11 +337,21 @@ def apply(
         original=model,
         data=dataset,
     )
-    if runtime == "onnxruntime":
+    if runtime == "onnxruntime" and dataset.kind == "tokens":  # the standard int8: dynamic
+        int8 = recipe.quant is not None and recipe.quant.activations
+        from lab.runtimes.onnx_dynamic import onnxruntime_model  # runtimes sit above, on request
+
+        compressed.runtime = onnxruntime_model(stored, dataset.example(2), int8=int8)
+        compressed.executes_as = compressed.runtime.executes_as
+    elif runtime == "onnxruntime":
         from lab.runtimes.export import onnxruntime_runtime
 
         compressed.runtime = onnxruntime_runtime(compressed)
         compressed.executes_as = compressed.runtime.executes_as
+    placed = on_device(compressed.runtime, device)
+    if placed is not compressed.runtime:
+        compressed.runtime = placed.eval()
+        compressed.executes_as += f" on {placed.executes_on}"
     return compressed
 
 

@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 from lab.datasets import as_data
 from lab.datasets import fashion as data
 from lab.models.training import TrainReport, accuracy, eval_mode, fit
+from lab.techniques import transformers
 from lab.techniques.configs import FinetuneConfig, PruneConfig
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ __all__ = [
     "sparsity_of",
 ]
 
-PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
+PRUNABLE_TYPES = (nn.Conv2d, nn.Linear, nn.Embedding, nn.EmbeddingBag)
 GRADUAL_RAMP = 0.75  # gradual pruning reaches its target at 75% of fine-tuning, then recovers
 
 
@@ -76,7 +77,7 @@ GRADUAL_RAMP = 0.75  # gradual pruning reaches its target at 75% of fine-tuning,
 
 
 def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """The ``nn.Conv2d`` and ``nn.Linear`` modules of ``model`` by qualified name.
+    """The ``nn.Conv2d``, ``nn.Linear`` and ``nn.Embedding``/``EmbeddingBag`` modules by name.
 
     Example:
         >>> from lab import zoo
@@ -342,6 +343,11 @@ def prune(
         torch.Size([2, 10])
     """
     config = _validated(model, config)
+    if config.structure == "channel":
+        if transformers.attention_layers(model):  # heads and FFN neurons (Michel et al. 2019)
+            if config.per_layer:
+                raise ValueError("per_layer is not supported for transformer head pruning")
+            return transformers.prune_heads_and_neurons(model, config.sparsity)[0]
     pruned = copy.deepcopy(model)
     if config.structure == "unstructured":
         return _prune_unstructured_(pruned, config)

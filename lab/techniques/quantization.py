@@ -1,6 +1,6 @@
 """Weight quantization: uniform grids of 1–8 bits, k-means weight sharing, and QAT.
 
-Every ``nn.Conv2d`` and ``nn.Linear`` gets integer codes (:class:`~lab.techniques.codes.WeightCodes`)
+Every ``nn.Conv2d``, ``nn.Linear`` and ``nn.Embedding``/``EmbeddingBag`` (per row) gets integer codes
 and a float weight that equals their decoding bit-exactly, so the quantized model runs
 anywhere a float model runs and the artifact writer can store the codes instead.
 
@@ -62,7 +62,7 @@ __all__ = [
     "uniform_qparams",
 ]
 
-QUANTIZABLE = (nn.Conv2d, nn.Linear)
+QUANTIZABLE = (nn.Conv2d, nn.Linear, nn.Embedding, nn.EmbeddingBag)  # embeddings: per row
 KMEANS_ITERATIONS = 8
 
 
@@ -237,7 +237,7 @@ def _quantize_in_place(model: nn.Module, config: QuantConfig) -> nn.Module:
 def _round_to_float16(model: nn.Module, layers: dict[str, nn.Module]) -> None:
     """Round the small float tensors — quantized layers' biases, batch-norm parameters and
     statistics — to float16 values (kept as float32), so the artifact stores 2 bytes each."""
-    tensors = [layer.bias for layer in layers.values() if layer.bias is not None]
+    tensors = [b for layer in layers.values() if (b := getattr(layer, "bias", None)) is not None]
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             tensors += [

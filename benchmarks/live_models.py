@@ -1,0 +1,150 @@
+"""Real models at real sizes: one bare fp32 pass against the lab's first look and full evaluation.
+
+    python benchmarks/live.py --model resnet18|mobilenet_v3_small|transformer --json \\
+        [--items 80] [--size 224] [--length 128] [--threads 2]
+
+For torchvision's resnet18 or mobilenet_v3_small (random weights, ``weights=None``: nothing is
+downloaded) on ``--items`` live images of 3×``--size``×``--size`` uint8 pixels (kept as
+given and converted batch by batch: :mod:`lab.lazy`), or a transformer encoder
+(:class:`lab.text.TextTransformer`, 4 layers, d=256, 4 heads, FFN 1024) on ``--items``
+synthetic sentiment sequences of ``--length`` token ids, measured in one run on this machine:
+
+* ``bare_pass_s``: one plain fp32 forward pass over the live items (batches of 256, inputs
+  already in memory, after a warm-up pass) — the compute floor;
+* ``preview_s``: one :func:`lab.measure.preview` (the first look: bytes, FLOPs, accuracy on
+  part of the live items with its interval; no timings);
+* ``evaluate_s``: one :func:`lab.evaluate` of the baseline (``effort="quick"``, nothing
+  cached: a fresh store), and its phases (``timings``);
+* each as a ratio to the bare pass, the items each rests on, the CPU, threads and load.
+
+Prints one JSON object. Figures depend on the machine and on what else runs on it: see
+``load_1min`` before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MODELS = ("resnet18", "mobilenet_v3_small", "transformer")
+CLASSES = 10
+
+
+def _images(items: int, size: int, train: int):
+    from lab.datasets import as_data
+
+    rng = np.random.default_rng(0)
+
+    def part(n: int):
+        return rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8), np.arange(n) % CLASSES
+
+    return as_data({"train": part(train), "test": part(items)}, name=f"{size} px", lazy=True)
+
+
+def _text(items: int, length: int, train: int):
+    from lab.datasets import as_data
+    from lab.text import PAD_ID, synthetic_sentiment
+
+    ids, labels = synthetic_sentiment(train + items, length=length, seed=0)
+    parts = {"train": (ids[:train], labels[:train]), "test": (ids[train:], labels[train:])}
+    return as_data(parts, name="synthetic sentiment", pad_id=PAD_ID)
+
+
+def build(name: str, items: int, size: int, length: int):
+    """``(model, data)`` for one of :data:`MODELS`, with ``items`` live items."""
+    torch.manual_seed(0)
+    if name == "transformer":
+        from lab.text import TextTransformer
+
+        data = _text(items, length, train=64)
+        model = TextTransformer(
+            data.vocab_size, 2, d_model=256, heads=4, ffn=1024, layers=4, max_length=length
+        )
+        return model.eval(), data
+    import torchvision
+
+    model = getattr(torchvision.models, name)(weights=None, num_classes=CLASSES)
+    return model.eval(), _images(items, size, train=2 * CLASSES)
+
+
+@torch.no_grad()
+def bare_pass_s(model: torch.nn.Module, data) -> float:
+    """Seconds of one fp32 pass over the live items (batches of 256, inputs in memory)."""
+    live = data.split("live")
+    batches = [live.images[lo : lo + 256] for lo in range(0, len(live), 256)]
+    for batch in batches:  # warm-up
+        model(batch)
+    start = time.perf_counter()
+    for batch in batches:
+        model(batch)
+    return time.perf_counter() - start
+
+
+def run(name: str, items: int, size: int, length: int, threads: int) -> dict:
+    from lab import machine, measure, store
+
+    torch.set_num_threads(threads)
+    model, data = build(name, items, size, length)
+    results_store = store.ResultStore(Path(tempfile.mkdtemp()) / "live_models.sqlite")
+    out: dict = {
+        "model": name,
+        "data": repr(data),
+        "input": list(data.input_shape),
+        "live_items": len(data.split("live")),
+        "threads": torch.get_num_threads(),
+        "cpu_model": machine.cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "load_1min_before": round(os.getloadavg()[0], 2),
+    }
+    bare = bare_pass_s(model, data)
+    out["bare_pass_s"] = round(bare, 3)
+    start = time.perf_counter()
+    try:
+        _, first = measure.preview(model, data=data)
+        out["preview_s"] = round(time.perf_counter() - start, 3)
+        out["preview_items"] = first.n_images
+        out["preview_ratio_to_bare_pass"] = round(out["preview_s"] / bare, 2)
+    except Exception as exc:  # noqa: BLE001 - reported, the other figures still count
+        out["preview_error"] = f"{type(exc).__name__}: {exc}"
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        result = measure.evaluate(
+            model, data=data, effort="quick", store=results_store, timings=timings, name=name
+        )
+        out["evaluate_s"] = round(time.perf_counter() - start, 3)
+        out["evaluate_items"] = result.n_images
+        out["evaluate_ratio_to_bare_pass"] = round(out["evaluate_s"] / bare, 2)
+        out["evaluate_phases_s"] = {k: round(v, 3) for k, v in timings.items()}
+        out["flops_per_item"] = result.flops
+        out["latency_ms_p50"] = round(result.latency_ms_p50, 2)
+    except Exception as exc:  # noqa: BLE001
+        out["evaluate_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    out["load_1min_after"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", choices=MODELS, required=True)
+    parser.add_argument("--items", type=int, default=80, help="live items (images or sequences)")
+    parser.add_argument("--size", type=int, default=224, help="image side (px)")
+    parser.add_argument("--length", type=int, default=128, help="tokens per sequence")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.model, args.items, args.size, args.length, args.threads), indent=2))
+
+
+if __name__ == "__main__":
+    main()
