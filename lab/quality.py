@@ -246,6 +246,11 @@ class Metric:
     test: str = "paired permutation"  # how two models on the same items are compared
 
     @property
+    def words(self) -> str:
+        """The metric's name in prose: ``balanced accuracy``, ``MAE``, ``R²``, ``ROC-AUC``."""
+        return _WORDS.get(self.name, self.name.replace("_", " "))
+
+    @property
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
 
@@ -280,6 +285,7 @@ class Metric:
         return tolerance / 100
 
 
+_WORDS = {"macro_f1": "macro-F1", "roc_auc": "ROC-AUC", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
 _C = CLASSIFICATION
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -514,7 +520,7 @@ class Comparison:
         entry = get_metric(self.metric)
         call = "significant" if self.significant else "within noise"
         return (
-            f"{entry.format_difference(self.difference)} {entry.name.replace('_', ' ')}, {call} "
+            f"{entry.format_difference(self.difference)} {entry.words}, {call} "
             f"({self.test} p = {self.p_value:.3g})"
         )
 
