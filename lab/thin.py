@@ -166,7 +166,7 @@ def _hist_gb():
 def _knn():
     from sklearn.neighbors import KNeighborsClassifier
 
-    return KNeighborsClassifier(n_neighbors=5, weights="distance", p=2)
+    return KNeighborsClassifier(n_neighbors=5, weights="distance", p=2, algorithm="brute")
 
 
 def _mlp():
@@ -211,7 +211,7 @@ def _hist_gb_regressor():
 def _knn_regressor():
     from sklearn.neighbors import KNeighborsRegressor
 
-    return KNeighborsRegressor(n_neighbors=5, weights="distance", p=2)
+    return KNeighborsRegressor(n_neighbors=5, weights="distance", p=2, algorithm="brute")
 
 
 def _mlp_regressor():
