@@ -28,7 +28,7 @@ FAST = {"resamples": 200}
 def _balanced(y, p):
     classes = sorted(set(y))
     return sum(
-        sum(1 for t, q in zip(y, p) if t == c and q == c) / y.count(c) for c in classes
+        sum(1 for t, q in zip(y, p, strict=True) if t == c and q == c) / y.count(c) for c in classes
     ) / len(classes)
 
 
@@ -36,16 +36,16 @@ def _macro_f1(y, p):
     classes = sorted(set(y) | set(p))
     total = 0.0
     for c in classes:
-        tp = sum(1 for t, q in zip(y, p) if t == c and q == c)
-        fp = sum(1 for t, q in zip(y, p) if t != c and q == c)
-        fn = sum(1 for t, q in zip(y, p) if t == c and q != c)
+        tp = sum(1 for t, q in zip(y, p, strict=True) if t == c and q == c)
+        fp = sum(1 for t, q in zip(y, p, strict=True) if t != c and q == c)
+        fn = sum(1 for t, q in zip(y, p, strict=True) if t == c and q != c)
         total += 2 * tp / (2 * tp + fp + fn)
     return total / len(classes)
 
 
 def _auc(y, s):  # the share of (positive, negative) pairs ordered right; ties count half
-    pos = [v for t, v in zip(y, s) if t == 1]
-    neg = [v for t, v in zip(y, s) if t == 0]
+    pos = [v for t, v in zip(y, s, strict=True) if t == 1]
+    neg = [v for t, v in zip(y, s, strict=True) if t == 0]
     return sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
 
 
@@ -106,7 +106,9 @@ def test_regression_metrics_equal_sklearn_and_the_formulas(y, data):
     assert result["rmse"].value == skm.root_mean_squared_error(a, b)
     assert result["r2"].value == skm.r2_score(a, b)
     assert math.isclose(
-        result["mae"].value, sum(abs(u - v) for u, v in zip(y, p)) / len(y), rel_tol=1e-9
+        result["mae"].value,
+        sum(abs(u - v) for u, v in zip(y, p, strict=True)) / len(y),
+        rel_tol=1e-9,
     )
     for name in ("mae", "rmse", "r2"):
         row = quality.METRICS[name].rows(a[None], b[None], None, 0)[0]
