@@ -48,6 +48,7 @@ from lab.tasks import CLASSIFICATION, TASKS
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
+    "MEASUREMENT_FIELDS",
     "METRICS",
     "MIN_HELD_OUT",
     "PERMUTATIONS",
@@ -79,6 +80,19 @@ IMBALANCE_RATIO = 3.0  # largest / smallest class above which balanced accuracy 
 # Wilson interval of an 85 % accuracy is ±5 pt, wider than most differences worth a choice.
 MIN_HELD_OUT = 200
 MINUS = stats.MINUS
+# What a measurement of any task carries (measurement_fields' keys): the fields proposed
+# for lab.measure.Measurement.
+MEASUREMENT_FIELDS = (
+    "task",
+    "metric",
+    "metric_value",
+    "metric_low",
+    "metric_high",
+    "metrics",
+    "predictions",
+    "targets",
+    "scores",
+)
 
 
 # --------------------------------------------------------------------------- inputs

@@ -50,6 +50,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lab.quality import MEASUREMENT_FIELDS
+
 from . import data, energy, machine
 
 __all__ = [
@@ -101,6 +103,7 @@ MEASUREMENT_EXTRAS = (
     "operations_kind",
     "estimator",
     "paper_accuracy",
+    *MEASUREMENT_FIELDS,  # the per-task quality fields proposed for Measurement (lab.quality)
 )
 
 

@@ -254,6 +254,7 @@ def test_measurement_fields_of_every_task():
     assert np.array_equal(quality.unpack(fields["predictions"]), p)
     numbers = quality.measurement_fields("regression", [1.0, 2.0, 4.0], [1.5, 2.0, 3.0])
     assert numbers["metric"] == "mae" and numbers["metric_value"] == 0.5 and numbers["scores"] == ""
+    assert tuple(numbers) == quality.MEASUREMENT_FIELDS  # the fields proposed for Measurement
 
 
 # ---------------------------------------------------------------- small data

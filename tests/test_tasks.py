@@ -271,3 +271,16 @@ def test_torch_families_get_a_regression_head_trained_with_mse(diabetes):
 
     with pytest.raises(ValueError, match="regression task: accuracy does not apply"):
         accuracy(trained, data=diabetes)
+
+
+@pytest.mark.parametrize(
+    "name", thin.thin_names("regression", trivial=True) + [thin.trivial_name("binary")]
+)
+def test_every_new_kind_round_trips_through_skops(name, diabetes, imbalanced, tmp_path):
+    data = diabetes if thin.THIN_MODELS[name].task == "regression" else imbalanced
+    model = thin.fit_thin(name, data=data, progress=False, cache_dir=tmp_path)
+    again = thin.fit_thin(name, data=data, progress=False, cache_dir=tmp_path)  # from the file
+    rows = thin.features(data.split("test").images)
+    assert again.path == model.path and np.array_equal(again.predict(rows), model.predict(rows))
+    assert model.parameters > 0 and model.artifact_bytes == model.path.stat().st_size
+    assert (model.count_operations(rows) == 0) == thin.THIN_MODELS[name].trivial
