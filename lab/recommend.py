@@ -755,6 +755,7 @@ def _reason(ctx, best_row, best, chosen, runners_up, n_on_par, ranked, on_par_se
             for _, r, a in runners_up
         )
         sentences.append(f"Runners-up: {listed}.")
+    sentences += _small_data_note(ctx, sentences)
     trivial_note = _trivial_note(ctx, index)
     if trivial_note:
         sentences.append(trivial_note)
@@ -783,6 +784,20 @@ def _test_sentences(ctx, index, name, best_name, best, value) -> list[str]:
             "both by cross-validation (lab.quality.cross_validate)"
         )
     return [text + "."]
+
+
+def _small_data_note(ctx, sentences: list[str]) -> list[str]:
+    """On fewer than MIN_HELD_OUT test items: say that close models cannot be told apart."""
+    from lab.quality import MIN_HELD_OUT
+
+    n = ctx.items.n
+    if n is None or n >= MIN_HELD_OUT or any("cannot be told apart" in s for s in sentences):
+        return []
+    return [
+        f"On only {n} test items close models cannot be told apart (the paired tests above "
+        "decide only clear differences): estimate the candidates by cross-validation "
+        "(lab.quality.cross_validate) for a sharper answer."
+    ]
 
 
 def _trivial_note(ctx, index: int | None) -> str:
