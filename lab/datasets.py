@@ -7,14 +7,22 @@ dashboard — takes ``data=``, turned into a :class:`Data` by :func:`as_data`:
 * ``None``: Fashion-MNIST (:mod:`lab.data`), the default;
 * a :class:`Data`;
 * ``(X, y)``: NumPy arrays or torch tensors — X is N×D (tabular), N×H×W (grayscale images)
-  or N×C×H×W (images, channels first); y holds N integer labels 0…K−1;
+  or N×C×H×W (images, channels first); y holds N labels of any kind (integers, strings,
+  booleans) or N numbers to predict;
 * a scikit-learn ``Bunch`` (``load_digits()``: its 8×8 ``images``; ``load_wine()``: its
   feature ``data``), class names from ``target_names``;
 * a torch ``Dataset`` or ``DataLoader`` yielding ``(x, label)`` (read once, into tensors);
 * a dict of splits ``{"train": …, "test": …}`` (optionally ``"val"``, ``"live"``), each
   any of the forms above.
 
-One set given as a whole is split with a fixed seed, stratified by class: 70 % ``train``,
+**The task** — ``"binary"``, ``"multiclass"`` or ``"regression"`` — is detected from the
+labels (:mod:`lab.tasks`) or given as ``task=``; whole numbers with many distinct values are
+ambiguous and raise a :class:`DataError` asking for it. Class labels are encoded once to
+0…K−1 (``Data.label_values`` keeps each code's original label, ``Data.classes`` its name);
+a regression target stays float64 numbers in its own units (never standardized).
+
+One set given as a whole is split with a fixed seed, stratified by class (by quantile bins
+of a regression target), the splits never sharing an item: 70 % ``train``,
 10 % ``val``, 20 % ``test``; ``live`` (the dashboard's fast split) is ``test``, or a
 stratified 2,000 of it when ``test`` is larger. Arrays and Bunches are standardized with
 the training split's mean and standard deviation (per feature, or per channel for images)
@@ -22,14 +30,14 @@ unless ``standardize=False`` (pass that when your model expects your own preproc
 torch Datasets are taken as they are. The caller's arrays, tensors and datasets are never
 modified: the lab keeps float32 copies.
 
-Bad data — wrong shape, labels out of range or not integers, an empty set, mismatched
-lengths, NaN or infinite values — raises :class:`DataError` naming what was expected.
+Bad data — wrong shape, an empty set, mismatched lengths, NaN or infinite values, a task
+that does not fit the labels — raises :class:`DataError` naming what was expected.
 
 Example:
     >>> from sklearn.datasets import load_digits
     >>> digits = as_data(load_digits(), name="digits")
     >>> digits
-    Data('digits': 1×8×8 images, 10 classes; train 1257, val 180, test 360, live 360)
+    Data('digits': 1×8×8 images, 10 classes (0, 1, 2, 3, 4, 5, …); train 1258, val 179, test 360, live 360)
     >>> digits.split("live").images.shape
     torch.Size([360, 1, 8, 8])
 """

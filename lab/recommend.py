@@ -1066,6 +1066,86 @@ def plot_tradeoffs(
     return fig
 
 
+def plot_quality(
+    results: object,
+    metric: str | None = None,
+    objective: str = "bytes",
+    *,
+    tolerance_pt: float | None = None,
+    split: str | None = None,
+    data: str | None = None,
+    figsize: tuple[float, float] = (6.4, 4.2),
+):
+    """The quality ``metric`` (with its 95 % interval) against ``objective``'s cost, one point
+    per model, the trivial baseline on the same chart: its point, and a dashed line with its
+    interval as a band across the chart. :func:`recommend`'s choice (same ``metric``,
+    ``tolerance_pt``, ``split``, ``data``) is starred, the best model labelled. Returns a
+    ``matplotlib.figure.Figure``; the recommendation drawn is ``fig.recommendation``.
+    """
+    from matplotlib.figure import Figure
+
+    objective = _check_objective(objective)
+    column = OBJECTIVES[objective]
+    found = recommend(results, tolerance_pt=tolerance_pt, objective=objective, split=split,
+                      data=data, metric=metric)  # fmt: skip
+    rows = _filtered(_filtered(_rows(results), "split", split), "data", data)
+    entry = _metric_of(rows, found.quality_metric)
+    scale = 100.0 if entry.unit == "fraction" else 1.0
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    fig.recommendation = found
+    chosen = display_name(found.chosen) if found.chosen else None
+    for row in rows:
+        value, cost = _metric_value(row, entry), _number(row.get(column))
+        if value is None or cost is None or cost <= 0:
+            continue
+        low, high = _interval(row, entry)
+        name = display_name(row)
+        trivial = _is_trivial(row)
+        colour = "#888888" if trivial else _KIND_STYLE.get(model_kind(row), ("o", "#1b9e77"))[1]
+        marker = "X" if trivial else _KIND_STYLE.get(model_kind(row), ("o", "#1b9e77"))[0]
+        errors = None
+        if low is not None and high is not None:
+            errors = [[scale * (value - low)], [scale * (high - value)]]
+        ax.errorbar([cost], [scale * value], yerr=errors, fmt=marker, color=colour, ms=8,
+                    mec="black", mew=0.5, capsize=3, zorder=3)  # fmt: skip
+        if trivial:
+            ax.axhline(scale * value, color=colour, ls="--", lw=1, zorder=1)
+            if low is not None and high is not None:
+                ax.axhspan(scale * low, scale * high, color=colour, alpha=0.15, lw=0, zorder=0)
+            text = f"trivial baseline: {name}"
+        else:
+            text = name
+        if name == chosen:
+            ax.scatter([cost], [scale * value], marker="*", s=260, color="gold",
+                       edgecolor="black", linewidth=0.6, zorder=4)  # fmt: skip
+            text += " (recommended)"
+        ax.annotate(text, (cost, scale * value), xytext=(6, 5), textcoords="offset points",
+                    fontsize=8)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel(_OBJECTIVE_AXES[objective])
+    better = "" if entry.higher_is_better else ", lower is better"
+    ax.set_ylabel(f"{entry.axis_label} · 95 % interval{better}")
+    n = found.n_items
+    ax.set_title(f"{entry.words} vs {objective}" + (f" on {n} test items" if n else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def _interval(row: Mapping, entry) -> tuple[float | None, float | None]:
+    """The row's 95 % interval of the metric, where it has one."""
+    table = _metrics_table(row)
+    if entry.name in table and isinstance(table[entry.name], (list, tuple)):
+        _, low, high = table[entry.name]
+        return _number(low), _number(high)
+    if entry.name == "accuracy":
+        return _number(row.get("accuracy_low")), _number(row.get("accuracy_high"))
+    return None, None
+
+
+__all__ += ["plot_quality"]
+
+
 _LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-6, 4, "right"))
 
 
