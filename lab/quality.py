@@ -60,6 +60,7 @@ __all__ = [
     "cv_paired",
     "default_metric",
     "estimate_kind",
+    "from_outputs",
     "get_metric",
     "measurement_fields",
     "metrics_for",
@@ -688,6 +689,34 @@ def positive_scores(model: object, x: object) -> np.ndarray:
         f"cannot get scores from a {type(model).__name__}: give a scikit-learn estimator with "
         "predict_proba or decision_function, or a torch module"
     )
+
+
+def from_outputs(task: str, outputs: object) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(predictions, scores)`` from a torch model's N×K outputs on one batch.
+
+    Classification: the argmax class codes, and for binary tasks the scores
+    ``logits[:, 1] − logits[:, 0]`` (:func:`positive_scores`' rule); regression: the single
+    output column as float64 numbers (scores None). N×1 outputs on a binary task are one
+    logit per item: the prediction is ``logit > 0``.
+    """
+    task = _check_task(task)
+    out = outputs.detach().cpu().double() if hasattr(outputs, "detach") else outputs
+    out = np.asarray(out, dtype=np.float64)
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.ndim != 2 or len(out) == 0:
+        raise ValueError(f"outputs must be N×K numbers; got shape {out.shape}")
+    if task == "regression":
+        if out.shape[1] != 1:
+            raise ValueError(f"a regression model gives N×1 outputs; got N×{out.shape[1]}")
+        return out[:, 0].copy(), None
+    if out.shape[1] == 1:
+        if task != "binary":
+            raise ValueError("N×1 outputs fit a binary task only (one logit per item)")
+        return (out[:, 0] > 0).astype(np.int64), out[:, 0].copy()
+    predictions = out.argmax(axis=1).astype(np.int64)
+    scores = out[:, 1] - out[:, 0] if task == "binary" and out.shape[1] == 2 else None
+    return predictions, scores
 
 
 # --------------------------------------------------------------------------- per-item results as text

@@ -1232,7 +1232,10 @@ def recommendation_summary(
                     "best_thin": display_name(best_thin) if best_thin else None,
                     "best_thin_accuracy": thin_accuracy,
                     "thin_on_par": thin_accuracy is not None
-                    and thin_accuracy + _EPS >= found.threshold,
+                    and (
+                        thin_accuracy + _EPS >= found.threshold
+                        or display_name(best_thin) in {display_name(r) for r in found.on_par}
+                    ),
                     "chosen": display_name(chosen) if chosen else None,
                     "kind": model_kind(chosen) if chosen else None,
                     "accuracy": _number(chosen.get("accuracy")) if chosen else None,

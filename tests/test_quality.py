@@ -283,3 +283,38 @@ def test_cross_validation_equals_sklearns_and_is_compared_fold_by_fold():
     with pytest.raises(ValueError, match="smallest class has 3 items"):
         tiny = as_data((np.arange(12.0)[:, None], [0] * 9 + [1] * 3), standardize=False)
         quality.cross_validate(LogisticRegression(), tiny, n_splits=5)
+
+
+def test_predictions_and_scores_from_torch_outputs():
+    logits = torch.tensor([[2.0, -1.0], [0.0, 3.0], [1.0, 1.5]])
+    predictions, scores = quality.from_outputs("binary", logits)
+    assert predictions.tolist() == [0, 1, 1] and np.allclose(scores, [-3.0, 3.0, 0.5])
+    codes, none = quality.from_outputs("multiclass", torch.eye(3)[[2, 0, 1]])
+    assert codes.tolist() == [2, 0, 1] and none is None
+    values, _ = quality.from_outputs("regression", torch.tensor([[1.5], [-2.0]]))
+    assert values.dtype == np.float64 and values.tolist() == [1.5, -2.0]
+    with pytest.raises(ValueError, match="N×1 outputs; got N×3"):
+        quality.from_outputs("regression", torch.zeros(2, 3))
+
+
+junk = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.lists(st.one_of(st.integers(), st.floats(), st.text(max_size=2), st.none()), max_size=6),
+    st.lists(st.lists(st.integers(), max_size=2), max_size=3),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    task=st.sampled_from(["binary", "multiclass", "regression", "ranking", None]),
+    y=junk,
+    p=junk,
+)
+def test_any_input_gives_values_or_a_clear_error(task, y, p):
+    try:
+        result = quality.score(task, y, p, resamples=20)
+    except (TypeError, ValueError) as exc:
+        assert str(exc)
+        return
+    assert all(isinstance(v, (quality.Estimate, dict)) for v in result.values())
