@@ -285,12 +285,15 @@ class Metric:
 
     def format_difference(self, difference: float) -> str:
         """A signed difference: ``+2.1 pt``, ``−3.4``, ``+0.012``."""
-        sign = "+" if difference >= 0 else MINUS
         if self.unit == "fraction":
-            return f"{sign}{abs(difference) * 100:.1f} pt"
-        if self.unit == "target":
-            return f"{sign}{abs(difference):.3g}"
-        return f"{sign}{abs(difference):.3f}"
+            text = f"{abs(difference) * 100:.1f} pt"
+        elif self.unit == "target":
+            text = f"{abs(difference):.3g}"
+        else:
+            text = f"{abs(difference):.3f}"
+        if not any(c in "123456789" for c in text.split("e")[0]):  # rounds to zero
+            return f"±{text}"
+        return ("+" if difference > 0 else MINUS) + text
 
     def margin(self, tolerance: float, best: float) -> float:
         """A practical margin in this metric's units: ``tolerance`` percentage points for
