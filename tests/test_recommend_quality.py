@@ -145,3 +145,22 @@ def test_the_choice_is_on_par_beats_the_baseline_and_nothing_qualifying_is_cheap
         return
     assert rec.chosen["name"] != "DummyClassifier" and qualifies(rec.chosen)
     assert not any(r["artifact_bytes"] < rec.chosen["artifact_bytes"] for r in qualifying)
+
+
+def test_the_chart_puts_the_trivial_baseline_next_to_the_models():
+    from lab.recommend import plot_quality
+
+    y = np.array([0] * 190 + [1] * 10)
+    majority = np.zeros(200, dtype=int)
+    rows = [
+        _row("DummyClassifier", 500, y, majority, task="binary"),
+        _row("forest", 90_000, y, _flip(majority, range(191, 200), k=2), task="binary"),
+    ]
+    fig = plot_quality(rows)
+    (ax,) = fig.axes
+    assert fig.recommendation.chosen["name"] == "forest"
+    baseline = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(baseline) == 1 and baseline[0].get_ydata()[0] == 50.0  # balanced accuracy, %
+    texts = [t.get_text() for t in ax.texts]
+    assert "trivial baseline: DummyClassifier" in texts and "forest (recommended)" in texts
+    assert ax.get_ylabel().startswith("balanced accuracy (%)") and ax.get_xscale() == "log"
