@@ -145,7 +145,9 @@ def run_set(name: str, loader, options: dict, cache_dir: Path, repeats: int) -> 
             "reason": rec.reason,
             "tests": rec.tests,
         },
-        "estimate": quality.estimate_kind(len(y)),
+        "estimate": quality.estimate_kind(
+            len(y), int(np.bincount(y.astype(np.int64)).min()) if data.is_classification else None
+        ),
     }
     if result["estimate"] == "cross-validation" and rec.chosen is not None:
         chosen, best = rec.chosen["name"], rec.best["name"]

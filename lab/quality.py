@@ -80,6 +80,9 @@ IMBALANCE_RATIO = 3.0  # largest / smallest class above which balanced accuracy 
 # Held-out test items below which the lab points to cross-validation: on 200 items the 95 %
 # Wilson interval of an 85 % accuracy is ±5 pt, wider than most differences worth a choice.
 MIN_HELD_OUT = 200
+MIN_CLASS_ITEMS = (
+    30  # test items of the smallest class below which per-class metrics are too coarse
+)
 MINUS = stats.MINUS
 # What a measurement of any task carries (measurement_fields' keys): the fields proposed
 # for lab.measure.Measurement.
@@ -799,12 +802,20 @@ def measurement_fields(
 # --------------------------------------------------------------------------- small data
 
 
-def estimate_kind(n_test: int) -> str:
-    """``"held-out test"`` when the test split has at least :data:`MIN_HELD_OUT` items, else
-    ``"cross-validation"`` (the held-out split is too small to separate models)."""
-    if isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1:
-        raise ValueError(f"n_test must be a positive whole number of items; got {n_test!r}")
-    return "held-out test" if n_test >= MIN_HELD_OUT else "cross-validation"
+def estimate_kind(n_test: int, smallest_class: int | None = None) -> str:
+    """``"held-out test"`` when the test split has at least :data:`MIN_HELD_OUT` items (and,
+    when given, its smallest class at least :data:`MIN_CLASS_ITEMS`: per-class metrics rest
+    on them), else ``"cross-validation"`` (the held-out split is too small to separate models)."""
+    for name, value in (("n_test", n_test), ("smallest_class", smallest_class)):
+        if value is None and name == "smallest_class":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be a whole number of items; got {value!r}")
+    if n_test < 1:
+        raise ValueError(f"n_test must be at least 1; got {n_test}")
+    if n_test < MIN_HELD_OUT or (smallest_class is not None and smallest_class < MIN_CLASS_ITEMS):
+        return "cross-validation"
+    return "held-out test"
 
 
 @dataclass(frozen=True)

@@ -774,16 +774,13 @@ def _test_sentences(ctx, index, name, best_name, best, value) -> list[str]:
         return [f"The paired test: {comparison.verdict}."]
     from lab.quality import MIN_HELD_OUT
 
-    text = (
+    few = " (few items)" if comparison.n < MIN_HELD_OUT else ""
+    return [
         f"{name} and {best_name} cannot be told apart on {comparison.n} items "
-        f"({comparison.test} p = {comparison.p_value:.2g})"
-    )
-    if comparison.n < MIN_HELD_OUT:
-        text += (
-            ": the test split is too small to separate them; for a sharper answer estimate "
-            "both by cross-validation (lab.quality.cross_validate)"
-        )
-    return [text + "."]
+        f"({comparison.test} p = {comparison.p_value:.2g}): the test split{few} is too small "
+        "to separate a gap this size; for a sharper answer estimate both by "
+        "cross-validation (lab.quality.cross_validate)."
+    ]
 
 
 def _small_data_note(ctx, sentences: list[str]) -> list[str]:

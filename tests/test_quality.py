@@ -280,6 +280,7 @@ def test_cross_validation_equals_sklearns_and_is_compared_fold_by_fold():
     assert versus.significant and versus.better and "corrected repeated k-fold" in versus.test
     assert quality.estimate_kind(30) == "cross-validation"
     assert quality.estimate_kind(quality.MIN_HELD_OUT) == "held-out test"
+    assert quality.estimate_kind(1000, smallest_class=10) == "cross-validation"
     with pytest.raises(ValueError, match="smallest class has 3 items"):
         tiny = as_data((np.arange(12.0)[:, None], [0] * 9 + [1] * 3), standardize=False)
         quality.cross_validate(LogisticRegression(), tiny, n_splits=5)
