@@ -100,6 +100,8 @@ MOVED = {
     "lab.loading": "lab.runtimes.loading",
     "lab.onnx_dynamic": "lab.runtimes.onnx_dynamic",
     "lab.text": "lab.models.text",
+    "lab.tasks": "lab.datasets.tasks",
+    "lab.quality": "lab.evaluation.quality",
 }
 
 

@@ -116,8 +116,8 @@ def test_fashion_mnist_is_the_default():
     "value, message",
     [
         ((np.zeros((10, 3)), np.zeros(9)), "9 labels for 10 samples"),
-        ((np.zeros((10, 3)), -np.ones(10)), "found -1"),
-        ((np.zeros((10, 3)), np.full(10, 0.5)), "fractional"),
+        ((np.zeros((10, 3)), -np.ones(10)), "one class"),
+        ((np.zeros((10, 3)), np.full(10, 0.5)), "constant"),
         ((np.full((10, 3), np.nan), np.arange(10) % 2), "NaN or infinite"),
         ((np.zeros((0, 3)), np.zeros(0)), "empty"),
         ((np.zeros(10), np.zeros(10)), "N×D features"),

@@ -7,14 +7,22 @@ dashboard — takes ``data=``, turned into a :class:`Data` by :func:`as_data`:
 * ``None``: Fashion-MNIST (:mod:`lab.data`), the default;
 * a :class:`Data`;
 * ``(X, y)``: NumPy arrays or torch tensors — X is N×D (tabular), N×H×W (grayscale images)
-  or N×C×H×W (images, channels first); y holds N integer labels 0…K−1;
+  or N×C×H×W (images, channels first); y holds N labels of any kind (integers, strings,
+  booleans) or N numbers to predict;
 * a scikit-learn ``Bunch`` (``load_digits()``: its 8×8 ``images``; ``load_wine()``: its
   feature ``data``), class names from ``target_names``;
 * a torch ``Dataset`` or ``DataLoader`` yielding ``(x, label)`` (read once, into tensors);
 * a dict of splits ``{"train": …, "test": …}`` (optionally ``"val"``, ``"live"``), each
   any of the forms above.
 
-One set given as a whole is split with a fixed seed, stratified by class: 70 % ``train``,
+**The task** — ``"binary"``, ``"multiclass"`` or ``"regression"`` — is detected from the
+labels (:mod:`lab.tasks`) or given as ``task=``; whole numbers with many distinct values are
+ambiguous and raise a :class:`DataError` asking for it. Class labels are encoded once to
+0…K−1 (``Data.label_values`` keeps each code's original label, ``Data.classes`` its name);
+a regression target stays float64 numbers in its own units (never standardized).
+
+One set given as a whole is split with a fixed seed, stratified by class (by quantile bins
+of a regression target), the splits never sharing an item: 70 % ``train``,
 10 % ``val``, 20 % ``test``; ``live`` (the dashboard's fast split) is ``test``, or a
 stratified 2,000 of it when ``test`` is larger. Arrays and Bunches are standardized with
 the training split's mean and standard deviation (per feature, or per channel for images)
@@ -36,14 +44,14 @@ tokenizer into that, and has a synthetic sentiment task.
 ``Data.example(n)`` gives ``n`` real samples of the live split (what latency is timed on
 and FLOPs are counted with).
 
-Bad data — wrong shape, labels out of range or not integers, an empty set, mismatched
-lengths, NaN or infinite values — raises :class:`DataError` naming what was expected.
+Bad data — wrong shape, an empty set, mismatched lengths, NaN or infinite values, a task
+that does not fit the labels — raises :class:`DataError` naming what was expected.
 
 Example:
     >>> from sklearn.datasets import load_digits
     >>> digits = as_data(load_digits(), name="digits")
     >>> digits
-    Data('digits': 1×8×8 images, 10 classes; train 1257, val 180, test 360, live 360)
+    Data('digits': 1×8×8 images, 10 classes (0, 1, 2, 3, 4, 5, …); train 1258, val 179, test 360, live 360)
     >>> digits.split("live").images.shape
     torch.Size([360, 1, 8, 8])
 """
@@ -60,7 +68,9 @@ import numpy as np
 import torch
 
 from lab.datasets import fashion as fashion
+from lab.datasets.errors import DataError
 from lab.datasets.lazy import LazyImages, channel_statistics, float32_bytes
+from lab.datasets.tasks import check_task, make_target, read_target, strata
 
 __all__ = [
     "FASHION_MNIST",
@@ -76,6 +86,7 @@ FASHION_MNIST = "fashion-mnist"
 SPLIT_SEED = 0
 SHARES = {"train": 0.7, "val": 0.1, "test": 0.2}  # when one whole set is given
 LIVE_MAX = 2_000  # the live split: test, or a stratified 2,000 of it
+CLASS_NAMES_SHOWN = 6  # class names a Data's repr lists
 MIN_SIZE = 2  # the smallest resolution (px per side) the knob offers for your images
 FASHION_MIN_SIZE = 4  # … and for Fashion-MNIST (the README and the deep links say 4–28 px)
 # Image sets larger than this as float32 are kept as given and converted batch by batch
@@ -85,10 +96,6 @@ _FORMS = (
     "None (Fashion-MNIST), a lab Data, (X, y) arrays or tensors, a scikit-learn Bunch, "
     "a torch Dataset or DataLoader of (x, label), or a dict of splits {'train': …, 'test': …}"
 )
-
-
-class DataError(ValueError, TypeError):
-    """The data cannot be used as given; the message names what was expected."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +118,13 @@ class Data:
     tokens: bool = False  # samples are L integer token ids (never standardized or cast)
     pad_id: int | None = field(default=None, repr=False)  # the padding id of token data
     vocab_size: int | None = field(default=None, repr=False)  # largest id + 1 (tokens)
+    task: str = "multiclass"  # "binary", "multiclass" or "regression" (lab.tasks)
+    label_values: tuple = field(default=(), repr=False)  # the original label of each code
+
+    @property
+    def is_classification(self) -> bool:
+        """True for binary and multi-class data; False for regression."""
+        return self.task != "regression"
 
     # ------------------------------------------------------------------ what it is
     @property
@@ -127,7 +141,13 @@ class Data:
 
     @property
     def n_classes(self) -> int:
+        """Classes (0 for regression)."""
         return len(self.classes)
+
+    @property
+    def n_outputs(self) -> int:
+        """Outputs a model needs: one per class, or 1 for regression."""
+        return self.n_classes if self.is_classification else 1
 
     @property
     def native_size(self) -> int | None:
@@ -248,16 +268,22 @@ class Data:
         return first[torch.arange(batch) % len(first)].clone()
 
     def describe(self) -> str:
-        """One line: the shape of a sample and the number of classes."""
+        """One line: the shape of a sample, and the classes (their names) or the regression target."""
         if self.kind == "image":
             c, h, w = self.input_shape
-            return f"{c}×{h}×{w} images, {self.n_classes} classes"
-        if self.kind == "tokens":
-            return (
+            shape = f"{c}×{h}×{w} images"
+        elif self.kind == "tokens":
+            shape = (
                 f"sequences of {self.input_shape[0]} token ids (vocabulary {self.vocab_size}, "
-                f"padding {self.pad_id}), {self.n_classes} classes"
+                f"padding {self.pad_id})"
             )
-        return f"{self.input_shape[0]} features, {self.n_classes} classes"
+        else:
+            shape = f"{self.input_shape[0]} features"
+        if not self.is_classification:
+            return f"{shape}, regression target"
+        shown = ", ".join(self.classes[:CLASS_NAMES_SHOWN])
+        more = ", …" if self.n_classes > CLASS_NAMES_SHOWN else ""
+        return f"{shape}, {self.n_classes} classes ({shown}{more})"
 
     def __repr__(self) -> str:
         if self.is_default:
@@ -314,23 +340,11 @@ def _features(x: object, what: str) -> torch.Tensor:
     return x
 
 
-def _labels(y: object, n: int, what: str) -> torch.Tensor:
-    y = _tensor(y, what)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise DataError(f"{what} must be N integer class labels; got shape {tuple(y.shape)}")
-    if len(y) != n:
-        raise DataError(f"{what} has {len(y)} labels for {n} samples; they must match")
-    if y.is_floating_point():
-        if not torch.equal(y, y.round()):
-            raise DataError(f"{what} must be integer class labels 0…K−1; got fractional values")
-    elif y.dtype == torch.bool:
-        raise DataError(f"{what} must be integer class labels 0…K−1; got booleans")
-    y = y.long()
-    if len(y) and int(y.min()) < 0:
-        raise DataError(f"{what} must be class labels 0…K−1; found {int(y.min())}")
-    return y
+def _labels(y: object, n: int, what: str) -> np.ndarray:
+    """Raw labels or target values (numbers, strings, booleans): encoded later, once for all
+    splits, by :func:`lab.tasks.make_target`."""
+
+    return read_target(y, n, what)
 
 
 MAX_SAMPLES = 1_000_000  # samples a sized torch Dataset/DataLoader may hold
@@ -479,7 +493,7 @@ def _from_torch_dataset(dataset: object, what: str) -> tuple[torch.Tensor, torch
     return torch.cat(xs), torch.cat(ys)
 
 
-def _pair(value: object, what: str) -> tuple[torch.Tensor, torch.Tensor, tuple | None, bool]:
+def _pair(value: object, what: str) -> tuple[torch.Tensor, np.ndarray, tuple | None, bool]:
     """``(x, y, class names or None, standardize by default)`` from one form."""
     from torch.utils.data import DataLoader, Dataset
 
@@ -501,7 +515,11 @@ def _pair(value: object, what: str) -> tuple[torch.Tensor, torch.Tensor, tuple |
 
 
 def _stratified(labels: torch.Tensor, shares: dict[str, float], seed: int) -> dict[str, list]:
-    """Indices per part, each class split in the given shares (every part gets ≥ 1 if it can)."""
+    """Disjoint indices per part, each class (or quantile bin of a float target) split in the
+    given shares; a part that rounding leaves empty takes one item from the largest part, so
+    every part has ≥ 1 item when there are at least as many items as parts."""
+
+    labels = strata(labels)
     generator = torch.Generator().manual_seed(seed)
     parts: dict[str, list] = {name: [] for name in shares}
     for cls in labels.unique().tolist():
@@ -513,6 +531,10 @@ def _stratified(labels: torch.Tensor, shares: dict[str, float], seed: int) -> di
             take = n - start if i == len(names) - 1 else int(round(shares[name] * n))
             parts[name] += members[start : start + take]
             start += take
+    for name in parts:  # never share items: an empty part takes one from the largest
+        largest = max(parts, key=lambda k: len(parts[k]))
+        if not parts[name] and len(parts[largest]) > 1:
+            parts[name].append(parts[largest].pop())
     return {name: sorted(idx) for name, idx in parts.items()}
 
 
@@ -535,9 +557,11 @@ def _resize(images: torch.Tensor | LazyImages, size: int) -> torch.Tensor | Lazy
 
 
 def _fingerprint(
-    splits: Mapping[str, fashion.Split], classes: tuple[str, ...], extra: str = ""
+    splits: Mapping[str, fashion.Split], classes: tuple[str, ...], task: str, extra: str = ""
 ) -> str:
     digest = hashlib.sha256((repr(classes) + extra).encode())
+    if task == "regression":
+        digest.update(b"regression")
     seen: dict[int, str] = {}  # lazy images shared by two splits (live = test) are read once
     for name in SPLIT_NAMES:
         split = splits[name]
@@ -701,15 +725,19 @@ def as_data(
     lazy: bool | None = None,
     tokens: bool | None = None,
     pad_id: int | None = None,
+    task: str | None = None,
 ) -> Data:
     """``value`` as a :class:`Data` (see the module docstring for the forms accepted).
 
     Args:
         value: the data; None is Fashion-MNIST.
         name: a label for results and plots (default: ``"your data"``).
-        classes: class names (default: ``target_names`` of a Bunch, else ``"0"``, ``"1"``…).
+        classes: class names, one per distinct label in sorted order (or one per code when
+            the labels are 0…K−1). Default: ``target_names`` of a Bunch, else the labels
+            as text.
         standardize: subtract the training split's mean and divide by its std (per feature,
             or per channel). Default: True for arrays and Bunches, False for torch Datasets.
+            Regression targets are never standardized.
         seed: the seed of the stratified split of one whole set.
         lazy: keep images as given (uint8 arrays, memmaps, tensors, a torch Dataset) and
             convert them batch by batch when read (:class:`lab.lazy.LazyImages`). Default:
@@ -718,15 +746,24 @@ def as_data(
             Default: True when ``pad_id`` is given.
         pad_id: the padding id of token data (default 0); models see it in the ids and
             build their attention mask from it (see :mod:`lab.text`).
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``; None detects it from the
+            labels (:func:`lab.tasks.detect_task`: whole numbers with many distinct values
+            are ambiguous and need it).
 
     Raises:
         DataError: the data is not one of the forms above, or is malformed (the message
             says what was expected).
     """
+
     if value is None:
+        if task not in (None, "multiclass"):
+            raise DataError(f"Fashion-MNIST is a multiclass task; got task={task!r}")
         return fashion_mnist()
     if isinstance(value, Data):
+        if task is not None and check_task(task) != value.task:
+            raise DataError(f"{value.name!r} is a {value.task} task; got task={task!r}")
         return value
+    check_task(task)
     if standardize is not None and not isinstance(standardize, bool):
         raise DataError(f"standardize must be True, False or None; got {standardize!r}")
     for flag, given in (("lazy", lazy), ("tokens", tokens)):
@@ -760,43 +797,31 @@ def as_data(
             parts = {key: _pair(part, f"data[{key!r}]") for key, part in value.items()}
         names = next((p[2] for p in parts.values() if p[2] is not None), None)
         default_standardize = all(p[3] for p in parts.values())
-        raw = {key: (p[0], p[1]) for key, p in parts.items()}
-        if "val" not in raw:  # carve 10 % of train, stratified
+        target = make_target([p[1] for p in parts.values()], task, names, classes)
+        raw = {
+            key: (p[0], target.encode(p[1], f"data[{key!r}] labels")) for key, p in parts.items()
+        }
+        if "val" not in raw:  # carve 10 % of train, stratified (≥ 1 item, never shared)
             x, y = raw["train"]
+            if len(y) < 2:
+                raise DataError(
+                    "data['train'] has 1 sample: the lab needs at least 2 to carve a 'val' "
+                    "split from it, or pass 'val' yourself"
+                )
             idx = _stratified(y, {"val": 0.1, "train": 0.9}, seed)
-            if idx["val"] and idx["train"]:
-                raw["val"] = (_select(x, idx["val"]), y[idx["val"]])
-                raw["train"] = (_select(x, idx["train"]), y[idx["train"]])
-            else:
-                raw["val"] = raw["train"]
+            raw["val"] = (_select(x, idx["val"]), y[idx["val"]])
+            raw["train"] = (_select(x, idx["train"]), y[idx["train"]])
     else:
         x, y, names, default_standardize = parts[None] if tokens or kept else _pair(value, "data")
         if len(x) < 3:
             raise DataError(f"data has {len(x)} samples; the lab needs at least 3 to split it")
-        idx = _stratified(y, SHARES, seed)
-        raw = {}
-        for part, members in idx.items():
-            members = members or idx["train"]  # a tiny class set: reuse train rather than fail
-            raw[part] = (_select(x, members), y[members])
+        target = make_target([y], task, names, classes)
+        y = target.encode(y, "data labels")
+        idx = _stratified(y, SHARES, seed)  # disjoint, each part ≥ 1 item
+        raw = {part: (_select(x, members), y[members]) for part, members in idx.items()}
     shapes = {key: tuple(x.shape[1:]) for key, (x, _) in raw.items()}
     if len(set(shapes.values())) != 1:
         raise DataError(f"every split must have the same sample shape; got {shapes}")
-    n_classes = int(max(int(y.max()) for _, y in raw.values())) + 1
-    if classes is not None:
-        classes = tuple(str(c) for c in classes)
-        if len(classes) < n_classes:
-            raise DataError(
-                f"labels go up to {n_classes - 1} but {len(classes)} class names were given; "
-                f"give {n_classes} or more"
-            )
-    elif names is not None:
-        if len(names) < n_classes:
-            raise DataError(f"labels go up to {n_classes - 1} but target_names has {len(names)}")
-        classes = names
-    else:
-        classes = tuple(str(c) for c in range(n_classes))
-    if len(classes) < 2:
-        raise DataError("the data has one class only; the lab needs at least 2 classes")
     standardize = default_standardize if standardize is None else standardize
     mean = std = None
     if standardize and kept:
@@ -805,7 +830,9 @@ def as_data(
         train_x = raw["train"][0]
         dims = [0] if train_x.ndim == 2 else [0, 2, 3]
         mean = train_x.mean(dim=dims, keepdim=True)
-        std = train_x.std(dim=dims, keepdim=True).clamp_min(1e-8)
+        single = len(train_x) == 1 and train_x.ndim == 2  # one row: no spread to divide by
+        std = train_x.std(dim=dims, keepdim=True, correction=0 if single else 1)
+        std = std.clamp_min(1e-8) if not single else torch.ones_like(std)
         raw = {k: ((x - mean) / std, y) for k, (x, y) in raw.items()}
         mean, std = tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())
     splits = {k: fashion.Split(k, x if kept else x.contiguous(), y) for k, (x, y) in raw.items()}
@@ -820,13 +847,17 @@ def as_data(
         vocab_size = max(pad_id, *(int(s.images.max()) for s in splits.values())) + 1
     return Data(
         name=name or "your data",
-        classes=classes,
+        classes=target.names,
         input_shape=input_shape,
-        fingerprint=_fingerprint(splits, classes, f"|tokens pad {pad_id}" if tokens else ""),
+        fingerprint=_fingerprint(
+            splits, target.names, target.task, f"|tokens pad {pad_id}" if tokens else ""
+        ),
         splits=splits,
         mean=mean,
         std=std,
         tokens=tokens,
         pad_id=pad_id,
         vocab_size=vocab_size,
+        task=target.task,
+        label_values=target.values,
     )

@@ -37,6 +37,8 @@ import pandas as pd
 
 from lab.decide import objectives as objective_table
 from lab.decide.pareto import tradeoff
+from lab.evaluation import quality
+from lab.evaluation.quality import MIN_HELD_OUT, unpack
 from lab.models.thin import THIN_MODELS
 
 __all__ = ["DEFAULT_TOLERANCE_PT", "OBJECTIVES", "Recommendation", "check_floor", "recommend"]
@@ -75,6 +77,10 @@ class Recommendation:
     threshold: float | None  # the accuracy a row needed: max(floor, best − tolerance)
     on_par: list[dict] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    quality_metric: str = "accuracy"  # the quality metric "on par" was judged by
+    trivial: dict | None = None  # the trivial baseline's row, when the results had one
+    tests: list[dict] = field(default_factory=list)  # per model: on par?, verdicts vs best/trivial
+    n_items: int | None = None  # test items behind the paired tests (None: no per-item results)
 
     def __str__(self) -> str:
         return self.reason
@@ -274,86 +280,154 @@ def recommend(
     *,
     split: str | None = None,
     country: str | None = None,
+    data: str | None = None,
+    metric: str | None = None,
+    alpha: float = 0.05,
 ) -> Recommendation:
     """The cheapest model on ``objective`` among those on par, with runners-up and a reason.
 
+    **On par** means *not worse than the best model on the quality ``metric`` in a way that
+    matters*: a row is on par when it is within ``tolerance_pt`` of the best (a practical
+    margin), or when a paired test on the same test items cannot tell it from the best
+    (``p ≥ alpha``: exact McNemar for accuracy, a paired permutation test for the other
+    metrics, :func:`lab.quality.paired`). The test needs per-item results in the rows
+    (``correct_bits`` for accuracy; ``predictions`` and ``targets`` packed by
+    :func:`lab.quality.pack` for any metric); rows without them are judged by the margin
+    alone, and the reason says so. When the best and the chosen model cannot be told
+    apart on few items, the reason says that too and points to cross-validation
+    (:func:`lab.quality.cross_validate`).
+
+    **The trivial baseline** (a ``DummyClassifier``/``DummyRegressor`` row, or one marked
+    ``trivial``) is never recommended, and neither is a model that does not beat it
+    significantly on the same items (the reason names each).
+
     Args:
         results: a DataFrame (e.g. ``lab.store.default_store().to_frame()``), a
-            :class:`~lab.store.ResultStore`, or a list of Measurement objects or dicts;
-            each row needs ``accuracy`` (a fraction) and the objective's column.
-        min_accuracy: accuracy floor, a fraction in [0, 1].
-        tolerance_pt: how many percentage points below the best accuracy still count as
-            on par. When neither this nor ``min_accuracy`` is given: 1.0 pt. When both
-            are given, both apply.
+            :class:`~lab.store.ResultStore`, or a list of Measurement objects or dicts.
+        min_accuracy: accuracy floor, a fraction in [0, 1] (``metric="accuracy"`` only).
+        tolerance_pt: the practical margin: percentage points for fraction metrics and
+            R², percent of the best value for errors in target units (MAE, RMSE). When
+            neither this nor ``min_accuracy`` is given: 1.0.
         objective: ``"bytes"`` (artifact_bytes), ``"latency"`` (latency_ms_p50) or
             ``"co2"`` (co2_g_per_1k).
-        split: keep only rows measured on this split. Rows from different splits are not
-            comparable, so mixing them without choosing is an error.
+        split: keep only rows measured on this split (mixing splits is an error).
         country: keep only rows priced for this country (checked like ``split`` for co2).
+        data: keep only rows measured on this data set (mixing data sets is an error).
+        metric: a name from :data:`lab.quality.METRICS` (default: the rows' own ``metric``
+            when they agree, else accuracy).
+        alpha: the significance level of the paired tests.
 
     Raises:
-        ValueError: no results; an objective, floor or tolerance out of range; rows that
-            mix splits (or countries for co2) without ``split`` (``country``).
+        ValueError: no results; an objective, metric, floor or tolerance out of range;
+            rows that mix splits, data sets (or countries for co2) without choosing one;
+            rows with per-item results on different items.
     """
+
     objective = _check_objective(objective)
     floor = check_floor(min_accuracy)
     tolerance = _check_tolerance(tolerance_pt)
+    alpha = quality.stats._check_probability("alpha", alpha)
     if floor is None and tolerance is None:
         tolerance = DEFAULT_TOLERANCE_PT
-    metric = OBJECTIVES[objective]
+    column = OBJECTIVES[objective]
     rows = _rows(results)
     if not rows:
         raise ValueError("no results to recommend from: the set of measurements is empty")
     rows = _filtered(rows, "split", split)
+    rows = _filtered(rows, "data", data)
     if objective_table.get(objective).per_country or country is not None:
         rows = _filtered(rows, "country", country)
-    _check_costs(rows, {"artifact_bytes", metric})
+    _check_costs(rows, {"artifact_bytes", column})
+    entry = _metric_of(rows, metric)
+    if floor is not None and entry.name != "accuracy":
+        raise ValueError(f"min_accuracy applies to metric='accuracy'; the metric is {entry.name}")
 
     excluded: list[str] = []
-    scored = []  # (index, row, accuracy)
+    scored = []  # (index, row, value)
     for index, row in enumerate(rows):
-        accuracy = _number(row.get("accuracy"))
-        if accuracy is None:
-            excluded.append(f"{display_name(row)}: no accuracy")
+        value = _metric_value(row, entry)
+        if value is None:
+            excluded.append(f"{display_name(row)}: no {entry.name.replace('_', ' ')}")
             continue
-        if not 0.0 <= accuracy <= 1.0:
+        if entry.unit == "fraction" and not 0.0 <= value <= 1.0:
             raise ValueError(
-                f"{display_name(row)} has accuracy {row.get('accuracy')!r}; accuracies must "
-                "be fractions from 0 to 1 (percentages?)"
+                f"{display_name(row)} has {entry.name} {value!r}; it must be a fraction from "
+                "0 to 1 (percentages?)"
             )
-        scored.append((index, row, accuracy))
+        scored.append((index, row, value))
     if not scored:
         raise ValueError(
-            "no result has an accuracy to compare: " + "; ".join(excluded[:5])
+            f"no result has {entry.name.replace('_', ' ')} to compare: " + "; ".join(excluded[:5])
             if excluded
             else "no results to recommend from"
         )
+    items = _Items(entry)
+    for index, row, _ in scored:
+        items.add(index, row)
 
-    _, best_row, best_accuracy = max(scored, key=lambda t: (t[2], -t[0]))
+    def good(value: float) -> float:  # larger is better, whatever the metric's direction
+        return value if entry.higher_is_better else -value
+
+    trivial = [t for t in scored if _is_trivial(t[1])]
+    models = [t for t in scored if not _is_trivial(t[1])] or scored
+    baseline = max(trivial, key=lambda t: (good(t[2]), -t[0])) if trivial else None
+    best_index, best_row, best_value = max(models, key=lambda t: (good(t[2]), -t[0]))
+    margin = entry.margin(tolerance, best_value) if tolerance is not None else None
     threshold = max(
         floor if floor is not None else -math.inf,
-        best_accuracy - tolerance / 100 if tolerance is not None else -math.inf,
+        good(best_value) - margin if margin is not None else -math.inf,
     )
 
-    def key(item):
-        index, row, accuracy = item
-        bytes_ = _number(row.get("artifact_bytes"))
-        return (
-            _number(row.get(metric)),
-            bytes_ if bytes_ is not None else math.inf,
-            display_name(row),
-            -accuracy,
-            index,
-        )
+    tests: dict[int, dict] = {}
+    on_par_set, beats = set(), set()
+    for index, row, value in models:
+        verdict = tests.setdefault(index, {"name": display_name(row)})
+        within = good(value) + _EPS >= threshold
+        comparison = items.compare(best_index, index) if index != best_index else None
+        verdict["vs_best"] = comparison
+        floor_ok = floor is None or value + _EPS >= floor
+        if index == best_index or within:
+            on_par = floor_ok
+        elif comparison is not None:
+            on_par = floor_ok and not comparison.significant
+        else:
+            on_par = False
+        verdict["on_par"] = on_par
+        if on_par:
+            on_par_set.add(index)
+        if baseline is None:
+            beats.add(index)
+            continue
+        versus = items.compare(baseline[0], index)
+        verdict["vs_trivial"] = versus
+        if versus is not None:
+            ok = versus.significant and versus.better is True
+        else:
+            ok = good(value) > good(baseline[2])
+        if ok:
+            beats.add(index)
+        else:
+            how = versus.verdict if versus is not None else "no per-item results to test"
+            excluded.append(
+                f"{display_name(row)} does not beat the trivial baseline "
+                f"{display_name(baseline[1])} significantly ({how})"
+            )
 
+    def key(item):
+        index, row, value = item
+        bytes_ = _number(row.get("artifact_bytes"))
+        return (_number(row.get(column)), bytes_ if bytes_ is not None else math.inf,
+                display_name(row), -good(value), index)  # fmt: skip
+
+    candidates = [t for t in models if t[0] in beats and not _is_trivial(t[1])]
     with_metric, missing = [], []
-    for item in scored:
-        (missing if _number(item[1].get(metric)) is None else with_metric).append(item)
+    for item in candidates:
+        (missing if _number(item[1].get(column)) is None else with_metric).append(item)
     if missing:
         names = ", ".join(display_name(r) for _, r, _ in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        excluded.append(f"{len(missing)} without {metric}: {names}{more}")
-    on_par = sorted((t for t in with_metric if t[2] + _EPS >= threshold), key=key)
+        excluded.append(f"{len(missing)} without {column}: {names}{more}")
+    on_par = sorted((t for t in with_metric if t[0] in on_par_set), key=key)
     chosen = on_par[0] if on_par else None
     runners_up, seen = [], {display_name(chosen[1])} if chosen else set()
     for item in on_par[1:]:
@@ -362,18 +436,17 @@ def recommend(
             runners_up.append(item)
             seen.add(label)
 
+    context = _Context(entry, objective, column, floor, tolerance, margin, items, baseline,
+                       tests, alpha)  # fmt: skip
     reason = _reason(
-        objective,
-        metric,
-        floor,
-        tolerance,
+        context,
         best_row,
-        best_accuracy,
+        best_value,
         chosen,
         runners_up,
         len(on_par),
         sorted(with_metric, key=key),
-        threshold,
+        on_par_set,
         excluded,
     )
     return Recommendation(
@@ -381,15 +454,199 @@ def recommend(
         runners_up=[dict(r) for _, r, _ in runners_up],
         reason=reason,
         objective=objective,
-        metric=metric,
+        metric=column,
         best=dict(best_row),
-        best_accuracy=best_accuracy,
+        best_accuracy=best_value,
         min_accuracy=floor,
         tolerance_pt=tolerance,
-        threshold=threshold,
+        threshold=threshold if entry.higher_is_better else -threshold,
         on_par=[dict(r) for _, r, _ in on_par],
         excluded=excluded,
+        quality_metric=entry.name,
+        trivial=dict(baseline[1]) if baseline else None,
+        tests=[
+            {
+                "name": v["name"],
+                "on_par": v["on_par"],
+                "vs_best": _verdict(v.get("vs_best")),
+                "vs_trivial": _verdict(v.get("vs_trivial")),
+            }
+            for v in tests.values()
+        ],  # fmt: skip
+        n_items=items.n,
     )
+
+
+# --------------------------------------------------------------------------- per-item results
+
+
+def _verdict(comparison) -> str | None:
+    return None if comparison is None else comparison.verdict
+
+
+def _is_trivial(row: Mapping) -> bool:
+    """A trivial baseline: marked ``trivial``, or a scikit-learn Dummy estimator."""
+    if row.get("trivial") is True:
+        return True
+    for key in ("name", "estimator", "executes_as"):
+        text = str(row.get(key) or "")
+        if text.startswith("Dummy") or text.split(" ")[-1].startswith("Dummy"):
+            return True
+    return False
+
+
+def _metric_of(rows: list[dict], metric: str | None):
+
+    if metric is not None:
+        entry = quality.get_metric(metric)
+    else:
+        named = {r.get("metric") for r in rows if isinstance(r.get("metric"), str)}
+        entry = quality.get_metric(named.pop() if len(named) == 1 else "accuracy")
+    if entry.rows is None:
+        raise ValueError(f"{entry.name} is one value per class; choose a single-number metric")
+    tasks = {r.get("task") for r in rows if isinstance(r.get("task"), str)}
+    if len(tasks) > 1:
+        raise ValueError(f"the results mix tasks ({', '.join(sorted(tasks))}): compare one task")
+    if tasks and tasks.pop() not in entry.tasks:
+        task = next(r.get("task") for r in rows if isinstance(r.get("task"), str))
+        raise ValueError(
+            f"{entry.name} does not apply to a {task} task; choose one of "
+            f"{', '.join(quality.metrics_for(task))}"
+        )
+    return entry
+
+
+def _metrics_table(row: Mapping) -> dict:
+    table = row.get("metrics")
+    if isinstance(table, str) and table:
+        import json
+
+        try:
+            table = json.loads(table)
+        except ValueError:
+            return {}
+    return table if isinstance(table, Mapping) else {}
+
+
+def _arrays(row: Mapping):
+    """(targets, predictions, scores or None) unpacked from a row, or None."""
+
+    predictions, targets = row.get("predictions"), row.get("targets")
+    if not (isinstance(predictions, str) and predictions and isinstance(targets, str) and targets):
+        return None
+    scores = row.get("scores")
+    scores = unpack(scores) if isinstance(scores, str) and scores else None
+    return unpack(targets), unpack(predictions), scores
+
+
+def _correct(row: Mapping):
+    import base64
+
+    import numpy as np
+
+    bits, n = row.get("correct_bits"), _number(row.get("n_images"))
+    if not (isinstance(bits, str) and bits and n):
+        return None
+    packed = np.frombuffer(base64.b64decode(bits), dtype=np.uint8)
+    return np.unpackbits(packed, count=int(n)).astype(bool)
+
+
+def _metric_value(row: Mapping, entry) -> float | None:
+    """The row's value on the metric: from its per-item results (scikit-learn's function),
+    else its column or ``metrics`` table."""
+    arrays = _arrays(row)
+    if arrays is not None:
+        y, p, s = arrays
+        if not entry.needs_scores:
+            return float(entry.compute(y, p, s))
+        if s is not None:
+            return float(entry.compute(y, None, s))
+    value = _number(row.get(entry.name))
+    if value is None and entry.name in _metrics_table(row):
+        given = _metrics_table(row)[entry.name]
+        value = _number(given[0] if isinstance(given, (list, tuple)) else given)
+    return value
+
+
+class _Items:
+    """The rows' per-item results, checked to be on the same items, compared in pairs."""
+
+    def __init__(self, entry) -> None:
+        self.entry = entry
+        self.arrays: dict[int, tuple] = {}
+        self.correct: dict[int, object] = {}
+        self.n: int | None = None
+        self._targets = None
+        self._cache: dict = {}
+
+    def add(self, index: int, row: Mapping) -> None:
+        import numpy as np
+
+        arrays = _arrays(row)
+        usable = arrays is not None and (not self.entry.needs_scores or arrays[2] is not None)
+        if usable:
+            self._same(len(arrays[0]), row)
+            if self._targets is None:
+                self._targets = arrays[0]
+            elif not np.array_equal(self._targets, arrays[0]):
+                raise ValueError(
+                    f"{display_name(row)} was scored on other items (its targets differ): "
+                    "compare models on the same split of the same data"
+                )
+            self.arrays[index] = arrays
+        elif self.entry.name == "accuracy" and (correct := _correct(row)) is not None:
+            self._same(len(correct), row)
+            self.correct[index] = correct
+
+    def _same(self, n: int, row: Mapping) -> None:
+        if self.n is None:
+            self.n = n
+        elif n != self.n:
+            raise ValueError(
+                f"{display_name(row)} was scored on {n} items, others on {self.n}: paired "
+                "tests need the same items (the same split of the same data)"
+            )
+
+    def compare(self, base: int, new: int):
+        """:class:`lab.quality.Comparison` of row ``new`` against row ``base``, or None."""
+
+        if (base, new) in self._cache:
+            return self._cache[(base, new)]
+        result = None
+        if base in self.arrays and new in self.arrays:
+            y, pa, sa = self.arrays[base]
+            _, pb, sb = self.arrays[new]
+            result = quality.paired(self.entry, y, pa, pb, scores_a=sa, scores_b=sb)
+        elif self.entry.name == "accuracy":
+            a = self.correct.get(base)
+            b = self.correct.get(new)
+            if a is None and base in self.arrays:
+                a = self.arrays[base][0] == self.arrays[base][1]
+            if b is None and new in self.arrays:
+                b = self.arrays[new][0] == self.arrays[new][1]
+            if a is not None and b is not None:
+                test = quality.stats.mcnemar_exact(a, b)
+                result = quality.Comparison(
+                    "accuracy", test.n, test.base_accuracy, test.new_accuracy,
+                    test.new_accuracy - test.base_accuracy, math.nan, math.nan, test.p_value,
+                    "exact McNemar",
+                )  # fmt: skip
+        self._cache[(base, new)] = result
+        return result
+
+
+@dataclass
+class _Context:
+    entry: object
+    objective: str
+    column: str
+    floor: float | None
+    tolerance: float | None
+    margin: float | None
+    items: _Items
+    baseline: tuple | None
+    tests: dict
+    alpha: float
 
 
 def _filtered(rows: list[dict], column: str, wanted: str | None) -> list[dict]:
@@ -406,7 +663,7 @@ def _filtered(rows: list[dict], column: str, wanted: str | None) -> list[dict]:
         counts = ", ".join(
             f"{v}: {sum(r.get(column) == v for r in rows)}" for v in sorted(map(str, values))
         )
-        plural = {"split": "splits", "country": "countries"}[column]
+        plural = {"split": "splits", "country": "countries", "data": "data sets"}[column]
         raise ValueError(
             f"the results mix {plural} ({counts}); measurements on different {plural} are "
             f"not comparable: pass {column}=… to choose one"
@@ -414,82 +671,189 @@ def _filtered(rows: list[dict], column: str, wanted: str | None) -> list[dict]:
     return rows
 
 
-def _criteria(floor: float | None, tolerance: float | None, best_name: str, best: float) -> str:
+def _show(entry, value: float) -> str:
+    """A metric value as the reason writes it (fractions with two decimals: 92.86%)."""
+    return f"{value:.2%}" if entry.unit == "fraction" else entry.format(value)
+
+
+def _stated(entry, value: float) -> str:
+    """``93.33% accuracy``, ``MAE 43.32``."""
+    if entry.unit == "fraction":
+        return f"{_show(entry, value)} {entry.words}"
+    return f"{entry.words} {_show(entry, value)}"
+
+
+def _metric_words(entry) -> str:
+    return entry.words
+
+
+def _criteria(ctx: _Context, best_name: str, best: float) -> str:
+    entry = ctx.entry
     parts = []
-    if floor is not None:
-        parts.append(f"at least {floor:.2%} accurate")
-    if tolerance is not None:
-        parts.append(f"within {tolerance:g} pt of the best, {best_name} at {best:.2%}")
-    return " and ".join(parts)
+    if ctx.floor is not None:
+        parts.append(f"at least {ctx.floor:.2%} accurate")
+    if ctx.tolerance is not None:
+        unit = "%" if entry.unit == "target" else " pt"
+        parts.append(
+            f"within {ctx.tolerance:g}{unit} of the best, {best_name} at {_show(entry, best)}"
+        )
+    text = " and ".join(parts)
+    if ctx.items.n is not None:
+        text += (
+            f", or not significantly {'less accurate' if entry.name == 'accuracy' else 'worse'} "
+            f"than it on the same {ctx.items.n} test items (α = {ctx.alpha:g})"
+        )
+    return text
 
 
-def _reason(
-    objective, metric, floor, tolerance, best_row, best, chosen, runners_up, n_on_par,
-    ranked, threshold, excluded,
-) -> str:  # fmt: skip
+def _gap(entry, best: float, value: float) -> str:
+    """How far ``value`` is from ``best``: '3.3 pt', '4.21' (target units), '0.031'."""
+    difference = abs(best - value)
+    if entry.unit == "fraction":
+        return f"{difference * 100:.1f} pt"
+    return f"{difference:.3g}" if entry.unit == "target" else f"{difference:.3f}"
+
+
+def _reason(ctx, best_row, best, chosen, runners_up, n_on_par, ranked, on_par_set, excluded) -> str:
+    entry, objective, column = ctx.entry, ctx.objective, ctx.column
+    words = _metric_words(entry)
     best_name = display_name(best_row)
-    criteria = _criteria(floor, tolerance, best_name, best)
+    criteria = _criteria(ctx, best_name, best)
     left_out = f" Left out: {'; '.join(excluded)}." if excluded else ""
     if chosen is None:
-        if floor is not None and best + _EPS < floor:
+        if ctx.floor is not None and best + _EPS < ctx.floor:
             return (
-                f"No model reaches the floor of {floor:.2%}: the best accuracy available is "
+                f"No model reaches the floor of {ctx.floor:.2%}: the best accuracy available is "
                 f"{best:.2%} ({best_name}).{left_out}"
             )
+        if ctx.baseline is not None and any("trivial baseline" in e for e in excluded):
+            return (
+                f"No model is recommended: none on par beats the trivial baseline "
+                f"{display_name(ctx.baseline[1])} ({_show(entry, ctx.baseline[2])} {words}) "
+                f"significantly; the best {words} available is {_show(entry, best)} "
+                f"({best_name}).{left_out}"
+            )
         return (
-            f"No model on par ({criteria}) has a {metric} value to compare; the best accuracy "
-            f"available is {best:.2%} ({best_name}).{left_out}"
+            f"No model on par ({criteria}) has a {column} value to compare; the best {words} "
+            f"available is {_show(entry, best)} ({best_name}).{left_out}"
         )
-    _, row, accuracy = chosen
-    name, value = display_name(row), _number(row.get(metric))
+    index, row, value = chosen
+    name, cost = display_name(row), _number(row.get(column))
     superlative = objective_table.get(objective).superlative
     which = "only model" if n_on_par == 1 else f"{superlative} of the {n_on_par} models"
     sentences = [
         f"{name} is the {which} on par ({criteria}): "
-        f"{_format_value(objective, value)} at {accuracy:.2%} accuracy."
+        f"{_format_value(objective, cost)} at {_stated(entry, value)}."
     ]
-    if row is best_row or accuracy >= best:
-        sentences.append("It is also the most accurate.")
-    else:
-        best_value = _number(best_row.get(metric))
-        versus = _compare(objective, value, best_value) if best_value is not None else None
+    better = entry.better
+    if row is best_row or not better(best, value):
         sentences.append(
-            f"It is {_pt(best - accuracy)} below the best"
+            f"It is also the {'most accurate' if entry.name == 'accuracy' else 'best'}."
+        )
+    else:
+        best_cost = _number(best_row.get(column))
+        versus = _compare(objective, cost, best_cost) if best_cost is not None else None
+        sentences.append(
+            f"It is {_gap(entry, best, value)} "
+            + ("below" if entry.unit == "fraction" else "worse than")
+            + " the best"
             + (f" and {versus} {best_name}." if versus else f" ({best_name}).")
         )
+        sentences += _test_sentences(ctx, index, name, best_name, best, value)
     thin = [item for item in ranked if _is_thin(item[1])]
+    good = (lambda v: v) if entry.higher_is_better else (lambda v: -v)
     if thin and not _is_thin(row):
-        _, t_row, t_acc = max(thin, key=lambda t: (t[2], -t[0]))
-        t_name, t_value = display_name(t_row), _number(t_row.get(metric))
-        versus = _compare(objective, value, t_value)
-        on_par = t_acc + _EPS >= threshold
-        status = "on par" if on_par else f"{_pt(best - t_acc)} below the best"
-        diff = accuracy - t_acc
+        t_index, t_row, t_value = max(thin, key=lambda t: (good(t[2]), -t[0]))
+        t_name, t_cost = display_name(t_row), _number(t_row.get(column))
+        versus = _compare(objective, cost, t_cost)
+        status = (
+            "on par" if t_index in on_par_set else f"{_gap(entry, best, t_value)} below the best"
+        )
+        diff = good(value) - good(t_value)
+        if entry.name == "accuracy":
+            how = (f"{_gap(entry, value, t_value)} {'more' if diff > 0 else 'less'} accurate."
+                   if abs(diff) >= 0.0005 else "as accurate.")  # fmt: skip
+        else:
+            how = (f"{_gap(entry, value, t_value)} {'better' if diff > 0 else 'worse'} on {words}."
+                   if diff != 0 else f"as good on {words}.")  # fmt: skip
         sentences.append(
             f"The best thin model, {t_name}, is {status}; {name} is "
             + (f"{versus} it and " if versus else "")
-            + (
-                f"{_pt(diff)} {'more' if diff > 0 else 'less'} accurate."
-                if abs(diff) >= 0.0005
-                else "as accurate."
-            )
+            + how
         )
     elif _is_thin(row):
         sentences.append("A thin model is on par: prefer it before shrinking a deep one.")
-    cheaper = [item for item in ranked if item[2] + _EPS < threshold]
-    if cheaper and _number(cheaper[0][1].get(metric)) < value:
-        _, c_row, c_acc = cheaper[0]
+    cheaper = [item for item in ranked if item[0] not in on_par_set]
+    if cheaper and _number(cheaper[0][1].get(column)) < cost:
+        _, c_row, c_value = cheaper[0]
         sentences.append(
-            f"{display_name(c_row)} would be {_compare(objective, _number(c_row.get(metric)), value)} "
-            f"{name} but is {_pt(best - c_acc)} below the best."
+            f"{display_name(c_row)} would be {_compare(objective, _number(c_row.get(column)), cost)} "
+            f"{name} but is {_gap(entry, best, c_value)} below the best"
+            + (" (significantly)." if ctx.items.n is not None else ".")
         )
     if runners_up:
         listed = ", ".join(
-            f"{display_name(r)} ({_format_value(objective, _number(r.get(metric)))}, {a:.2%})"
+            f"{display_name(r)} ({_format_value(objective, _number(r.get(column)))}, "
+            f"{_stated(entry, a)})"
             for _, r, a in runners_up
         )
         sentences.append(f"Runners-up: {listed}.")
+    sentences += _small_data_note(ctx, sentences)
+    trivial_note = _trivial_note(ctx, index)
+    if trivial_note:
+        sentences.append(trivial_note)
     return " ".join(sentences) + left_out
+
+
+def _test_sentences(ctx, index, name, best_name, best, value) -> list[str]:
+    """What the paired test said about the chosen model against the best."""
+    comparison = ctx.tests.get(index, {}).get("vs_best")
+    if comparison is None:
+        if ctx.items.n is None and ctx.entry.name != "accuracy":
+            return ["No per-item results: on par by the margin alone (no test)."]
+        return []
+    within_margin = ctx.margin is not None and abs(best - value) <= ctx.margin + _EPS
+    if within_margin:
+        return [f"The paired test: {comparison.verdict}."]
+
+    few = " (few items)" if comparison.n < MIN_HELD_OUT else ""
+    return [
+        f"{name} and {best_name} cannot be told apart on {comparison.n} items "
+        f"({comparison.test} p = {comparison.p_value:.2g}): the test split{few} is too small "
+        "to separate a gap this size; for a sharper answer estimate both by "
+        "cross-validation (lab.quality.cross_validate)."
+    ]
+
+
+def _small_data_note(ctx, sentences: list[str]) -> list[str]:
+    """On fewer than MIN_HELD_OUT test items: say that close models cannot be told apart."""
+
+    n = ctx.items.n
+    if n is None or n >= MIN_HELD_OUT or any("cannot be told apart" in s for s in sentences):
+        return []
+    return [
+        f"On only {n} test items close models cannot be told apart (the paired tests above "
+        "decide only clear differences): estimate the candidates by cross-validation "
+        "(lab.quality.cross_validate) for a sharper answer."
+    ]
+
+
+def _trivial_note(ctx, index: int | None) -> str:
+    """What the chosen model (row ``index``) scored against the trivial baseline."""
+    if ctx.baseline is None:
+        if ctx.items.n is not None or ctx.entry.name != "accuracy":
+            return (
+                "No trivial baseline among the results: measure DummyClassifier (or "
+                "DummyRegressor) on the same items to check that the choice beats it."
+            )
+        return ""
+    _, b_row, b_value = ctx.baseline
+    versus = ctx.tests.get(index, {}).get("vs_trivial") if index is not None else None
+    return (
+        f"The trivial baseline {display_name(b_row)} scores {_show(ctx.entry, b_value)} "
+        f"{_metric_words(ctx.entry)}; the choice beats it"
+        + (f": {versus.verdict}." if versus is not None else " (no per-item results to test).")
+    )
 
 
 # --------------------------------------------------------------------------- tables and plots
@@ -728,6 +1092,86 @@ def plot_tradeoffs(
     return fig
 
 
+def plot_quality(
+    results: object,
+    metric: str | None = None,
+    objective: str = "bytes",
+    *,
+    tolerance_pt: float | None = None,
+    split: str | None = None,
+    data: str | None = None,
+    figsize: tuple[float, float] = (6.4, 4.2),
+):
+    """The quality ``metric`` (with its 95 % interval) against ``objective``'s cost, one point
+    per model, the trivial baseline on the same chart: its point, and a dashed line with its
+    interval as a band across the chart. :func:`recommend`'s choice (same ``metric``,
+    ``tolerance_pt``, ``split``, ``data``) is starred, the best model labelled. Returns a
+    ``matplotlib.figure.Figure``; the recommendation drawn is ``fig.recommendation``.
+    """
+    from matplotlib.figure import Figure
+
+    objective = _check_objective(objective)
+    column = OBJECTIVES[objective]
+    found = recommend(results, tolerance_pt=tolerance_pt, objective=objective, split=split,
+                      data=data, metric=metric)  # fmt: skip
+    rows = _filtered(_filtered(_rows(results), "split", split), "data", data)
+    entry = _metric_of(rows, found.quality_metric)
+    scale = 100.0 if entry.unit == "fraction" else 1.0
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    fig.recommendation = found
+    chosen = display_name(found.chosen) if found.chosen else None
+    for row in rows:
+        value, cost = _metric_value(row, entry), _number(row.get(column))
+        if value is None or cost is None or cost <= 0:
+            continue
+        low, high = _interval(row, entry)
+        name = display_name(row)
+        trivial = _is_trivial(row)
+        colour = "#888888" if trivial else _KIND_STYLE.get(model_kind(row), ("o", "#1b9e77"))[1]
+        marker = "X" if trivial else _KIND_STYLE.get(model_kind(row), ("o", "#1b9e77"))[0]
+        errors = None
+        if low is not None and high is not None:
+            errors = [[scale * (value - low)], [scale * (high - value)]]
+        ax.errorbar([cost], [scale * value], yerr=errors, fmt=marker, color=colour, ms=8,
+                    mec="black", mew=0.5, capsize=3, zorder=3)  # fmt: skip
+        if trivial:
+            ax.axhline(scale * value, color=colour, ls="--", lw=1, zorder=1)
+            if low is not None and high is not None:
+                ax.axhspan(scale * low, scale * high, color=colour, alpha=0.15, lw=0, zorder=0)
+            text = f"trivial baseline: {name}"
+        else:
+            text = name
+        if name == chosen:
+            ax.scatter([cost], [scale * value], marker="*", s=260, color="gold",
+                       edgecolor="black", linewidth=0.6, zorder=4)  # fmt: skip
+            text += " (recommended)"
+        ax.annotate(text, (cost, scale * value), xytext=(6, 5), textcoords="offset points",
+                    fontsize=8)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel(objective_table.get(objective).axis_label)
+    better = "" if entry.higher_is_better else ", lower is better"
+    ax.set_ylabel(f"{entry.axis_label} · 95 % interval{better}")
+    n = found.n_items
+    ax.set_title(f"{entry.words} vs {objective}" + (f" on {n} test items" if n else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def _interval(row: Mapping, entry) -> tuple[float | None, float | None]:
+    """The row's 95 % interval of the metric, where it has one."""
+    table = _metrics_table(row)
+    if entry.name in table and isinstance(table[entry.name], (list, tuple)):
+        _, low, high = table[entry.name]
+        return _number(low), _number(high)
+    if entry.name == "accuracy":
+        return _number(row.get("accuracy_low")), _number(row.get("accuracy_high"))
+    return None, None
+
+
+__all__ += ["plot_quality"]
+
+
 _LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-6, 4, "right"))
 
 
@@ -819,7 +1263,10 @@ def recommendation_summary(
                     "best_thin": display_name(best_thin) if best_thin else None,
                     "best_thin_accuracy": thin_accuracy,
                     "thin_on_par": thin_accuracy is not None
-                    and thin_accuracy + _EPS >= found.threshold,
+                    and (
+                        thin_accuracy + _EPS >= found.threshold
+                        or display_name(best_thin) in {display_name(r) for r in found.on_par}
+                    ),
                     "chosen": display_name(chosen) if chosen else None,
                     "kind": model_kind(chosen) if chosen else None,
                     "accuracy": _number(chosen.get("accuracy")) if chosen else None,

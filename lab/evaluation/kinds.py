@@ -42,6 +42,7 @@ from torch import nn
 
 from lab.cancellation import check
 from lab.datasets import Data, as_data
+from lab.evaluation import quality
 from lab.io import artifact
 from lab.meters import flops, memory
 from lab.meters.timing import THROUGHPUT_BATCH
@@ -118,7 +119,12 @@ class Runnable(abc.ABC):
 
     @abc.abstractmethod
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
-        """Predicted labels for a batch of the data's samples (N×C×H×W or N×D)."""
+        """Predictions for a batch of the data's samples (N×C×H×W, N×D or N×L): class codes
+        0…K−1 for classification, numbers for regression."""
+
+    @abc.abstractmethod
+    def scores(self, samples: torch.Tensor) -> np.ndarray:
+        """Binary tasks: one score per item, higher for the positive class (ROC-AUC)."""
 
     @abc.abstractmethod
     def artifact_bytes(self, cancel: threading.Event | None = None) -> int:
@@ -265,7 +271,8 @@ def resolution_sizes(model: nn.Module, data: Data) -> tuple[int, ...]:
 class TorchRunnable(Runnable):
     """A torch model with its recipe applied: a :class:`Compressed`."""
 
-    def __init__(self, compressed: Compressed) -> None:
+    def __init__(self, compressed: Compressed, task: str = "multiclass") -> None:
+        self.task = task
         compressed.model.eval()
         compressed.runtime.eval()
         self.compressed = compressed
@@ -275,7 +282,13 @@ class TorchRunnable(Runnable):
         self.resolution = compressed.resolution
 
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
-        return self.compressed.runtime(samples).argmax(1)
+        outputs = self.compressed.runtime(samples)
+        if self.task == "regression":
+            return outputs.reshape(len(outputs), -1)[:, 0].double()
+        return outputs.argmax(1)
+
+    def scores(self, samples: torch.Tensor) -> np.ndarray:
+        return quality.from_outputs(self.task, self.compressed.runtime(samples))[1]
 
     def artifact_bytes(self, cancel: threading.Event | None = None) -> int:
         model = self.compressed.model
@@ -362,8 +375,9 @@ class TorchKind(ModelKind):
         if isinstance(self.model, Compressed):
             if runtime != "torch":
                 raise ValueError("pass runtime= to apply() when evaluating a Compressed model")
-            return TorchRunnable(self.model)
-        return TorchRunnable(apply(self.model, recipe, progress=False, runtime=runtime, data=data))
+            return TorchRunnable(self.model, data.task)
+        compressed = apply(self.model, recipe, progress=False, runtime=runtime, data=data)
+        return TorchRunnable(compressed, data.task)
 
 
 # --------------------------------------------------------------------------- scikit-learn
@@ -388,6 +402,7 @@ class ScikitLearnRunnable(Runnable):
                 f"{model.name} was fitted on {fitted} features; {data.name!r} has "
                 f"{n_features} per sample. Fit it on this data: fit_thin({model.name!r}, data=...)"
             )
+        thin.check_estimator_task(model.estimator, data)  # a regressor on classes, or other codes
         self.thin = model
         self.estimator = thin.for_serving(model.estimator)  # what the file holds (n_jobs=None)
         self.label = "scikit-learn" + (" (quick)" if model.quick else "")
@@ -419,6 +434,9 @@ class ScikitLearnRunnable(Runnable):
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
         rows = thin._read_only(thin.features(samples))
         return torch.from_numpy(np.asarray(self.estimator.predict(rows)))
+
+    def scores(self, samples: torch.Tensor) -> np.ndarray:
+        return quality.positive_scores(self.estimator, thin._read_only(thin.features(samples)))
 
     def artifact_bytes(self, cancel: threading.Event | None = None) -> int:
         check(cancel)

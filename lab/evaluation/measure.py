@@ -63,6 +63,7 @@ from lab.cancellation import Cancelled, check
 from lab.datasets import Data, as_data
 from lab.datasets import fashion as data
 from lab.datasets.fashion import Split
+from lab.evaluation import quality
 from lab.evaluation.kinds import ModelKind, Runnable, fingerprint, is_thin, model_kind
 from lab.io.store import ResultStore, default_store
 from lab.meters import energy, flops, machine, stats
@@ -106,7 +107,7 @@ ACCURACY_BATCH = 256
 #    executes_as says so); quick throughput timed on the pass's batches of exactly 256 images
 # 3: state_dict_bytes is the input model's file (was the pruned model's); machine fields
 # 4: accuracy interval, per-image results, latency samples; the data's fingerprint in the key
-# 5: one pipeline for every kind; the baseline timed interleaved; the country is not in the
+# 5: tasks (binary, multi-class, regression) and their quality metric; one pipeline for every kind; the baseline timed interleaved; the country is not in the
 #    key (energy is measured once and priced per country); latency runs on a time budget;
 #    peak memory (planned and measured)
 MEASUREMENT_VERSION = 5  # bump when the meaning of a stored number changes
@@ -121,7 +122,7 @@ class Measurement:
     label: str  # human label of the recipe
     split: str
     n_images: int
-    accuracy: float
+    accuracy: float | None  # classification (None for regression: see metric_value)
     artifact_bytes: int  # size on disk of lab.artifact.save's file
     state_dict_bytes: int  # size on disk of torch.save(input_model.state_dict()): the fp32
     # baseline of every ratio (the model before the recipe, not the pruned one)
@@ -173,6 +174,16 @@ class Measurement:
     peak_memory_op: str | None = None  # where the planned peak happens
     memory_method: str = ""
     macs_by_kind: dict | None = None  # MACs per operation kind (device estimates)
+    # the task and its primary quality metric (lab.evaluation.quality), with its 95 % interval
+    task: str = "multiclass"  # binary, multiclass or regression
+    metric: str = "accuracy"  # accuracy, balanced_accuracy (imbalanced classes), mae …
+    metric_value: float | None = None
+    metric_low: float | None = None
+    metric_high: float | None = None
+    metrics: dict = field(default_factory=dict)  # name → [value, low, high]
+    predictions: str = ""  # per-item predictions, packed (lab.evaluation.quality.pack)
+    targets: str = ""  # per-item targets, packed
+    scores: str = ""  # binary tasks: per-item positive-class scores, packed
 
     @property
     def compression_ratio(self) -> float:
@@ -198,6 +209,13 @@ class Measurement:
         if mine is None or theirs is None or not same_images:
             return None
         return stats.mcnemar_exact(theirs, mine)
+
+    def _quality_text(self) -> str:
+        if self.accuracy is not None and self.metric == "accuracy":
+            return f"acc {self.accuracy:.2%}"
+        if self.metric_value is None:
+            return "quality n/a"
+        return f"{self.metric} {self.metric_value:.4g}"
 
     def latency_change(self, baseline: Measurement) -> TimingChange | None:
         """This batch-1 latency against ``baseline``'s: the ratio of medians and whether the
@@ -282,7 +300,7 @@ class Measurement:
         row["notes"] = "; ".join(self.notes)
         row["compression_ratio"] = round(self.compression_ratio, 2)
         del row["correct_bits"], row["latency_samples_ms"]  # raw samples: see correct()
-        del row["baseline_latency_samples_ms"]
+        del row["baseline_latency_samples_ms"], row["predictions"], row["targets"], row["scores"]
         return row
 
     def to_frame(self, baseline: Measurement | None = None) -> pd.DataFrame:
@@ -305,7 +323,7 @@ class Measurement:
     def __repr__(self) -> str:
         co2 = "n/a" if self.co2_g_per_1k is None else f"{self.co2_g_per_1k * 1000:.3g} mg"
         return (
-            f"Measurement({self.name} [{self.label}] on {self.split}: acc {self.accuracy:.2%}, "
+            f"Measurement({self.name} [{self.label}] on {self.split}: {self._quality_text()}, "
             f"{self.artifact_bytes:,} B on disk ({self.compression_ratio:.1f}x), "
             f"{self.macs:,} {self.operations_kind}, {_number(self.latency_ms_p50, '.2f')} ms p50, "
             f"{_number(self.throughput_ips, ',.0f')} img/s, CO2/1k {co2} @ {self.country})"
@@ -368,21 +386,61 @@ def _pass_batches(n: int) -> list[tuple[int, int]]:
 def _accuracy_pass(
     runnable: Runnable, split: Split, cancel: threading.Event | None = None
 ) -> tuple[torch.Tensor, float, float]:
-    """``(per-item correctness, seconds, items/s at batch 256)``: the rate over the pass's
+    """``(per-item predictions, seconds, items/s at batch 256)``: the rate over the pass's
     batches of exactly 256 items (over the whole pass if it has none: ≤ 256 items)."""
-    right, start = [], time.perf_counter()
+    predicted, start = [], time.perf_counter()
     full_images, full_seconds = 0, 0.0
     for lo, hi in _pass_batches(len(split)):
         check(cancel)
         batch_start = time.perf_counter()
-        predicted = runnable.predict(split.images[lo:hi])
-        right.append(predicted == split.labels[lo:hi])
+        predicted.append(runnable.predict(split.images[lo:hi]))
         if hi - lo == THROUGHPUT_BATCH:
             full_images += hi - lo
             full_seconds += time.perf_counter() - batch_start
     seconds = time.perf_counter() - start
     rate = full_images / full_seconds if full_images else len(split) / seconds
-    return torch.cat(right), seconds, rate
+    return torch.cat(predicted), seconds, rate
+
+
+@torch.no_grad()
+def _scores(runnable: Runnable, split: Split, dataset: Data) -> np.ndarray | None:
+    """Binary tasks: each item's score for the positive class (for ROC-AUC); else None."""
+    if dataset.task != "binary":
+        return None
+    try:
+        return np.concatenate(
+            [runnable.scores(split.images[lo:hi]) for lo, hi in _pass_batches(len(split))]
+        )
+    except (TypeError, AttributeError, ValueError):
+        return None  # no scores (e.g. a hard-voting model): ROC-AUC is left out
+
+
+def _quality_fields(
+    dataset: Data, labels: torch.Tensor, predicted: torch.Tensor, scores: np.ndarray | None
+) -> dict:
+    """The accuracy fields (classification; None for regression, where ``==`` measures
+    nothing) and the task's primary quality metric with its interval and the per-item
+    predictions and targets (:func:`lab.evaluation.quality.measurement_fields`)."""
+    if dataset.is_classification:
+        found = accuracy_fields(predicted == labels)
+    else:
+        found = {
+            "n_images": len(labels),
+            "accuracy": None,
+            "accuracy_low": None,
+            "accuracy_high": None,
+            "correct_bits": "",
+        }
+    found.update(
+        quality.measurement_fields(
+            dataset.task,
+            labels.numpy(),
+            predicted.numpy(),
+            scores=scores,
+            every_metric=False,
+        )
+    )
+    return found
 
 
 def accuracy_fields(right: torch.Tensor) -> dict:
@@ -448,8 +506,8 @@ class _Run:
 
 
 def _measure_accuracy_and_energy(run: _Run) -> dict:
-    """Accuracy over the split, energy over the pass. With a first look, only the items it
-    did not see are run; its per-item results fill in the rest, in the split's order."""
+    """Quality over the split, energy over the pass. With a first look, only the items it
+    did not see are run; its per-item predictions fill in the rest, in the split's order."""
     passes: list[tuple[torch.Tensor, float, float]] = []
     chunk, seen = run.split, run.first_look
     # the first look's items are the live split's; None when it saw the whole (small) split:
@@ -460,15 +518,25 @@ def _measure_accuracy_and_energy(run: _Run) -> dict:
     reading = energy.measure_energy(
         lambda: passes.append(_accuracy_pass(run.runnable, chunk, run.cancel))
     )
-    right, _, pass_throughput = passes[0]
+    predicted, _, pass_throughput = passes[0]
+    scores = _scores(run.runnable, chunk, run.dataset)  # outside the energy pass
     if positions is not None:
         part, rest = positions
-        whole = torch.empty(len(run.split), dtype=torch.bool)
-        whole[part] = torch.from_numpy(seen.correct())
-        whole[rest] = right
-        right = whole
+        whole = torch.empty(len(run.split), dtype=predicted.dtype)
+        whole[part] = torch.from_numpy(np.array(quality.unpack(seen.predictions))).to(
+            predicted.dtype
+        )
+        whole[rest] = predicted
+        predicted = whole
+        if scores is not None and seen.scores:
+            all_scores = np.empty(len(run.split))
+            all_scores[part.numpy()] = quality.unpack(seen.scores)
+            all_scores[rest.numpy()] = scores
+            scores = all_scores
+        elif scores is not None:
+            scores = _scores(run.runnable, run.split, run.dataset)
     return {
-        **accuracy_fields(right),
+        **_quality_fields(run.dataset, run.split.labels, predicted, scores),
         "energy_kwh_per_1k": None if reading.kwh is None else reading.kwh / len(chunk) * 1000,
         "energy_source": reading.provenance,
         "_pass_throughput": pass_throughput,
@@ -768,8 +836,9 @@ class Evaluation:
         part = self.dataset.subset("live", images)
         with _threads(self.threads):
             run = _Run(runnable, part, self.dataset, "quick", cancel)
-            right, _, _ = _accuracy_pass(runnable, part, cancel)
-            found = accuracy_fields(right)
+            predicted, _, _ = _accuracy_pass(runnable, part, cancel)
+            scores = _scores(runnable, part, self.dataset)
+            found = _quality_fields(self.dataset, part.labels, predicted, scores)
             for phase, metric in METRICS:
                 if phase in FIRST_LOOK:
                     found.update(metric(run))

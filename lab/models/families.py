@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from lab.datasets import Data, as_data
@@ -59,11 +60,37 @@ def _flat(data: Data) -> int:
 
 
 def _mlp(hidden: tuple[int, ...]) -> Callable[[Data], nn.Module]:
-    return lambda d: TabularMLP(_flat(d), d.n_classes, hidden)
+    return lambda d: TabularMLP(_flat(d), d.n_outputs, hidden)
 
 
 def _cnn(widths: tuple[tuple[int, ...], ...]) -> Callable[[Data], nn.Module]:
-    return lambda d: SmallCNN(widths, d.n_classes, dropout=0.1, in_channels=d.input_shape[0])
+    return lambda d: SmallCNN(widths, d.n_outputs, dropout=0.1, in_channels=d.input_shape[0])
+
+
+class TargetScale(nn.Module):
+    """The regression head's last step: ``z · std + mean``, with the training targets' mean
+    and standard deviation as fixed buffers. The network learns the standardized target
+    (well-scaled gradients) and outputs the target in its own units; the data's targets
+    are never standardized. N×1 → N×1."""
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+
+def _regression_head(model: nn.Module, data: Data) -> nn.Module:
+    """``model`` (1 output) followed by :class:`TargetScale` of ``data``'s training targets."""
+    target = data.split("train").labels.double()
+    std = float(target.std()) if len(target) > 1 else 1.0
+    scale = TargetScale(float(target.mean()), std if std > 0 else 1.0)
+    if isinstance(model, nn.Sequential):
+        model.append(scale)
+        return model
+    return nn.Sequential(model, scale)
 
 
 FAMILIES: dict[str, Family] = {
@@ -102,11 +129,13 @@ def _family(name: str, data: Data) -> Family:
 
 def build(name: str, data: object = None, seed: int = 0) -> nn.Module:
     """An untrained ``name`` model shaped for ``data`` (input shape, classes); seeded weights,
-    the caller's random streams untouched."""
+    the caller's random streams untouched. On regression data the head has 1 output,
+    followed by :class:`TargetScale` (the model predicts the target in its own units)."""
     dataset = as_data(data)
     family = _family(name, dataset)
     with seeded(seed):
-        return family.build(dataset)
+        model = family.build(dataset)
+    return model if dataset.is_classification else _regression_head(model, dataset)
 
 
 def default_epochs(data: object = None, batch_size: int = TrainConfig.batch_size) -> float:

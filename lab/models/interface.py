@@ -35,15 +35,19 @@ def _device_of(model: nn.Module) -> torch.device:
 
 def check_model(model: nn.Module, data: object = None) -> None:
     """Raise :class:`ModelInterfaceError` unless ``model`` maps a batch of the data's
-    samples (N×C×H×W images or N×D features; Fashion-MNIST by default) to N×K logits."""
+    samples (N×C×H×W images or N×D features; Fashion-MNIST by default) to N×K logits, or
+    to N×1 predictions on regression data."""
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     dataset = as_data(data)
     shape = "×".join(str(d) for d in dataset.input_shape)
     what = "images" if dataset.kind == "image" else "feature rows"
-    k = dataset.n_classes
-    expected = f"N×{shape} {what} → N×{k} logits (one per class of {dataset.name!r})"
+    k = dataset.n_outputs
+    if dataset.is_classification:
+        expected = f"N×{shape} {what} → N×{k} logits (one per class of {dataset.name!r})"
+    else:
+        expected = f"N×{shape} {what} → N×1 predictions (the regression target of {dataset.name!r})"
     x = dataset.example(2).to(_device_of(model))
     try:
         with torch.no_grad(), eval_mode(model):

@@ -51,8 +51,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab.datasets import as_data
+from lab.datasets import DataError, as_data
 from lab.datasets import fashion as data
+from lab.datasets.tasks import check_task, strata
 from lab.meters import energy, machine
 
 __all__ = [
@@ -114,6 +115,8 @@ class ThinSpec:
     paper_setting: str
     note: str = ""
     progress: str = "elapsed"  # "trees" (warm-started chunks), "iterations", "epochs", "elapsed"
+    task: str = "classification"  # or "regression": the data it fits (lab.tasks)
+    trivial: bool = False  # a trivial baseline (Dummy*): what any model must beat
 
 
 def _logistic():
@@ -147,7 +150,7 @@ def _hist_gb():
 def _knn():
     from sklearn.neighbors import KNeighborsClassifier
 
-    return KNeighborsClassifier(n_neighbors=5, weights="distance", p=2)
+    return KNeighborsClassifier(n_neighbors=5, weights="distance", p=2, algorithm="brute")
 
 
 def _mlp():
@@ -167,6 +170,53 @@ def _svc():
             ("svc", SVC(C=10.0, kernel="rbf", gamma="scale", cache_size=1000)),
         ]
     )
+
+
+def _ridge():
+    from sklearn.linear_model import Ridge
+
+    return Ridge(alpha=1.0)
+
+
+def _forest_regressor():
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=100, random_state=0, n_jobs=-1)
+
+
+def _hist_gb_regressor():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(
+        max_iter=100, learning_rate=0.1, max_leaf_nodes=31, early_stopping=False, random_state=0
+    )
+
+
+def _knn_regressor():
+    from sklearn.neighbors import KNeighborsRegressor
+
+    return KNeighborsRegressor(n_neighbors=5, weights="distance", p=2, algorithm="brute")
+
+
+def _mlp_regressor():
+    from sklearn.neural_network import MLPRegressor
+
+    return MLPRegressor(
+        hidden_layer_sizes=(100,), activation="relu", learning_rate_init=0.01, max_iter=500,
+        random_state=0,
+    )  # fmt: skip
+
+
+def _dummy_classifier():
+    from sklearn.dummy import DummyClassifier
+
+    return DummyClassifier(strategy="prior")
+
+
+def _dummy_regressor():
+    from sklearn.dummy import DummyRegressor
+
+    return DummyRegressor(strategy="mean")
 
 
 THIN_MODELS: dict[str, ThinSpec] = {
@@ -229,13 +279,122 @@ THIN_MODELS: dict[str, ThinSpec] = {
             "PCA to 100 components before the RBF SVC: a kernel evaluation costs 100 MACs "
             "instead of 784 (val here 89.8%, PCA-50 89.6%; the 784-feature SVC was not fitted)",
         ),
+        ThinSpec(
+            "DummyClassifier",
+            _dummy_classifier,
+            None,
+            "strategy=prior",
+            "the trivial baseline: always the most frequent training class (its probabilities "
+            "are the training class shares); a model must beat it to be worth anything",
+            trivial=True,
+        ),
+        ThinSpec(
+            "Ridge", _ridge, None, "", "L2-regularized least squares, alpha=1", task="regression"
+        ),
+        ThinSpec(
+            "RandomForestRegressor",
+            _forest_regressor,
+            None,
+            "",
+            "100 fully grown trees (squared error)",
+            progress="trees",
+            task="regression",
+        ),
+        ThinSpec(
+            "HistGradientBoostingRegressor",
+            _hist_gb_regressor,
+            None,
+            "",
+            "100 iterations of ≤ 31-leaf trees on 255 bins (squared error)",
+            progress="iterations",
+            task="regression",
+        ),
+        ThinSpec(
+            "KNeighborsRegressor",
+            _knn_regressor,
+            None,
+            "",
+            "distance-weighted mean of the 5 nearest training rows (Euclidean)",
+            task="regression",
+        ),
+        ThinSpec(
+            "MLPRegressor",
+            _mlp_regressor,
+            None,
+            "",
+            "one hidden layer of 100, Adam at 0.01 for up to 500 epochs on the raw target "
+            "(scikit-learn does not scale y)",
+            progress="epochs",
+            task="regression",
+        ),
+        ThinSpec(
+            "DummyRegressor",
+            _dummy_regressor,
+            None,
+            "strategy=mean",
+            "the trivial baseline: always the training mean (R² ≤ 0 on new items)",
+            task="regression",
+            trivial=True,
+        ),
     )
 }
 
 
-def thin_names() -> list[str]:
-    """The registry's names (estimator class names)."""
-    return list(THIN_MODELS)
+def thin_names(task: str = "multiclass", *, trivial: bool = False) -> list[str]:
+    """The registry's names (estimator class names) for ``task`` (``"binary"``,
+    ``"multiclass"`` or ``"regression"``; default: the Fashion-MNIST classifiers); with
+    ``trivial=True`` also the trivial baseline (Dummy*)."""
+
+    kind = "regression" if check_task(task) == "regression" else "classification"
+    return [
+        name
+        for name, spec in THIN_MODELS.items()
+        if spec.task == kind and (trivial or not spec.trivial)
+    ]
+
+
+def trivial_name(task: str) -> str:
+    """The trivial baseline for ``task``: ``"DummyClassifier"`` or ``"DummyRegressor"``."""
+    return thin_names(task, trivial=True)[-1]
+
+
+def check_estimator_task(estimator: object, data: object, *, fitted: bool = True) -> None:
+    """A :class:`lab.datasets.DataError` unless ``estimator`` suits ``data``'s task: a
+    regressor on classes, a classifier on a regression target, or a fitted classifier
+    whose ``classes_`` are not the data's class codes 0…K−1 (e.g. fitted on the original
+    labels, or on other data)."""
+    from sklearn.base import is_classifier, is_regressor
+
+    data = as_data(data)
+    estimator = estimator.estimator if isinstance(estimator, ThinModel) else estimator
+    final = _final(estimator)
+    name = type(final).__name__
+    if data.is_classification and is_regressor(estimator):
+        raise DataError(
+            f"{name} is a regressor; {data.name!r} is a {data.task} classification task "
+            f"({data.n_classes} classes). Use a classifier, e.g. "
+            f"{', '.join(thin_names(data.task, trivial=True)[:3])}"
+        )
+    if not data.is_classification and is_classifier(estimator):
+        raise DataError(
+            f"{name} is a classifier; {data.name!r} is a regression task (a numeric target). "
+            f"Use a regressor, e.g. {', '.join(thin_names('regression', trivial=True)[:3])}"
+        )
+    if not (fitted and data.is_classification and hasattr(final, "classes_")):
+        return
+    classes = np.asarray(final.classes_)
+    whole = classes.dtype.kind in "iu" or (
+        classes.dtype.kind == "f" and bool(np.all(classes == np.round(classes)))
+    )
+    if whole and len(classes) and classes.min() >= 0 and classes.max() < data.n_classes:
+        return
+    shown = ", ".join(f"{c}={i}" for i, c in enumerate(data.classes[:6]))
+    raise DataError(
+        f"{name}.classes_ is {classes[:10].tolist()}{'…' if len(classes) > 10 else ''}, not "
+        f"{data.name!r}'s class codes 0…{data.n_classes - 1}: the lab encodes the labels once "
+        f"({shown}{', …' if data.n_classes > 6 else ''}). Fit it on the lab's split "
+        "(data.split('train').labels) or with fit_thin(name, data=…)"
+    )
 
 
 def _spec(name: str) -> ThinSpec:
@@ -283,8 +442,9 @@ def _stratified_subset(labels: np.ndarray, size: int, seed: int = QUICK_SEED) ->
 
     if size >= len(labels):
         return np.arange(len(labels))
+    groups = strata(labels).numpy()  # classes, or quantile bins of a regression target
     chosen, _ = train_test_split(
-        np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed
+        np.arange(len(labels)), train_size=size, stratify=groups, random_state=seed
     )
     return np.sort(chosen)
 
@@ -375,6 +535,13 @@ def _hgb_comparisons(step, x: np.ndarray) -> np.ndarray:
 def _stage_counts(step) -> tuple[int, int, str]:
     """(parameters, non-zero parameters, kind) of one fitted stage. See ThinModel.parameters."""
     name = type(step).__name__
+    if name.startswith("Dummy"):  # a trivial baseline: the class shares, or the constant
+        stored = getattr(step, "class_prior_", None)
+        stored = np.atleast_1d(getattr(step, "constant_", 0.0) if stored is None else stored)
+        return stored.size, int(np.count_nonzero(stored)), "MACs"
+    if _is_scaler(step):
+        arrays = _scaler_arrays(step)
+        return sum(a.size for a in arrays), sum(int(np.count_nonzero(a)) for a in arrays), "MACs"
     if hasattr(step, "coefs_"):  # MLP
         arrays = [*step.coefs_, *step.intercepts_]
         return (
@@ -409,12 +576,34 @@ def _stage_counts(step) -> tuple[int, int, str]:
         return sum(a.size for a in arrays), sum(int(np.count_nonzero(a)) for a in arrays), "MACs"
     raise TypeError(
         f"{name} is not one of the estimators the lab can count (linear models, MLP, kNN, "
-        "SVC, trees/forests/boosting, PCA)"
+        "SVC, trees/forests/boosting, PCA, scalers, Dummy baselines)"
     )
 
 
+def _is_scaler(step) -> bool:
+    """A per-feature affine scaler (StandardScaler, MinMaxScaler, RobustScaler, MaxAbsScaler)."""
+    return hasattr(step, "scale_") and hasattr(step, "transform") and not hasattr(step, "coef_")
+
+
+def _scaler_arrays(step) -> list[np.ndarray]:
+    """The per-feature numbers a scaler stores (centre/offset and scale)."""
+    arrays = []
+    for attr in ("mean_", "center_", "min_", "scale_"):
+        value = getattr(step, attr, None)
+        if value is not None:
+            arrays.append(np.atleast_1d(np.asarray(value)))
+    return arrays
+
+
 def _stage_operations(step, x: np.ndarray) -> tuple[float, np.ndarray]:
-    """(operations per image for ``x``'s rows on average, ``x`` transformed for the next stage)."""
+    """(operations per image for ``x``'s rows on average, ``x`` transformed for the next stage).
+
+    A scaler costs one multiply-add per feature ((x − centre) · 1/scale); a Dummy baseline
+    nothing (it returns a stored constant)."""
+    if type(step).__name__.startswith("Dummy"):
+        return 0.0, x
+    if _is_scaler(step):
+        return float(x.shape[1]), np.asarray(step.transform(x), dtype=np.float32)
     if hasattr(step, "coefs_"):
         return float(sum(c.shape[0] * c.shape[1] for c in step.coefs_)), x
     if hasattr(step, "support_vectors_"):
@@ -450,6 +639,14 @@ _TECHNIQUES = {
     "features (PCA), lower-precision storage of the training vectors",
     "SVC": "fewer support vectors (C, a subset), fewer features (PCA, as here), "
     "lower-precision storage of the support vectors",
+    "RandomForestRegressor": "fewer or shallower trees (n_estimators, max_depth, "
+    "min_samples_leaf), cost-complexity pruning (ccp_alpha)",
+    "HistGradientBoostingRegressor": "fewer boosting iterations (max_iter), fewer leaves "
+    "(max_leaf_nodes), coarser bins (max_bins)",
+    "KNeighborsRegressor": "fewer stored rows (prototype selection), fewer features (PCA), "
+    "lower-precision storage of the training vectors",
+    "DummyClassifier": "nothing: it stores one number per class",
+    "DummyRegressor": "nothing: it stores one number",
 }
 
 
@@ -997,6 +1194,7 @@ def fit_thin(
 
     spec = _spec(name)
     dataset = as_data(data)
+    check_estimator_task(spec.build(), dataset, fitted=False)
     quick = quick_mode(quick) and len(dataset.split("train")) > QUICK_TRAIN_SIZE
     path = model_path(name, quick=quick, cache_dir=cache_dir, data=dataset)
     if path.is_file():

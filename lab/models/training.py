@@ -224,8 +224,9 @@ def fit(
         model: any module mapping a batch of the data's samples to K logits.
         config: a :class:`TrainConfig`; defaults to :func:`default_config` for ``data``
             (at least :data:`MIN_STEPS` steps, however small the data).
-        loss_fn: ``loss_fn(model, x, y)``; defaults to label-smoothed cross-entropy
-            (distillation passes its own).
+        loss_fn: ``loss_fn(model, x, y)``; defaults to label-smoothed cross-entropy, or on
+            regression data the mean squared error divided by the training targets'
+            variance (distillation passes its own).
         after_step: called as ``after_step(model, step, total_steps)`` after each
             optimizer step (gradual pruning re-applies masks here).
         device: where to train; defaults to CUDA when present.
@@ -313,7 +314,21 @@ def _train(
         optimizer, max_lr=config.lr, total_steps=total, pct_start=0.15
     )
     generator = torch.Generator().manual_seed(config.seed)
-    if loss_fn is None:
+    if loss_fn is None and not dataset.is_classification:
+        labels = labels.float()  # regression: MSE in units of the target's variance
+        variance = float(labels.var()) if len(labels) > 1 else 1.0
+        variance = variance if variance > 0 else 1.0
+
+        def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            out = m(x)
+            if out.ndim != 2 or out.shape[1] != 1:
+                raise ValueError(
+                    f"a regression model must give N×1 outputs; got {tuple(out.shape)} "
+                    "(lab.families.build gives regression data a 1-output head)"
+                )
+            return F.mse_loss(out[:, 0], y) / variance
+
+    elif loss_fn is None:
 
         def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(m(x), y, label_smoothing=config.label_smoothing)
@@ -388,6 +403,11 @@ def accuracy(
         else next((p.device for p in model.parameters()), torch.device("cpu"))
     )
     dataset = as_data(data)
+    if not dataset.is_classification:
+        raise ValueError(
+            f"{dataset.name!r} is a regression task: accuracy does not apply; use "
+            "lab.quality.score('regression', y_true, y_pred) (MAE, RMSE, R²)"
+        )
     chunk = dataset.split(split, size)
     correct = 0
     with eval_mode(model):
