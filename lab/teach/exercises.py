@@ -617,7 +617,7 @@ def _resolution_bytes(answer: object) -> Verdict:
 
 THIN_ON_PAR_TOLERANCE = 0.01  # "on par": at most 1 pt below the MLP
 LABELS_GOAL = 0.80  # live accuracy the fewest labels must reach (08)
-LABELS_MAX = 5_000
+LABELS_MAX = 20_000
 BREAK_EVEN_FACTOR = 1.5  # energy is measured: within ×1.5 of the lab's own figure
 SAME_SPEED = 1.05  # two timings within 5 % are "the same" (interleaved, one thread)
 FASTEST_MARGIN = 1.10  # a runtime within 10 % of the fastest counts as fastest
