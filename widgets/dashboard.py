@@ -444,7 +444,7 @@ class Dashboard(w.VBox):
                 w.HTML("<b>At deployment scale</b>"),
                 self.scale,
             ],
-            layout={"width": "510px"},  # beside the 460 px panel down to a ~1,000 px window
+            layout={"width": "500px"},  # beside the 430 px panel down to a ~1,000 px window
         )
         scan = w.Accordion(
             [self.sensitivity],
@@ -452,7 +452,7 @@ class Dashboard(w.VBox):
             selected_index=None,
             layout={"width": "580px"},
         )
-        row = {"flex_flow": "row wrap", "grid_gap": "8px 16px", "align_items": "flex-start"}
+        row = {"flex_flow": "row wrap", "grid_gap": "8px 12px", "align_items": "flex-start"}
         advice = w.Accordion(
             [self.recommendation],
             titles=("The most efficient model that is good enough (every model tried)",),

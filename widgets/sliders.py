@@ -209,7 +209,7 @@ class SparsitySlider(w.VBox):
             description="Pruning",
             continuous_update=True,
             style=_STYLE,
-            layout={"width": "250px"},
+            layout={"width": "230px"},
             tooltip="Fraction of weights set to zero (unstructured) or of filters removed (channels)",
         )
         self.slider.add_class("lab-sparsity-slider")
@@ -332,7 +332,7 @@ class BitWidthSlider(w.VBox):
             continuous_update=True,
             readout=False,  # its editable readout took "4 bits" + Enter and did nothing
             style=_STYLE,
-            layout={"width": "250px"},
+            layout={"width": "216px"},
             tooltip="Bits per stored weight (32 = quantization off)",
         )
         self.slider.add_class("lab-bits-slider")
@@ -342,14 +342,14 @@ class BitWidthSlider(w.VBox):
             bits_label,
             "lab-bits",
             "Type a bit-width from 1 to 8, or off (fp32)",
-            width="72px",
+            width="64px",
         )
         self.entry, self.feedback = self.box.entry, self.box.feedback
         self.toggle = w.ToggleButtons(
             options=[("per channel", "channel"), ("per tensor", "tensor")],
             value=granularity,
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
-            style={"button_width": "90px"},  # fits "per channel" in JupyterLab's font
+            style={"button_width": "94px"},  # fits "per channel" (84 px cut it in Chromium)
         )
         super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
         self.add_class("lab-bits")
@@ -408,7 +408,7 @@ class ResolutionSlider(w.VBox):
             continuous_update=True,
             readout=False,  # its editable readout showed a typed "14" while 7 px ran
             style=_STYLE,
-            layout={"width": "250px"},
+            layout={"width": "230px"},
             tooltip="Input pixels per side the network processes (area-downsampled)",
         )
         self.slider.add_class("lab-resolution-slider")
