@@ -614,6 +614,7 @@ class Dashboard(w.VBox):
         live = (outcome.request.split, outcome.request.effort) == LIVE
         if not final:  # a first look: the panel only; the plot and the rest follow
             self.metrics.show(current, base)
+            self.scale.measuring = True  # no CO₂ figure of the previous configuration meanwhile
             self.status.show_message(
                 f"{current.label} · first look in {outcome.seconds:.2f} s "
                 f"(accuracy on {current.n_images:,} images) · measuring the rest…"
@@ -622,6 +623,7 @@ class Dashboard(w.VBox):
             self.preliminary = current
             return
         with self.scale.hold_trait_notifications():
+            self.scale.measuring = False
             self.scale.co2_g_per_1k = current.co2_g_per_1k
             self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
             self.scale.within_noise = cost_verdict("co2", base, current) != "real"
@@ -674,6 +676,7 @@ class Dashboard(w.VBox):
             self.status.error = ""
             if plan:
                 self.metrics.wait_for(name, plan)
+                self.scale.measuring = True
         self._fit_controls()
         self.sensitivity.model = self._torch_model
         self.refresh()

@@ -227,7 +227,7 @@ class SparsitySlider(w.VBox):
                 "unstructured: single weights (smaller file, same latency)",
                 "channel: whole filters (fewer FLOPs, really faster)",
             ],
-            style={"button_width": "78px"},
+            style={"button_width": "84px"},  # "channels" needs 83 px (test_ui_input)
         )
         self.feedback = w.HTML("", layout={"display": "none"})
         self.feedback.add_class("lab-sparsity-message")
@@ -332,7 +332,7 @@ class BitWidthSlider(w.VBox):
             continuous_update=True,
             readout=False,  # its editable readout took "4 bits" + Enter and did nothing
             style=_STYLE,
-            layout={"width": "216px"},
+            layout={"width": "206px"},
             tooltip="Bits per stored weight (32 = quantization off)",
         )
         self.slider.add_class("lab-bits-slider")
@@ -349,7 +349,7 @@ class BitWidthSlider(w.VBox):
             options=[("per channel", "channel"), ("per tensor", "tensor")],
             value=granularity,
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
-            style={"button_width": "94px"},  # fits "per channel" (84 px cut it in Chromium)
+            style={"button_width": "104px"},  # fits "per channel" in JupyterLab's font
         )
         super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
         self.add_class("lab-bits")
