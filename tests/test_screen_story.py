@@ -336,6 +336,7 @@ def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
             dash.metrics.title.value
         )
         assert dash.metrics.texts["accuracy"] == "—"
+        assert "measuring" in dash.scale.summary.value  # no CO₂ figure of mlp meanwhile
         assert dash.pareto.ax.get_title().startswith("LogisticRegression: fitting")
         release.set()
         assert dash.wait(30)
@@ -566,3 +567,13 @@ def test_the_compare_app_says_when_a_row_waits_for_int8_calibration():
         assert not any("calibrating" in s for s in seen if "2/2" not in s)
     finally:
         app.close()
+
+
+def test_the_deployment_line_shows_no_stale_figure_while_measuring():
+    scale = DeploymentScale(per_day=1e6)
+    scale.baseline_co2_g_per_1k, scale.co2_g_per_1k = 0.010, 0.005
+    assert "saves" in scale.summary.value
+    scale.measuring = True  # a first look of the next configuration is on screen
+    assert scale.summary.value == "CO₂ per year: measuring…" and scale.kg_per_year is None
+    scale.measuring = False
+    assert "saves" in scale.summary.value

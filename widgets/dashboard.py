@@ -470,7 +470,7 @@ class Dashboard(w.VBox):
                 w.HTML("<b>At deployment scale</b>"),
                 self.scale,
             ],
-            layout={"width": "510px"},  # beside the 460 px panel down to a ~1,000 px window
+            layout={"width": "500px"},  # beside the 430 px panel down to a ~1,000 px window
         )
         scan = w.Accordion(
             [self.sensitivity],
@@ -478,7 +478,7 @@ class Dashboard(w.VBox):
             selected_index=None,
             layout={"width": "580px"},
         )
-        row = {"flex_flow": "row wrap", "grid_gap": "8px 16px", "align_items": "flex-start"}
+        row = {"flex_flow": "row wrap", "grid_gap": "8px 12px", "align_items": "flex-start"}
         advice = w.Accordion(
             [self.recommendation],
             titles=("The most efficient model that is good enough (every model tried)",),
@@ -634,6 +634,7 @@ class Dashboard(w.VBox):
         live = (outcome.request.split, outcome.request.effort) == LIVE
         if not final:  # a first look: the panel only; the plot and the rest follow
             self.metrics.show(current, base)
+            self.scale.measuring = True  # no CO₂ figure of the previous configuration meanwhile
             self.status.show_message(
                 f"{current.label} · first look in {outcome.seconds:.2f} s "
                 f"(accuracy on {current.n_images:,} images) · measuring the rest…"
@@ -642,6 +643,7 @@ class Dashboard(w.VBox):
             self.preliminary = current
             return
         with self.scale.hold_trait_notifications():
+            self.scale.measuring = False
             self.scale.co2_g_per_1k = current.co2_g_per_1k
             self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
             self.scale.within_noise = cost_verdict("co2", base, current) != "real"
@@ -694,6 +696,7 @@ class Dashboard(w.VBox):
             self.status.error = ""
             if plan:
                 self.metrics.wait_for(name, plan)
+                self.scale.measuring = True
         self._fit_controls()
         self.sensitivity.model = self._torch_model
         self.refresh()

@@ -306,11 +306,11 @@ class MetricsPanel(w.VBox):
             self._labels[metric.key] = w.HTML(self._label(metric.label))
             cells += [self._labels[metric.key], value, change]
         grid = w.GridBox(
-            cells, layout=w.Layout(grid_template_columns="150px 120px 174px", grid_gap="0 8px")
+            cells, layout=w.Layout(grid_template_columns="136px 118px 160px", grid_gap="0 8px")
         )
         self.notes = w.HTML("")
         self.notes.add_class("lab-metric-notes")
-        super().__init__([self.title, grid, self.notes], layout={"width": "460px"})
+        super().__init__([self.title, grid, self.notes], layout={"width": "430px"})
         self.add_class("lab-metrics")
         self.texts = {m.key: PLACEHOLDER for m in METRICS}
         self.changes = {m.key: "" for m in METRICS}

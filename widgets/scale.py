@@ -46,6 +46,7 @@ class DeploymentScale(w.VBox):
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
     within_noise = t.Bool(False)  # the CO₂ change vs the baseline is measurement noise
+    measuring = t.Bool(False)  # the figures are on their way (nothing stale is shown meanwhile)
     kg_per_year = t.Float(None, allow_none=True, read_only=True)
     error = t.Unicode("")
 
@@ -144,7 +145,7 @@ class DeploymentScale(w.VBox):
         finally:
             self._writing = False
 
-    @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k", "within_noise")
+    @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k", "within_noise", "measuring")
     def _update(self, change: dict | None = None) -> None:
         if change is not None and change["name"] == "per_day":
             if self.slider.value != self.per_day:
@@ -152,8 +153,11 @@ class DeploymentScale(w.VBox):
             self.error = ""
             render_feedback(self.feedback)
             self._show()
-        kg = kg_per_year(self.per_day, self.co2_g_per_1k)
+        kg = None if self.measuring else kg_per_year(self.per_day, self.co2_g_per_1k)
         self.set_trait("kg_per_year", kg)
+        if self.measuring:
+            self.summary.value = "CO₂ per year: measuring…"
+            return
         if kg is None:
             self.summary.value = "CO₂ per year: n/a (energy not measured)"
             return

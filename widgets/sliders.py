@@ -230,7 +230,7 @@ class SparsitySlider(w.VBox):
             description="Pruning",
             continuous_update=True,
             style=_STYLE,
-            layout={"width": "250px"},
+            layout={"width": "230px"},
             tooltip="Fraction of weights set to zero (unstructured) or of filters removed (channels)",
         )
         self.slider.add_class("lab-sparsity-slider")
@@ -248,7 +248,7 @@ class SparsitySlider(w.VBox):
                 "unstructured: single weights (smaller file, same latency)",
                 "channel: whole filters (fewer FLOPs, really faster)",
             ],
-            style={"button_width": "78px"},
+            style={"button_width": "84px"},  # "channels" needs 83 px (test_ui_input)
         )
         self.feedback = w.HTML("", layout={"display": "none"})
         self.feedback.add_class("lab-sparsity-message")
@@ -352,7 +352,7 @@ class BitWidthSlider(w.VBox):
             continuous_update=True,
             readout=False,  # its editable readout took "4 bits" + Enter and did nothing
             style=_STYLE,
-            layout={"width": "250px"},
+            layout={"width": "206px"},
             tooltip="Bits per stored weight (32 = quantization off)",
         )
         self.slider.add_class("lab-bits-slider")
@@ -362,14 +362,14 @@ class BitWidthSlider(w.VBox):
             bits_label,
             "lab-bits",
             "Type a bit-width from 1 to 8, or off (fp32)",
-            width="72px",
+            width="64px",
         )
         self.entry, self.feedback = self.box.entry, self.box.feedback
         self.toggle = w.ToggleButtons(
             options=[("per channel", "channel"), ("per tensor", "tensor")],
             value=granularity,
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
-            style={"button_width": "90px"},  # fits "per channel" in JupyterLab's font
+            style={"button_width": "104px"},  # fits "per channel" in JupyterLab's font
         )
         super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
         self.add_class("lab-bits")
@@ -436,7 +436,7 @@ class ResolutionSlider(w.VBox):
             continuous_update=True,
             readout=False,  # its editable readout showed a typed "14" while 7 px ran
             style=_STYLE,
-            layout={"width": "250px"},
+            layout={"width": "230px"},
             tooltip="Input pixels per side the network processes (area-downsampled)",
         )
         self.slider.add_class("lab-resolution-slider")
