@@ -210,6 +210,30 @@ class Measurement:
             return None
         return stats.mcnemar_exact(theirs, mine)
 
+    def every_metric(self) -> dict:
+        """Every quality metric of this task on these items, with 95 % intervals
+        (``{name: [value, low, high]}``), computed from the per-item predictions on demand
+        (a live evaluation computes only the primary metric: bootstrap intervals cost
+        seconds)."""
+        if not self.predictions or not self.targets:
+            return dict(self.metrics)
+        scores = quality.unpack(self.scores) if self.scores else None
+        return quality.measurement_fields(
+            self.task,
+            quality.unpack(self.targets),
+            quality.unpack(self.predictions),
+            scores=scores,
+            metric=self.metric,
+        )["metrics"]
+
+    def as_dict(self, every_metric: bool = False) -> dict:
+        """Every field as a dict (what :func:`lab.decide.recommend.recommend` reads); with
+        ``every_metric``, ``metrics`` holds every metric of the task (:meth:`every_metric`)."""
+        payload = asdict(self)
+        if every_metric:
+            payload["metrics"] = self.every_metric()
+        return payload
+
     def _quality_text(self) -> str:
         if self.accuracy is not None and self.metric == "accuracy":
             return f"acc {self.accuracy:.2%}"
