@@ -25,7 +25,11 @@ from lab.techniques import PruneConfig, QuantConfig, Recipe, ResolutionConfig, a
 
 INT8 = Recipe(quant=QuantConfig(bits=8, activations=True))
 MIN_FP32_AGREEMENT = 0.999  # share of images whose predicted class is the same
-MAX_INT8_GAP_PT = 0.3  # accuracy points between ONNX Runtime's int8 and the lab's int8
+MAX_INT8_GAP_PT = 0.3  # accuracy points between ONNX Runtime's int8 and the lab's int8 …
+# … on a CPU with VNNI. Without it (AVX2 only) fbgemm multiplies uint8 × int8 pairs with
+# vpmaddubsw, whose 16-bit sums saturate, so torch's int8 loses about a point on the cnn
+# (91.75 % vs ONNX Runtime's 92.80 % on an AVX2-only EPYC, 2026-12-07) where VNNI does not.
+MAX_INT8_GAP_PT_WITHOUT_VNNI = 1.5
 
 
 def _zoo(name: str) -> nn.Module:
@@ -109,7 +113,11 @@ def test_int8_is_qdq_and_as_accurate_as_the_lab_int8_on_the_test_split(
     assert runtime.executes_as == "onnxruntime int8 (QDQ)"
     lab_accuracy = _accuracy(_predictions(lab.runtime, test_split), test_split)
     onnx_accuracy = _accuracy(_predictions(runtime, test_split), test_split)
-    assert abs(onnx_accuracy - lab_accuracy) * 100 <= MAX_INT8_GAP_PT
+    from lab import machine
+
+    vnni = any("vnni" in i.lower() for i in machine.int8_instructions())
+    allowed = MAX_INT8_GAP_PT if vnni else MAX_INT8_GAP_PT_WITHOUT_VNNI
+    assert abs(onnx_accuracy - lab_accuracy) * 100 <= allowed
 
 
 @pytest.mark.parametrize("name", ["cnn", "mlp"])

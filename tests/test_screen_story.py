@@ -258,7 +258,7 @@ def forest_dashboard():
     x = rng.standard_normal((120, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y)
-    from tests.test_widgets import FakeEvaluator
+    from test_widgets import FakeEvaluator
 
     mine = torch.nn.Linear(4, 2)
     dash = Dashboard(
@@ -307,7 +307,7 @@ def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
     import threading
 
     from lab import thin
-    from tests.test_widgets import FakeEvaluator
+    from test_widgets import FakeEvaluator
     from widgets import Dashboard
 
     monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
@@ -348,7 +348,7 @@ def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
 
 
 def test_a_full_evaluation_says_what_it_does_and_how_long_the_last_took():
-    from tests.test_widgets import FakeEvaluator
+    from test_widgets import FakeEvaluator
     from widgets import Dashboard
 
     dash = Dashboard(model="mlp", evaluator=FakeEvaluator(delay=0.2), thin_models=[])

@@ -17,9 +17,10 @@ parameter       allowed
 ``structure``   ``unstructured`` (single weights) or ``channel`` (whole filters)
 ``bits``        weight bits, an integer from 1 to 8, or ``off`` (= ``32``, fp32)
 ``granularity`` ``channel`` or ``tensor`` (one quantization scale per channel or per tensor)
-``resolution``  input pixels per side, an integer from 2 to 4096; the dashboard allows the
-                sizes its resolution slider offers for the chosen model (28, 24, 21, 18,
-                14, 12, 10, 8, 7 for the zoo's models on Fashion-MNIST)
+``resolution``  input pixels per side, an integer from 2 to 4096 (the recipe schema); the
+                dashboard allows the sizes its resolution slider offers for the chosen
+                model and data — on Fashion-MNIST, the app's data, an integer from 4 to 28
+                (28, 24, 21, 18, 14, 12, 10, 8, 7 for the zoo's models)
 ``country``     ISO 3166 alpha-3 code of the grid pricing CO₂ (``FRA``, ``IND``, …)
 =============== ==================================================================
 
