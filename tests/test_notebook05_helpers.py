@@ -121,7 +121,7 @@ def test_table_other_objectives_add_their_column():
 def test_table_refuses_bad_arguments():
     with pytest.raises(ValueError, match="objective"):
         recommendation_table(FASHION, [0.8], objective="flops")
-    with pytest.raises(ValueError, match="min_accuracy"):
+    with pytest.raises(ValueError, match="floors\\[0\\] must be a fraction"):
         recommendation_table(FASHION, [92])
 
 

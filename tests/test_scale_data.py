@@ -335,7 +335,7 @@ def test_resolution_slider_moves_to_other_data_sizes():
     assert slider.value == 112
     slider.set_sizes((100, 50))
     assert slider.value == 100 and slider.slider.value == 100
-    with pytest.raises(ValueError, match="at least one size"):
+    with pytest.raises(ValueError, match="sizes must be a non-empty list"):
         slider.set_sizes(())
 
 

@@ -90,9 +90,11 @@ def test_resolutions_are_the_schemas_everywhere(size):
     config, _ = deeplink.parse_query(f"resolution={size}")
     assert (config.resolution is not None) == allowed
     assert _accepts(lambda: ResolutionSlider(sizes=(size,), value=size)) == allowed
-    # on Fashion-MNIST the search space takes exactly the data's range
+    # a search space takes the schema's range; checked against Fashion-MNIST, exactly its range
+    assert _accepts(lambda: SearchSpace(resolutions=(size,))) == allowed
     low, high = schema.resolution_range()
-    assert _accepts(lambda: SearchSpace(resolutions=(size,))) == (low <= size <= high)
+    fits = _accepts(lambda: SearchSpace(resolutions=(size,)).check(None))
+    assert fits == (low <= size <= high)
 
 
 def test_data_sets_and_sliders_use_the_schemas_pixel_range():

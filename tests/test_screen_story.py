@@ -387,8 +387,8 @@ def test_every_thin_model_the_dashboard_offers_can_be_measured(monkeypatch, tmp_
     y = np.arange(n) % 3
     x[np.arange(n), y] += 2.0  # learnable
     data = as_data((x.reshape(n, 1, side, side), y), name="tiny images")
-    offered = offered_thin_models()
-    assert set(offered) | set(NOT_OFFERED) == set(thin.THIN_MODELS)
+    offered = offered_thin_models(data.task)
+    assert set(offered) | set(NOT_OFFERED) == set(thin.thin_names(data.task))
     for name in offered:
         model = thin.fit_thin(name, data=data, progress=False)
         m = evaluate(model, data=data, effort="quick", name=name)

@@ -74,19 +74,19 @@ __all__ = ["NOT_OFFERED", "Dashboard", "offered_thin_models"]
 
 # Thin models the picker leaves out by default, with the reason: a visitor of the app cannot
 # act on an error, so what cannot be measured is not offered.
-NOT_OFFERED = {
-    "SVC": "its measurement refuses the PCA pipeline (lab.thin.measure_thin compares the "
-    "data's 784 features with the SVC's 100 PCA components instead of the pipeline's input)",
-}
+# (SVC was left out while its pipeline's input width was read from its last stage; the one
+# pipeline reads the Pipeline's own, and SVC is measured end to end again.)
+NOT_OFFERED: dict[str, str] = {}
 
 
-def offered_thin_models() -> tuple[str, ...]:
-    """The thin models a dashboard offers by default: :data:`lab.thin.THIN_MODELS` without
-    :data:`NOT_OFFERED` (each offered one is measured end to end on image and tabular data in
+def offered_thin_models(task: str = "multiclass") -> tuple[str, ...]:
+    """The thin models a dashboard offers by default for ``task``: those of
+    :func:`lab.thin.thin_names` (classifiers, or regressors) without :data:`NOT_OFFERED`
+    (each offered one is measured end to end on image and tabular data in
     ``tests/test_screen_story.py``)."""
     from lab.models import thin
 
-    return tuple(name for name in thin.THIN_MODELS if name not in NOT_OFFERED)
+    return tuple(name for name in thin.thin_names(task) if name not in NOT_OFFERED)
 
 
 LIVE = ("live", "quick")  # (split, effort) while sliding
@@ -261,7 +261,9 @@ class Dashboard(w.VBox):
         self._memo_lock = threading.Lock()
         self.last_outcome: _Outcome | None = None
 
-        thin_models = list(offered_thin_models()) if thin_models is None else list(thin_models)
+        thin_models = (
+            list(offered_thin_models(self.data.task)) if thin_models is None else list(thin_models)
+        )
         user, first = self._user_models(model, name)
         if not zoo.fits(self.data) and first not in user and first not in thin_models:
             raise ValueError(
