@@ -206,11 +206,20 @@ def test_an_estimator_with_other_classes_is_a_clear_error():
     x = thin.features(train.images)
     named = LogisticRegression(max_iter=500).fit(x, np.array(["a", "b", "c"])[train.labels])
     with pytest.raises(DataError, match=r"classes_ is \['a', 'b', 'c'\].*setosa=0"):
-        thin.measure_thin(thin.ThinModel.from_estimator(named), "test", data=iris, effort="quick")
+        _measured(thin.ThinModel.from_estimator(named), "test", iris)
     shifted = LogisticRegression(max_iter=500).fit(x, train.labels.numpy() + 1)  # 1…3
     with pytest.raises(DataError, match=r"class codes 0…2"):
         thin.check_estimator_task(shifted, iris)
     thin.check_estimator_task(LogisticRegression().fit(x, train.labels.numpy()), iris)
+
+
+def _measured(model, split, data) -> dict:
+    """The one pipeline's measurement as a dict, every metric of the task included."""
+    from lab.measure import evaluate
+
+    return evaluate(model, split=split, data=data, effort="quick", use_cache=False).as_dict(
+        every_metric=True
+    )
 
 
 def test_a_pipeline_is_counted_stage_by_stage():
@@ -228,7 +237,7 @@ def test_a_pipeline_is_counted_stage_by_stage():
     d, k = x.shape[1], 3
     assert model.count_operations(x) == d + d + 5 * d + k * 5  # per stage: scale, scale, PCA, LR
     assert model.parameters == 2 * d + 2 * d + (5 * d + d) + (k * 5 + k)
-    row = thin.measure_thin(model, "test", data=wine, effort="quick")
+    row = _measured(model, "test", wine)
     assert row["macs"] == d + d + 5 * d + k * 5 and row["accuracy"] > 0.8
     assert row["task"] == "multiclass" and row["metric"] == "accuracy"
 
@@ -240,7 +249,7 @@ def test_regression_measurements_carry_sklearn_metrics_not_accuracy(diabetes, tm
 
     for name in ("Ridge", "DummyRegressor"):
         model = thin.fit_thin(name, data=diabetes, progress=False, cache_dir=tmp_path)
-        row = thin.measure_thin(model, "test", data=diabetes, effort="quick")
+        row = _measured(model, "test", diabetes)
         test = diabetes.split("test")
         expected = model.estimator.predict(thin.features(test.images))
         assert row["accuracy"] is None and row["correct_bits"] == ""
