@@ -19,6 +19,7 @@ def _readme_links() -> list[str]:
 
 def test_the_readmes_deep_link_is_accepted_whole_and_applied():
     from test_widgets import FakeEvaluator
+
     from widgets import Dashboard
     from widgets.deeplink import DeepLink, LinkConfig, parse_query
 

@@ -306,8 +306,9 @@ def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
     import json
     import threading
 
-    from lab import thin
     from test_widgets import FakeEvaluator
+
+    from lab import thin
     from widgets import Dashboard
 
     monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
@@ -349,6 +350,7 @@ def test_fitting_a_thin_model_is_a_visible_wait_and_the_screen_names_one_model(
 
 def test_a_full_evaluation_says_what_it_does_and_how_long_the_last_took():
     from test_widgets import FakeEvaluator
+
     from widgets import Dashboard
 
     dash = Dashboard(model="mlp", evaluator=FakeEvaluator(delay=0.2), thin_models=[])

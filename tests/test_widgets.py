@@ -175,7 +175,7 @@ def test_bad_values_are_snapped_or_rejected_with_a_message():
     for bad in (1.7, -0.3, 50, float("nan")):  # refused, as PruneConfig refuses them
         with pytest.raises(traitlets.TraitError, match="sparsity must be a fraction from 0 to"):
             sparsity.value = bad
-        assert sparsity.value == 0.5 and sparsity.slider.value == 0.5
+        assert sparsity.value == 0.5 and sparsity.slider.value == 50  # the slider: whole percent
     sparsity.value = 0.33
     assert sparsity.value == 0.35  # snapped to the 5 % step
 

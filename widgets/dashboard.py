@@ -119,12 +119,13 @@ class _MemoKey(NamedTuple):
 
 
 def _priced(measurement: Any, country: str) -> Any:
-    """``measurement``'s CO₂ at ``country``'s grid, its energy unchanged (lab's Measurements;
-    a custom evaluator's results are returned as they are)."""
-    priced = getattr(measurement, "priced", None)
-    if priced is None or getattr(measurement, "country", country) == country:
+    """``measurement``'s CO₂ at ``country``'s grid, its energy unchanged (lab's Measurements),
+    or None when it is another country's and cannot be re-priced (a custom evaluator's
+    result: it is evaluated again)."""
+    if measurement is None or getattr(measurement, "country", country) == country:
         return measurement
-    return priced(country)
+    priced = getattr(measurement, "priced", None)
+    return None if priced is None else priced(country)
 
 
 @dataclass(frozen=True)
@@ -360,12 +361,10 @@ class Dashboard(w.VBox):
                 "your change: press “Evaluate on full test set” again to finish it"
             )
             self.status.show_message(self._dropped_note)
-        with self._memo_lock:
-            baseline = self._memo.get(request.key(Recipe()))
-            measurement = self._memo.get(request.key())
-        if baseline is not None and measurement is not None:  # a region change re-prices
-            baseline = _priced(baseline, request.country)
-            measurement = _priced(measurement, request.country)
+        with self._memo_lock:  # a region change re-prices what is known (never re-measures)
+            baseline = _priced(self._memo.get(request.key(Recipe())), request.country)
+            measurement = _priced(self._memo.get(request.key()), request.country)
+        if baseline is not None and measurement is not None:
             with self._worker.deliver_lock:  # newest wins: drop whatever the worker is doing
                 self._worker.invalidate()
                 self._show(_Outcome(request, baseline, measurement, 0.0))
@@ -597,7 +596,7 @@ class Dashboard(w.VBox):
         key = request.key(recipe)
         with self._memo_lock:
             known = self._memo.get(key)
-        if known is not None:
+        if _priced(known, request.country) is not None:
             return _priced(known, request.country)
         self.evaluations += 1
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
@@ -623,13 +622,14 @@ class Dashboard(w.VBox):
         """Every other measurement of this session for the same model, split and effort,
         priced at the request's country."""
         with self._memo_lock:
-            return [
+            priced = [
                 _priced(m, request.country)
                 for key, m in self._memo.items()
                 if (key.model_key, key.split, key.effort)
                 == (request.model_key, request.split, request.effort)
                 and key != request.key()
             ]
+            return [m for m in priced if m is not None]
 
     def _show(self, outcome: _Outcome, final: bool = True) -> None:
         base, current = outcome.baseline, outcome.measurement
@@ -707,9 +707,10 @@ class Dashboard(w.VBox):
         """Every model and configuration measured on the live split, for the recommendation."""
         with self._memo_lock:
             measured = [
-                _priced(m, self.region.value)
-                for key, m in self._memo.items()
+                m
+                for key, known in self._memo.items()
                 if (key.split, key.effort) == LIVE
+                and (m := _priced(known, self.region.value)) is not None
             ]
         unique = {(m.name, m.recipe): m for m in measured}
         self.recommendation.set_results(list(unique.values()))

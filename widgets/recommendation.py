@@ -25,6 +25,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
+from lab.decide import objectives
 from lab.decide.pareto import pareto_front
 from lab.decide.recommend import recommend
 from widgets.validation import WidgetValueError, choice
@@ -34,11 +35,10 @@ from .units import format_bytes
 
 __all__ = ["RecommendationView"]
 
-# objective → (column, axis label)
+# the objectives the view offers as buttons → (column, axis label), from lab's one table
 _AXES = {
-    "bytes": ("artifact_bytes", "size on disk (log scale)"),
-    "latency": ("latency_ms_p50", "latency, batch 1 p50 (ms, log scale)"),
-    "co2": ("co2_g_per_1k", "CO₂-eq per 1,000 inferences (g, log scale)"),
+    name: (objectives.get(name).field, objectives.get(name).axis_label)
+    for name in ("bytes", "latency", "co2")
 }
 
 
@@ -80,9 +80,9 @@ class RecommendationView(w.VBox):
         split: str | None = None,
         interactive: bool | None = None,
     ) -> None:
-        from lab.decide.recommend import OBJECTIVES, check_floor
+        from lab.decide.recommend import check_floor
 
-        choice("objective", objective, tuple(OBJECTIVES))
+        choice("objective", objective, tuple(_AXES))
         try:
             check_floor(floor)  # a fraction, as recommend() takes it: 90 is refused, not clamped
         except ValueError as exc:
