@@ -63,7 +63,7 @@ def test_a_missing_cost_only_leaves_the_row_out():
         (lambda: recommendation_table(ROWS, floors="0.9"), "floors must be a list"),
         (lambda: recommendation_table(ROWS, floors=[0.8, 90]), r"floors\[1\] must be a fraction"),
         (lambda: recommendation_table(ROWS, floors=None), "floors must be a list"),
-        (lambda: recommendation_table(ROWS, objective="size"), "objective must be one of"),
+        (lambda: recommendation_table(ROWS, objective="smallness"), "objective must be one of"),
         (lambda: plot_tradeoffs(ROWS, objectives="bytes"), "objectives must be a list"),
         (lambda: recommendation_summary(ROWS), "results_by_data must be a dict"),
         (lambda: recommendation_summary({"a": ROWS}, "co2"), "objectives must be a list"),

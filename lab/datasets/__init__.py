@@ -657,8 +657,27 @@ def _lazy_wanted(value: object, lazy: bool | None) -> bool:
         if isinstance(source, (np.ndarray, torch.Tensor)):
             total += float32_bytes(len(source), tuple(source.shape[1:]))
         elif len(source):
-            total += float32_bytes(len(source), tuple(torch.as_tensor(source[0][0]).shape))
+            if len(source) > MAX_SAMPLES:  # refused by the reading path, before any reading
+                return False
+            shape = _image_shape(source[0])
+            if shape is None:  # text, PIL images, objects: the reading path names them
+                return False
+            total += float32_bytes(len(source), shape)
     return total > LAZY_BYTES
+
+
+def _image_shape(item: object) -> tuple[int, ...] | None:
+    """The shape of a Dataset item's sample when it is an image of numbers (C×H×W or H×W),
+    else None."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        return None
+    x = item[0]
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        return None
+    kind = x.dtype.kind if isinstance(x, np.ndarray) else ("f" if x.is_floating_point() else "i")
+    if kind not in "iuf" or x.ndim not in (2, 3):
+        return None
+    return tuple(x.shape)
 
 
 def _lazy_raw(value: object, what: str) -> tuple[dict, bool]:
