@@ -596,8 +596,8 @@ class Dashboard(w.VBox):
         key = request.key(recipe)
         with self._memo_lock:
             known = self._memo.get(key)
-        if _priced(known, request.country) is not None:
-            return _priced(known, request.country)
+        if (priced := _priced(known, request.country)) is not None:
+            return priced
         self.evaluations += 1
         extra = {"cancel": cancel} if self._cancellable and cancel is not None else {}
         extra["data"] = self.data
