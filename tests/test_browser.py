@@ -546,14 +546,23 @@ def test_compare_app_in_chromium(tmp_path, browser):
         server.stop()
 
 
-def _ended(process) -> bool:
-    """Whether a psutil process has exited (a zombie not yet reaped by voila counts as ended)."""
+def _ended(process, within: float = 20.0) -> bool:
+    """Whether a psutil process exits within ``within`` seconds (a zombie not yet reaped by
+    voila counts as ended). A big process that has begun to exit already shows an empty
+    command line (so it has left :meth:`VoilaServer.kernels`) while the system still
+    frees its memory: that takes a moment, most of all on a loaded machine."""
     import psutil
 
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
 
 
 def _time_to_numbers(browser, url: str) -> float:

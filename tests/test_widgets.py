@@ -420,6 +420,43 @@ def test_worker_sets_the_cancel_event_of_superseded_work_only():
     assert shown == ["fresh"] and worker.cancelled == 1
 
 
+_EXIT_DURING_A_JOB = """
+import sys, threading, torch
+from widgets.worker import LatestWorker
+cancel, started = threading.Event(), threading.Event()
+def job():
+    x = torch.randn(256, 256)
+    started.set()
+    while not cancel.is_set():  # torch C++ calls, as a measurement makes
+        x = torch.tanh(x @ x)
+LatestWorker().submit(job, lambda _: None, cancel=cancel)
+assert started.wait(30)
+if sys.argv[1] == "without-the-exit-hook":
+    import atexit, widgets.worker
+    atexit.unregister(widgets.worker._close_open_workers)
+"""
+
+
+def test_the_interpreter_exits_cleanly_while_a_worker_runs_torch():
+    """A kernel shut down mid-move exits 0; without the exit hook it aborts (SIGABRT)."""
+    import subprocess
+    import sys
+
+    def run(arg):
+        return subprocess.run(
+            [sys.executable, "-c", _EXIT_DURING_A_JOB, arg],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    clean = run("with-the-exit-hook")
+    assert clean.returncode == 0, clean.stderr
+    assert "terminate called" not in clean.stderr
+    control = run("without-the-exit-hook")  # the test can fail: the crash it guards against is real
+    assert control.returncode != 0 and "terminate called" in control.stderr
+
+
 def test_revisited_configurations_are_shown_without_evaluating(dashboard):
     evaluator = FakeEvaluator()
     dash = dashboard(evaluator)

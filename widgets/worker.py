@@ -26,13 +26,30 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["LatestWorker"]
+
+_OPEN: weakref.WeakSet[LatestWorker] = weakref.WeakSet()
+EXIT_WAIT_S = 5.0  # at interpreter exit, how long a running job gets to notice its cancel
+
+
+@atexit.register
+def _close_open_workers() -> None:
+    """Cancel and join every open worker before the interpreter finalizes.
+
+    A daemon thread still inside torch's C++ code when Python finalizes is torn down
+    mid-call ("terminate called without an active exception", then SIGABRT): a Voilà
+    kernel shut down during a move would crash instead of exiting.
+    """
+    for worker in list(_OPEN):
+        worker.close(timeout=EXIT_WAIT_S)
 
 
 @dataclass
@@ -68,6 +85,7 @@ class LatestWorker:
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
+        _OPEN.add(self)
 
     @property
     def busy(self) -> bool:
@@ -149,6 +167,7 @@ class LatestWorker:
             self._cancel(self._active)
             self._pending = None
             self._cond.notify_all()
+        _OPEN.discard(self)
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
