@@ -343,3 +343,34 @@ def test_artifact_bytes_are_computed_once_per_stored_model(tiny_model, monkeypat
     assert again.state_dict_bytes == first.state_dict_bytes
     quant = measure.evaluate(tiny_model, Recipe(quant=QuantConfig(bits=4)), effort="quick")
     assert len(saves) == 2 and quant.artifact_bytes < first.artifact_bytes
+
+
+def test_the_baseline_timed_beside_a_configuration_is_prepared_once_per_model(monkeypatch):
+    import gc
+    import weakref
+
+    torch.manual_seed(0)
+    tiny_model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+
+    identity = []
+    original = kinds.TorchKind.prepare
+
+    def counting(self, recipe, data, runtime="torch"):
+        identity.append(recipe.is_identity)
+        return original(self, recipe, data, runtime)
+
+    monkeypatch.setattr(kinds.TorchKind, "prepare", counting)
+    for bits in (4, 6, 8):  # three configurations: one baseline prepared for all
+        m = measure.evaluate(
+            tiny_model, Recipe(quant=QuantConfig(bits=bits)), effort="quick", use_cache=False
+        )
+        assert m.baseline_latency_samples_ms  # timed interleaved with the baseline
+    assert identity.count(True) == 1 and identity.count(False) == 3
+    with torch.no_grad():  # the user changes the weights: a new baseline
+        tiny_model[1].weight.add_(0.01)
+    measure.evaluate(tiny_model, Recipe(quant=QuantConfig(bits=4)), effort="quick", use_cache=False)
+    assert identity.count(True) == 2
+    alive = weakref.ref(tiny_model)  # the entry holds no reference to the user's model
+    del tiny_model
+    gc.collect()
+    assert alive() is None

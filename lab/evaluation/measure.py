@@ -50,6 +50,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, astuple, dataclass, field, replace
@@ -766,8 +767,59 @@ def _stored(store: ResultStore, key: CacheKey, country: str, started: float) -> 
 
 SPLITS = ("live", "val", "test")
 PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
-FIRST_LOOK_MIN_IMAGES = 50  # the fewest live items a first look rests on
-FIRST_LOOK_BUDGET_S = 1.0  # seconds a first look's accuracy pass may take
+FIRST_LOOK_MIN_IMAGES = 10  # the fewest live items a first look rests on (its first round)
+FIRST_LOOK_BUDGET_S = 1.0  # seconds a first look may take, from its call (at least its first round)
+
+
+def _first_look_pass(
+    runnable: Runnable,
+    dataset: Data,
+    n: int,
+    deadline: float | None,
+    cancel: threading.Event | None,
+) -> tuple[Split, torch.Tensor]:
+    """``(the live subset of the first look, its per-item predictions)``.
+
+    Without a ``deadline``: exactly :meth:`Data.subset` of ``n`` items. With one: starting
+    from ``n`` items, rounds grow the stratified subset (the subsets of a split are nested,
+    so a round predicts only the items new to it) while the time per item measured so far
+    says the next round ends before ``deadline``; at most :data:`PREVIEW_IMAGES`."""
+    whole = dataset.split("live")
+    done: dict[int, torch.Tensor] = {}
+    spent, counted = 0.0, 0
+    while True:
+        n = min(n, len(whole))
+        positions = dataset.subset_positions("live", n)
+        wanted = list(range(len(whole))) if positions is None else positions[0].tolist()
+        new = [p for p in wanted if p not in done]
+        for lo in range(0, len(new), THROUGHPUT_BATCH):
+            check(cancel)
+            chunk = new[lo : lo + THROUGHPUT_BATCH]
+            batch_start = time.perf_counter()
+            out = runnable.predict(whole.images[torch.tensor(chunk)])
+            if done:  # the very first call pays one-off costs: not a per-item rate
+                spent, counted = spent + time.perf_counter() - batch_start, counted + len(chunk)
+            done.update(zip(chunk, out, strict=True))
+        if deadline is None or n >= min(PREVIEW_IMAGES, len(whole)):
+            break
+        left = deadline - time.perf_counter()
+        if not counted:  # only the first (warm-up) round ran: one more of the same size
+            grow = n if left > 0 else 0
+        else:
+            grow = int(left / max(spent / counted, 1e-9))
+        if grow < max(1, n // 4):  # not worth another round
+            break
+        n = min(PREVIEW_IMAGES, n + grow)
+    part = dataset.subset("live", n)
+    return part, torch.stack([done[p] for p in wanted])
+
+
+# Each model's prepared baseline (identity recipe), weakly keyed by the model object: the
+# entry goes when the model does, and a changed fingerprint or data set replaces it.
+_BASELINES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[str, str], Runnable]] = (
+    weakref.WeakKeyDictionary()
+)
+_BASELINES_LOCK = threading.Lock()
 
 
 class Evaluation:
@@ -850,22 +902,25 @@ class Evaluation:
         """Exact bytes, counts and FLOPs; the accuracy on a fixed stratified part of the live
         split with its 95 % interval; no timings (``preliminary``). Nothing is stored.
 
-        ``images``: how many live items; default as many as one pass fits in ``budget_s``
-        seconds (timed on a probe batch of the same items), at least
-        :data:`FIRST_LOOK_MIN_IMAGES` and at most :data:`PREVIEW_IMAGES`: a big model's first
-        look rests on fewer items, and its interval says so."""
+        ``images``: how many live items; default as many as fit in ``budget_s`` seconds from
+        this call (applying the recipe and the exact figures count against it), at least
+        :data:`FIRST_LOOK_MIN_IMAGES` and at most :data:`PREVIEW_IMAGES`. The items grow in
+        rounds, each round's speed deciding the next (online aggregation): a big model's
+        first look rests on fewer items, and its interval and notes say so."""
+        started = time.perf_counter()
         runnable = self.runnable(cancel)
-        if images is None:
-            images = self._affordable(runnable, budget_s, cancel)
-        part = self.dataset.subset("live", images)
         with _threads(self.threads):
-            run = _Run(runnable, part, self.dataset, "quick", cancel)
-            predicted, _, _ = _accuracy_pass(runnable, part, cancel)
-            scores = _scores(runnable, part, self.dataset)
-            found = _quality_fields(self.dataset, part.labels, predicted, scores)
+            run = _Run(runnable, self.dataset.split("live"), self.dataset, "quick", cancel)
+            found = {}
             for phase, metric in METRICS:
                 if phase in FIRST_LOOK:
                     found.update(metric(run))
+            deadline = None if images is not None else started + budget_s
+            part, predicted = _first_look_pass(
+                runnable, self.dataset, images or FIRST_LOOK_MIN_IMAGES, deadline, cancel
+            )
+            scores = _scores(runnable, part, self.dataset)
+            found.update(_quality_fields(self.dataset, part.labels, predicted, scores))
         result = self._result(
             runnable,
             found,
@@ -885,23 +940,6 @@ class Evaluation:
         )
         self._first = result if self.split == "live" else None
         return result
-
-    def _affordable(
-        self, runnable: Runnable, budget_s: float, cancel: threading.Event | None
-    ) -> int:
-        """Live items one accuracy pass covers in ``budget_s`` seconds (probe: the first
-        :data:`FIRST_LOOK_MIN_IMAGES` of the stratified subset, timed once warm)."""
-        probe = self.dataset.subset("live", FIRST_LOOK_MIN_IMAGES)
-        if len(probe) < FIRST_LOOK_MIN_IMAGES:  # a small live split: all of it
-            return PREVIEW_IMAGES
-        check(cancel)
-        with _threads(self.threads), torch.no_grad():
-            runnable.predict(probe.images[:2])  # warm-up: first-call costs are not per item
-            start = time.perf_counter()
-            runnable.predict(probe.images)
-            per_item = (time.perf_counter() - start) / len(probe)
-        fits = int(budget_s / max(per_item, 1e-9))
-        return max(FIRST_LOOK_MIN_IMAGES, min(PREVIEW_IMAGES, fits))
 
     def final(self, cancel: threading.Event | None = None) -> Measurement:
         """Every figure, from the store when it has them (see :func:`evaluate`)."""
@@ -941,12 +979,26 @@ class Evaluation:
         return result
 
     def _baseline(self, cancel: threading.Event | None) -> Runnable | None:
-        """The model without the recipe, to time interleaved (None when this is the baseline)."""
-        if self.recipe.is_identity or not isinstance(self.kind.model, nn.Module):
+        """The model without the recipe, to time interleaved (None when this is the baseline).
+
+        Prepared once per model object, data and model content: a dashboard's every move
+        times its configuration beside the same baseline without preparing it again."""
+        model = self.kind.model
+        if self.recipe.is_identity or not isinstance(model, nn.Module):
             return None
         check(cancel)
+        wanted = (self.key.model_hash, self.dataset.fingerprint)
+        with _BASELINES_LOCK:
+            known = _BASELINES.get(model)
+        if known is not None and known[0] == wanted and self.key.model_hash:
+            return known[1]
         with _phase(self.timings, "apply"):
-            return self.kind.prepare(Recipe(), self.dataset, "torch")
+            runnable = self.kind.prepare(Recipe(), self.dataset, "torch")
+        # kept without its reference to the user's model, so that the entry goes with it
+        runnable.compressed = replace(runnable.compressed, original=None)
+        with _BASELINES_LOCK:
+            _BASELINES[model] = (wanted, runnable)
+        return runnable
 
     def _result(self, runnable: Runnable, found: dict, **fields_) -> Measurement:
         kwh = fields_.get("energy_kwh_per_1k", found.get("energy_kwh_per_1k"))

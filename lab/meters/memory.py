@@ -397,10 +397,18 @@ def planned_peak(model: nn.Module, example: torch.Tensor, *, batch: int = 1) -> 
         2304
     """
     _check(model, example, batch)
+    return _plan(model, example, batch)
+
+
+def _plan(
+    model: nn.Module, example: torch.Tensor, batch: int, one: _Trace | None = None
+) -> MemoryPlan:
+    """:func:`planned_peak`, reusing ``one`` (a batch-1 trace of the same model) if given."""
     if batch <= 2:
-        trace = _trace(model, example, batch)
+        trace = one if batch == 1 and one is not None else _trace(model, example, batch)
         return _plan_from(trace, [s.nbytes for s in trace.storages], trace.input_bytes, batch)
-    one, two = _trace(model, example, 1), _trace(model, example, 2)
+    one = one if one is not None else _trace(model, example, 1)
+    two = _trace(model, example, 2)
     if one.ops != two.ops or len(one.storages) != len(two.storages):
         trace = _trace(model, example, batch)
         return _plan_from(trace, [s.nbytes for s in trace.storages], trace.input_bytes, batch)
@@ -434,9 +442,19 @@ def measured_peak(model: nn.Module, example: torch.Tensor, *, batch: int = 1) ->
         160
     """
     _check(model, example, batch)
+    return _measured(*_traced_with_rss(model, example, batch))
+
+
+def _traced_with_rss(model: nn.Module, example: torch.Tensor, batch: int) -> tuple[_Trace, int]:
+    """One traced inference and the process's RSS increase beside it."""
     before = _rss()
     trace = _trace(model, example, batch)
-    rss_increase = max(0, _rss() - before)
+    return trace, max(0, _rss() - before)
+
+
+def _measured(trace: _Trace, rss_increase: int) -> MemoryMeasurement:
+    """The real high-water mark a trace recorded (allocations and frees as they happened)."""
+    batch = trace.batch
     activations = trace.input_bytes + trace.measured_activation_peak
     return MemoryMeasurement(
         weights_bytes=trace.weights_bytes,
@@ -564,9 +582,13 @@ def memory_fields(
                 "outside torch, e.g. ONNX Runtime), so its memory cannot be traced"
             ),
         }
-    plan = planned_peak(runtime_model, example_batch1, batch=1)
-    big = planned_peak(runtime_model, example_batch1, batch=throughput_batch)
-    measured = measured_peak(runtime_model, example_batch1, batch=1)
+    _check(runtime_model, example_batch1, throughput_batch)
+    # one batch-1 inference gives both the plan (tensor lifetimes in execution order) and the
+    # measurement (the allocator's real high-water mark); the throughput plan adds batch 2
+    one, rss_increase = _traced_with_rss(runtime_model, example_batch1, 1)
+    plan = _plan(runtime_model, example_batch1, 1, one)
+    big = _plan(runtime_model, example_batch1, throughput_batch, one)
+    measured = _measured(one, rss_increase)
     return {
         "peak_memory_bytes": plan.peak_bytes,
         "peak_activation_bytes": plan.peak_activation_bytes,
