@@ -360,3 +360,40 @@ def test_dashboard_opens_on_224_px_uint8_images():
         assert dash.wait(60)
     finally:
         dash.close()
+
+
+def test_a_first_look_on_lazy_images_agrees_with_the_final_pass(tmp_path):
+    """The first look reads lazily kept images by position (was: a TypeError on the whole
+    LazyImages), and its per-item results are the final pass's for the same items."""
+    from lab.evaluation import measure
+    from lab.io.store import ResultStore
+
+    x, y = _pixels(400, (3, 16, 16)), np.arange(400) % 4
+    data = as_data((x, y), lazy=True)
+    assert isinstance(data.split("live").images, LazyImages)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 4),
+    ).eval()
+    evaluation = measure.Evaluation(
+        model, data=data, effort="quick", store=ResultStore(tmp_path / "r.sqlite"), use_cache=False
+    )
+    first = evaluation.first_look(budget_s=0.0)  # one round: the fewest items
+    fewest = len(data.subset("live", measure.FIRST_LOOK_MIN_IMAGES))  # stratified: ≈ 10
+    assert first.preliminary and first.n_images == fewest < len(data.split("live"))
+    final = evaluation.final()
+    part, _ = data.subset_positions("live", first.n_images)
+    with torch.no_grad():
+        direct = model(data.split("live").images.materialize()).argmax(1)
+    assert torch.equal(torch.tensor(quality_unpack(final.predictions)), direct)
+    assert torch.equal(torch.tensor(quality_unpack(first.predictions)), direct[part])
+    assert np.array_equal(x, _pixels(400, (3, 16, 16)))  # the user's pixels untouched
+
+
+def quality_unpack(packed):
+    from lab.evaluation import quality
+
+    return np.asarray(quality.unpack(packed))
