@@ -118,7 +118,7 @@ def test_fp32_model_on_an_int8_only_device_shows_the_fit_not_a_latency():
     view = device_view(m, "nucleo-h7a3zi-q")
     assert view.ram.startswith("RAM ") and "fit" in view.ram
     assert view.latency.startswith("latency not estimated") and "int8" in view.latency
-    assert "quantize it to 8 bits" in view.latency
+    assert "8-bit weights and activations run as int8" in view.latency
     # a device with fp32 points prices it at fp32
     assert "fp32 points" in device_view(m, "raspberry-pi-4").latency
 

@@ -4,7 +4,7 @@
 machine) above a few lines for the shown measurement::
 
     RAM 312 KB of 256 KB — does not fit (56 KB over)
-    flash 93 KB of 1,024 KB — fits (931 KB free)
+    flash 93 KB of 1.0 MB — fits (931 KB to spare)
     latency ≈ 68.7 ms per inference (40.9–75.3 ms) — estimated from mlcommons/… ±24 %
 
 On a catalog device the figures come from :meth:`lab.evaluation.measure.Measurement.on_device`
@@ -78,7 +78,7 @@ def _fit_line(what: str, need: int, have: int | None, fits: bool | None, extra: 
         return f"{what} {format_memory(need)}{extra} — the device's {what} is not published"
     margin = have - need
     verdict = (
-        f"fits ({format_memory(margin)} free)"
+        f"fits ({format_memory(margin)} to spare)"
         if fits
         else f"does not fit ({format_memory(-margin)} over)"
     )
@@ -152,7 +152,8 @@ def device_view(measurement: Any, device: str) -> DeviceView:
     if wanted not in hw.precisions:
         why_not = (
             f"latency not estimated: {hw.label} publishes {', '.join(hw.precisions)} points only "
-            f"and this model executes as {wanted}" + ("" if int8 else " (quantize it to 8 bits)")
+            f"and this model executes as {wanted}"
+            + ("" if int8 else " (8-bit weights and activations run as int8)")
         )
     elif getattr(measurement, "operations_kind", "MACs") != "MACs":
         why_not = (
