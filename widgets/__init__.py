@@ -11,6 +11,7 @@ Example (in a notebook)::
 from lab.decide.pareto import pareto_front
 
 from .dashboard import Dashboard
+from .device_panel import DevicePanel
 from .figure import FigureView
 from .metrics import MetricsPanel
 from .pareto_plot import ParetoPlot
@@ -27,6 +28,7 @@ __all__ = [
     "BitWidthSlider",
     "Dashboard",
     "DeploymentScale",
+    "DevicePanel",
     "FigureView",
     "LatestWorker",
     "MetricsPanel",

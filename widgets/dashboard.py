@@ -60,6 +60,7 @@ from lab.models import zoo
 from lab.techniques.configs import Recipe
 from widgets.validation import WidgetValueError
 
+from .device_panel import DevicePanel
 from .metrics import MetricsPanel, cost_verdict
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
@@ -295,6 +296,7 @@ class Dashboard(w.VBox):
         )
         self.full_button.add_class("lab-full-button")
         self.scale = DeploymentScale()
+        self.device = DevicePanel()  # re-reads the shown measurement: never evaluates
         self.metrics = MetricsPanel(item="image" if self.data.kind == "image" else "item")
         # an image drawn in the kernel: it reaches the page with the panel, not a round trip later
         self.pareto = ParetoPlot(interactive=False)
@@ -426,9 +428,9 @@ class Dashboard(w.VBox):
         timer = getattr(self, "_trim_timer", None)  # absent when __init__ refused its arguments
         if timer is not None:
             timer.cancel()
-        worker = getattr(self, "_worker", None)
-        if worker is not None:
-            worker.close()
+        for part in (getattr(self, "_worker", None), getattr(self, "device", None)):
+            if part is not None:
+                part.close()
         super().close()
 
     # ---------------------------------------------------------------- internals
@@ -470,6 +472,8 @@ class Dashboard(w.VBox):
                 self.full_button,
                 w.HTML("<b>At deployment scale</b>"),
                 self.scale,
+                w.HTML("<b>On a device</b>"),
+                self.device,
             ],
             layout={"width": "500px"},  # beside the 430 px panel down to a ~1,000 px window
         )
@@ -670,6 +674,7 @@ class Dashboard(w.VBox):
         if not live and outcome.seconds > 0:
             self._full_seconds = outcome.seconds
         self.baseline, self.measurement = base, current
+        self.device.measurement = current
         self.last_outcome = outcome
 
     def _failed(self, exc: BaseException) -> None:
@@ -695,6 +700,7 @@ class Dashboard(w.VBox):
         name, plan = self.model_picker.value, self.model_picker.preparing()
         with self._worker.deliver_lock:  # nothing of the previous model stays on screen
             self.pareto.clear(waiting=f"{name}: {plan}…" if plan else "")
+            self.device.measurement = None  # no figure of the previous model meanwhile
             self.status.error = ""
             if plan:
                 self.metrics.wait_for(name, plan)

@@ -6,11 +6,16 @@ The survey's footprint is "model size, latency, RAM"; MCUNet (Lin et al. 2020) a
 * :func:`planned_peak` — a **tensor-lifetime plan**. One forward pass runs under a
   ``TorchDispatchMode`` that records every aten operator in execution order, the storage of
   each tensor it produces (bytes from the real dtype: int8 activations take 1 byte) and
-  which storages each operator reads. A tensor lives from the operator that creates it to
-  the last operator that reads it (views and in-place results share their base's storage;
-  the model's outputs live to the end; the input is held by the caller throughout).
+  which storages each operator reads, and (global module hooks, removed afterwards) when
+  each module call returns and which tensors it took as arguments. A tensor lives from the
+  operator that creates it to the last operator that reads it *and* to the return of every
+  module call it is an argument of: eager PyTorch holds a module's arguments until its
+  ``forward`` returns (``TransformerEncoderLayer``'s input after the residual add, a
+  squeeze-excitation block's input). Views and in-place results share their base's
+  storage; the model's outputs live to the end; the input is held by the caller throughout.
   The plan's peak is the weights (resident) plus the largest set of activations alive at
-  once — what an ideal memory planner (TFLite Micro's arena, MCUNet's) would need. Pruned
+  once. ``lifetimes="last-use"`` drops the module-call rule: what an ideal memory planner
+  (TFLite Micro's arena, MCUNet's) would need, never above the eager plan. Pruned
   channels and a lower resolution shrink it through the shapes; int8 activations through
   the dtype. At a large batch each activation's size is extrapolated linearly from traces
   at batch 1 and 2 (checked: the two traces must run the same operators).
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import threading
 import tracemalloc
 import weakref
 from dataclasses import asdict, dataclass
@@ -68,10 +74,18 @@ __all__ = [
     "weights_bytes",
 ]
 
+LIFETIMES = ("eager", "last-use")
 PLAN_METHOD = (
     "tensor-lifetime plan over the traced aten operators (dispatch mode): weights resident + "
     "the largest set of activations alive at once (each from the operator creating it to its "
-    "last reader; bytes from the real dtypes; input held throughout)"
+    "last reader and to the return of every module call it is an argument of, as eager "
+    "PyTorch keeps it; bytes from the real dtypes; input held throughout)"
+)
+LAST_USE_METHOD = (
+    "tensor-lifetime plan over the traced aten operators (dispatch mode): weights resident + "
+    "the largest set of activations alive at once (each from the operator creating it to its "
+    "last reader: an ideal arena planner's need; bytes from the real dtypes; input held "
+    "throughout)"
 )
 MEASURE_METHOD = (
     "dispatch mode with weakref finalizers on every storage an operator creates: live tensor "
@@ -224,6 +238,19 @@ class _Recorder(TorchDispatchMode):
         self.live_bytes = 0
         self.peak_bytes = 0
         self.peak_index = -1
+        # module calls: (last operator inside the call, storages its tensor arguments hold)
+        self.calls: list[tuple[int, list[int]]] = []
+
+    def call_ended(self, arguments: object) -> None:
+        """A module's forward returned: its arguments were referenced until now."""
+        keys = []
+        for t in tree_flatten(arguments)[0]:
+            if isinstance(t, torch.Tensor):
+                _, key = self._lookup(t)
+                if key is not None:
+                    keys.append(key)
+        if keys:
+            self.calls.append((len(self.ops) - 1, keys))
 
     def _free(self, obj_id: int, index: int) -> None:
         if self._key_of.get(obj_id) == index:
@@ -281,6 +308,29 @@ class _Recorder(TorchDispatchMode):
                     self.storages[key].last = end
 
 
+class _ModuleCalls:
+    """While active, tells ``recorder`` when each of ``net``'s modules returns (on this thread
+    only), with its arguments. Global hooks: the model itself gets none; removed on exit."""
+
+    def __init__(self, net: nn.Module, recorder: _Recorder) -> None:
+        self.ids = {id(m) for m in net.modules()}
+        self.recorder, self.thread = recorder, threading.get_ident()
+        self.handle = None
+
+    def _ended(self, module, args, kwargs, output=None) -> None:
+        if id(module) in self.ids and threading.get_ident() == self.thread:
+            self.recorder.call_ended((args, kwargs))
+
+    def __enter__(self) -> _ModuleCalls:
+        from torch.nn.modules.module import register_module_forward_hook
+
+        self.handle = register_module_forward_hook(self._ended, with_kwargs=True, always_call=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+
 @dataclass
 class _Trace:
     ops: list[str]
@@ -290,6 +340,7 @@ class _Trace:
     measured_activation_peak: int
     measured_peak_index: int
     batch: int
+    calls: list[tuple[int, list[int]]]  # module calls: (last operator, argument storages)
 
 
 def _inference_copy(model: nn.Module) -> nn.Module:
@@ -329,7 +380,7 @@ def _trace(model: nn.Module, example: torch.Tensor, batch: int) -> _Trace:
         except (RuntimeError, NotImplementedError):
             pass
     recorder = _Recorder(preexisting)
-    with torch.no_grad(), _NoFastPath(), recorder:
+    with torch.no_grad(), _NoFastPath(), _ModuleCalls(net, recorder), recorder:
         result = net(x)
     recorder.outputs(result)
     trace = _Trace(
@@ -340,17 +391,32 @@ def _trace(model: nn.Module, example: torch.Tensor, batch: int) -> _Trace:
         measured_activation_peak=recorder.peak_bytes,
         measured_peak_index=recorder.peak_index,
         batch=batch,
+        calls=recorder.calls,
     )
     del result
     return trace
 
 
-def _sweep(storages: list[_Storage], sizes: list[int], n_ops: int) -> tuple[int, int]:
+def _lasts(trace: _Trace, lifetimes: str) -> list[int]:
+    """The last operator each storage is alive at: its last reader ("last-use"), or also the
+    end of every module call that took it as an argument ("eager": Python holds a module's
+    arguments until its forward returns)."""
+    lasts = [s.last for s in trace.storages]
+    if lifetimes == "eager":
+        for end, keys in trace.calls:
+            for key in keys:
+                lasts[key] = max(lasts[key], end)
+    return lasts
+
+
+def _sweep(
+    storages: list[_Storage], lasts: list[int], sizes: list[int], n_ops: int
+) -> tuple[int, int]:
     """(largest total of sizes alive at one operator, that operator's index)."""
     delta = np.zeros(n_ops + 2, dtype=np.int64)
-    for s, size in zip(storages, sizes, strict=True):
+    for s, last, size in zip(storages, lasts, sizes, strict=True):
         delta[s.birth] += size
-        delta[min(s.last, n_ops) + 1] -= size
+        delta[min(last, n_ops) + 1] -= size
     alive = np.cumsum(delta)[: n_ops + 1]
     if len(alive) == 0 or alive.max() <= 0:
         return 0, -1
@@ -366,8 +432,11 @@ def _op_text(trace: _Trace, index: int) -> str:
     return f"{trace.ops[index]}{shape} (operator {index + 1} of {len(trace.ops)})"
 
 
-def _plan_from(trace: _Trace, sizes: list[int], input_bytes: int, batch: int) -> MemoryPlan:
-    activations, index = _sweep(trace.storages, sizes, len(trace.ops))
+def _plan_from(
+    trace: _Trace, sizes: list[int], input_bytes: int, batch: int, lifetimes: str
+) -> MemoryPlan:
+    lasts = _lasts(trace, lifetimes)
+    activations, index = _sweep(trace.storages, lasts, sizes, len(trace.ops))
     activations += input_bytes
     return MemoryPlan(
         weights_bytes=trace.weights_bytes,
@@ -376,10 +445,13 @@ def _plan_from(trace: _Trace, sizes: list[int], input_bytes: int, batch: int) ->
         batch=batch,
         peak_op=_op_text(trace, index),
         operators=len(trace.ops),
+        method=PLAN_METHOD if lifetimes == "eager" else LAST_USE_METHOD,
     )
 
 
-def planned_peak(model: nn.Module, example: torch.Tensor, *, batch: int = 1) -> MemoryPlan:
+def planned_peak(
+    model: nn.Module, example: torch.Tensor, *, batch: int = 1, lifetimes: str = "eager"
+) -> MemoryPlan:
     """Planned peak memory of ``model`` on a batch of ``batch`` samples like ``example``.
 
     Args:
@@ -389,6 +461,12 @@ def planned_peak(model: nn.Module, example: torch.Tensor, *, batch: int = 1) -> 
         batch: samples per inference. Above 2 each activation's size is extrapolated
             linearly from traces at batch 1 and 2 (so batch 256 of a 224 px model needs no
             gigabytes); if the two traces differ in their operators it is traced directly.
+        lifetimes: ``"eager"`` (default): a tensor lives to its last reader and, as eager
+            PyTorch keeps it, to the return of every module call it is an argument of (a
+            ``TransformerEncoderLayer``'s input stays referenced by ``forward``'s argument
+            after the residual add; a local variable a ``forward`` keeps after its last use
+            is not modelled). ``"last-use"``: to its last reader only — what an ideal
+            arena planner (TFLite Micro's, MCUNet's) needs; never above the eager plan.
 
     Example:
         >>> import torch
@@ -397,27 +475,35 @@ def planned_peak(model: nn.Module, example: torch.Tensor, *, batch: int = 1) -> 
         2304
     """
     _check(model, example, batch)
-    return _plan(model, example, batch)
+    if lifetimes not in LIFETIMES:
+        raise ValueError(f"lifetimes must be one of {LIFETIMES}; got {lifetimes!r}")
+    return _plan(model, example, batch, lifetimes)
 
 
 def _plan(
-    model: nn.Module, example: torch.Tensor, batch: int, one: _Trace | None = None
+    model: nn.Module,
+    example: torch.Tensor,
+    batch: int,
+    lifetimes: str = "eager",
+    one: _Trace | None = None,
 ) -> MemoryPlan:
     """:func:`planned_peak`, reusing ``one`` (a batch-1 trace of the same model) if given."""
     if batch <= 2:
         trace = one if batch == 1 and one is not None else _trace(model, example, batch)
-        return _plan_from(trace, [s.nbytes for s in trace.storages], trace.input_bytes, batch)
+        sizes = [s.nbytes for s in trace.storages]
+        return _plan_from(trace, sizes, trace.input_bytes, batch, lifetimes)
     one = one if one is not None else _trace(model, example, 1)
     two = _trace(model, example, 2)
-    if one.ops != two.ops or len(one.storages) != len(two.storages):
+    if one.ops != two.ops or len(one.storages) != len(two.storages) or one.calls != two.calls:
         trace = _trace(model, example, batch)
-        return _plan_from(trace, [s.nbytes for s in trace.storages], trace.input_bytes, batch)
+        sizes = [s.nbytes for s in trace.storages]
+        return _plan_from(trace, sizes, trace.input_bytes, batch, lifetimes)
     sizes = [
         a.nbytes + (b.nbytes - a.nbytes) * (batch - 1)
         for a, b in zip(one.storages, two.storages, strict=True)
     ]
     input_bytes = one.input_bytes + (two.input_bytes - one.input_bytes) * (batch - 1)
-    return _plan_from(one, sizes, input_bytes, batch)
+    return _plan_from(one, sizes, input_bytes, batch, lifetimes)
 
 
 def _rss() -> int:
@@ -586,8 +672,8 @@ def memory_fields(
     # one batch-1 inference gives both the plan (tensor lifetimes in execution order) and the
     # measurement (the allocator's real high-water mark); the throughput plan adds batch 2
     one, rss_increase = _traced_with_rss(runtime_model, example_batch1, 1)
-    plan = _plan(runtime_model, example_batch1, 1, one)
-    big = _plan(runtime_model, example_batch1, throughput_batch, one)
+    plan = _plan(runtime_model, example_batch1, 1, one=one)
+    big = _plan(runtime_model, example_batch1, throughput_batch, one=one)
     measured = _measured(one, rss_increase)
     return {
         "peak_memory_bytes": plan.peak_bytes,
