@@ -197,3 +197,25 @@ def test_report_plans_ram_per_device_kind():
     assert mcu["RAM needed (KB)"] == round(plan.peak_activation_bytes / 1024, 1)  # weights in flash
     assert board["RAM needed (KB)"] == round(plan.peak_bytes / 1024, 1)
     assert not mcu["fits flash"] and board["fits flash"]  # 2 MB > 1 MB flash; 32 GB card
+
+
+def test_a_microcontroller_needs_the_arena_plan_not_eager_torchs():
+    """Eager torch keeps a module call's argument alive to the call's return; an arena
+    planner (TFLite Micro's) frees it after its last reader: a microcontroller's RAM is the
+    latter, a Pi's the former plus weights."""
+    import torch
+    from test_memory_plan import _KeepsItsArgument
+
+    from lab.meters import memory
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 64), _KeepsItsArgument()).eval()
+    example = torch.zeros(1, 4)
+    eager = memory.planned_peak(model, example)
+    arena = memory.planned_peak(model, example, lifetimes="last-use")
+    assert arena.peak_activation_bytes < eager.peak_activation_bytes  # the case that matters
+    fields = memory.memory_fields(model, example)
+    assert fields["peak_arena_bytes"] == arena.peak_activation_bytes
+    table = devices.report(model, example, flash_bytes=10_000, macs=1_000, precision="int8")
+    ram = dict(zip(table["device"], table["RAM needed (KB)"], strict=True))
+    assert ram["nucleo-l4r5zi"] == round(arena.peak_activation_bytes / 1024, 1)

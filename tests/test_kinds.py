@@ -250,8 +250,12 @@ def test_memory_is_a_metric_of_every_kind(case, digits, tmp_path):
         assert first.peak_memory_bytes == plan.peak_bytes
         assert first.peak_memory_bytes_throughput >= first.peak_memory_bytes
         assert sum(first.macs_by_kind.values()) == first.macs
+        arena = memory.planned_peak(runtime, digits.example(1), lifetimes="last-use")
+        assert first.peak_arena_bytes == arena.peak_activation_bytes <= plan.peak_activation_bytes
         on_mcu = first.on_device("nucleo-l4r5zi", precision="int8")
         assert on_mcu.fits_ram and on_mcu.latency_ms > 0 and "estimated from" in repr(on_mcu)
+        assert on_mcu.ram_bytes == first.peak_arena_bytes  # weights run from flash
+        assert first.on_device("raspberry-pi-4").ram_bytes == first.peak_memory_bytes
     else:
         assert first.peak_memory_bytes > first.peak_activation_bytes  # resident + working
     assert evaluation.final().peak_memory_bytes == first.peak_memory_bytes  # reused, exact

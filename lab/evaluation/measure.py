@@ -168,7 +168,10 @@ class Measurement:
     # peak memory of one inference (lab.meters.memory): planned from the traced tensor
     # lifetimes (weights + the largest set of activations alive at once), and measured
     peak_memory_bytes: int | None = None  # planned, batch 1
-    peak_activation_bytes: int | None = None  # its activations (a microcontroller's RAM)
+    peak_activation_bytes: int | None = None  # its activations, as eager torch keeps them
+    # the activations an ideal arena planner needs (each tensor freed after its last reader:
+    # TFLite Micro's, MCUNet's): a microcontroller's RAM
+    peak_arena_bytes: int | None = None
     peak_memory_bytes_throughput: int | None = None  # planned, batch 256
     peak_memory_measured_bytes: int | None = None  # tensor high-water mark, batch 1
     rss_increase_bytes: int | None = None  # the process's resident memory growth beside it
@@ -288,7 +291,8 @@ class Measurement:
         """Whether this model fits ``device`` of the catalog (:mod:`lab.runtimes.devices`)
         and its latency and energy there, estimated from the device's published points with
         their error band. RAM needed: the planned activations on a microcontroller (weights
-        run from flash), activations and weights elsewhere; flash: the artifact's bytes.
+        run from flash; an arena planner's lifetimes when known), activations and weights
+        elsewhere; flash: the artifact's bytes.
         ``precision``: ``"int8"`` or ``"fp32"`` (default: int8 when it executes as int8)."""
         if self.peak_memory_bytes is None or self.peak_activation_bytes is None:
             raise ValueError(
@@ -297,7 +301,9 @@ class Measurement:
         target = devices.get(device)
         precision = precision or ("int8" if "int8" in self.executes_as else "fp32")
         ram = self.peak_activation_bytes
-        if target.kind != "microcontroller":
+        if target.kind == "microcontroller" and self.peak_arena_bytes is not None:
+            ram = self.peak_arena_bytes
+        elif target.kind != "microcontroller":
             ram = self.peak_memory_bytes
         macs = self.macs_by_kind if self.macs_by_kind else self.macs
         return devices.estimate(
@@ -603,6 +609,7 @@ _EXACT_FIELDS = {  # measured by a first look exactly as the final figures: reus
     "memory": (
         "peak_memory_bytes",
         "peak_activation_bytes",
+        "peak_arena_bytes",
         "peak_memory_bytes_throughput",
         "peak_memory_measured_bytes",
         "rss_increase_bytes",

@@ -643,7 +643,8 @@ def memory_fields(
     """Proposed Measurement fields: planned and measured peak memory of the executing model.
 
     Returns ``peak_memory_bytes`` (planned, batch 1), ``peak_activation_bytes`` (its
-    activation part), ``peak_memory_bytes_throughput`` (planned at ``throughput_batch``),
+    activation part), ``peak_arena_bytes`` (the activations an ideal arena planner needs:
+    each tensor freed after its last reader, as on a microcontroller), ``peak_memory_bytes_throughput`` (planned at ``throughput_batch``),
     ``peak_memory_measured_bytes`` (measured, batch 1), ``rss_increase_bytes`` (beside the
     measurement), ``peak_memory_op`` and ``memory_method``. A model holding no torch weights
     (it runs elsewhere, e.g. ONNX Runtime) gets ``None`` figures and the reason in
@@ -659,6 +660,7 @@ def memory_fields(
         return {
             "peak_memory_bytes": None,
             "peak_activation_bytes": None,
+            "peak_arena_bytes": None,
             "peak_memory_bytes_throughput": None,
             "peak_memory_measured_bytes": None,
             "rss_increase_bytes": None,
@@ -675,9 +677,11 @@ def memory_fields(
     plan = _plan(runtime_model, example_batch1, 1, one=one)
     big = _plan(runtime_model, example_batch1, throughput_batch, one=one)
     measured = _measured(one, rss_increase)
+    arena = _plan(runtime_model, example_batch1, 1, "last-use", one=one)
     return {
         "peak_memory_bytes": plan.peak_bytes,
         "peak_activation_bytes": plan.peak_activation_bytes,
+        "peak_arena_bytes": arena.peak_activation_bytes,
         "peak_memory_bytes_throughput": big.peak_bytes,
         "peak_memory_measured_bytes": measured.peak_bytes,
         "rss_increase_bytes": measured.rss_increase_bytes,

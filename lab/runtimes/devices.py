@@ -475,9 +475,9 @@ def report(
 ) -> pd.DataFrame:
     """Fits and estimates of one model on every catalog device (that has ``precision`` points).
 
-    RAM needed: on a microcontroller the planned peak of the activations
-    (:func:`lab.memory.planned_peak`; weights execute from flash, as in TFLite Micro and
-    X-CUBE-AI); elsewhere the activations plus the weights. Flash: ``flash_bytes`` (the
+    RAM needed: on a microcontroller the planned peak of the activations as an arena
+    planner frees them (:func:`lab.memory.planned_peak` with ``lifetimes="last-use"``;
+    weights execute from flash, as in TFLite Micro and X-CUBE-AI); elsewhere the activations plus the weights. Flash: ``flash_bytes`` (the
     artifact's size on disk).
 
     Args:
@@ -493,6 +493,7 @@ def report(
     """
 
     plan = memory.planned_peak(model, example)
+    arena = memory.planned_peak(model, example, lifetimes="last-use")  # a microcontroller's
     if macs is None:
         macs = tiny_models.macs_by_kind(model, example)
         if sum(macs.values()) == 0:
@@ -507,9 +508,9 @@ def report(
         d = get(name)
         if precision not in d.precisions:
             continue
-        ram = plan.peak_activation_bytes
+        ram = arena.peak_activation_bytes  # weights run from flash
         if d.kind != "microcontroller":
-            ram += plan.weights_bytes
+            ram = plan.peak_activation_bytes + plan.weights_bytes
         est = estimate(
             macs, ram_bytes=ram, flash_bytes=flash_bytes, device=name, precision=precision
         )
