@@ -236,6 +236,13 @@ def _press(page, slider: str, key: str, times: int) -> None:
         page.keyboard.press(key)
 
 
+def _aria(page, slider: str) -> list[str | None]:
+    """The slider handle's aria-valuenow, -valuetext, -valuemin and -valuemax."""
+    handle = page.locator(f"{slider} .noUi-handle")
+    names = ("aria-valuenow", "aria-valuetext", "aria-valuemin", "aria-valuemax")
+    return [handle.get_attribute(name) for name in names]
+
+
 def _expect_sparsity(page, shown: str, timeout: float = STEP_SECONDS) -> None:
     """The pruning amount shown becomes ``shown``: in the box next to the slider (filled by the
     kernel, so after a round trip), or in the slider's own readout."""
@@ -318,6 +325,11 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         assert not page.query_selector(".lab-error")
         # the link follows the sliders
         assert "sparsity=0.7&bits=4" in _text(page, ".lab-link-query")
+        # assistive tech hears the values, not the sliders' positions (widgets/aria.py)
+        assert _aria(page, ".lab-bits-slider") == ["4", "4 bits", "1", "32"]
+        assert _aria(page, ".lab-sparsity-slider") == ["70", "70 %", "0", "95"]
+        assert _aria(page, ".lab-resolution-slider")[:2] == ["28", "28 px"]
+        assert _aria(page, ".lab-scale-slider")[:2] == ["1000000", "1,000,000 per day"]
 
         # the Pareto plot (an SVG image, sent just before the final figures) shows the current
         # configuration's star with its label once the panel shows the final figures

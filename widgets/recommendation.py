@@ -30,6 +30,7 @@ from lab.decide.pareto import pareto_front
 from lab.decide.recommend import recommend
 from widgets.validation import WidgetValueError, choice
 
+from .aria import SliderAria
 from .figure import FigureView, fit_axes
 from .units import format_bytes
 
@@ -101,6 +102,15 @@ class RecommendationView(w.VBox):
             style={"description_width": "initial"},
             layout=w.Layout(width="420px"),
         )
+        self.floor.add_class("lab-floor-slider")
+        # a screen reader hears "91.2 %", not the fraction's first decimal ("0.9")
+        self.floor_aria = SliderAria(
+            self.floor,
+            "lab-floor-slider",
+            lambda v: f"{100 * v:.1f} %",
+            lambda v: round(100 * v, 1),
+            host="lab-recommendation-view",
+        )
         self.objective = w.ToggleButtons(
             options=[("smallest file", "bytes"), ("fastest", "latency"), ("least CO₂", "co2")],
             value=objective,
@@ -129,7 +139,10 @@ class RecommendationView(w.VBox):
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
         self.recommendation = None
-        super().__init__([w.HBox([self.floor, self.objective]), self.view.widget, self.reason])
+        super().__init__(
+            [w.HBox([self.floor, self.objective]), self.view.widget, self.reason, self.floor_aria]
+        )
+        self.add_class("lab-recommendation-view")
         self._set_range(floor)
         self.floor.observe(lambda _: self.update(), "value")
         self.objective.observe(lambda _: self.update(), "value")
@@ -155,6 +168,7 @@ class RecommendationView(w.VBox):
             self.floor.value = min(max(value, low), best)
             self.floor.min, self.floor.max = low, best
         self._ranged = True
+        self.floor_aria.refresh()
 
     _ranged = False
 
