@@ -292,6 +292,14 @@ def _screen(page, name: str) -> None:
 
 
 VERDICT = ("faster", "slower", " more", " less")
+# records each text of the panel's "accuracy on N images" line in window.labBasis
+RECORD_BASIS = """() => { window.labBasis = [];
+  const panel = document.querySelector('.lab-metrics');
+  new MutationObserver(() => {
+    const line = panel.querySelector('.lab-metric-basis');
+    const text = line ? line.textContent : '';
+    if (text && window.labBasis[window.labBasis.length - 1] !== text) window.labBasis.push(text);
+  }).observe(panel, {subtree: true, childList: true, characterData: true}); }"""
 
 
 def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
@@ -302,6 +310,7 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         page.goto(app.url, timeout=STARTUP_SECONDS * 1000)
         _wait_numbers(page)
         accuracy, size = _text(page, ".lab-metric-accuracy"), _text(page, ".lab-metric-size")
+        page.evaluate(RECORD_BASIS)  # every "accuracy on N images" line shown from now on
 
         # ipywidgets 8 sliders are noUiSlider: the handle takes keyboard focus; each arrow
         # key is one step (a burst of changes: the dashboard evaluates only the last one)
@@ -343,6 +352,11 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
             " return i.complete && i.naturalWidth > 100; }"
         )
         _screenshot(page, "dashboard.png")  # README's docs/dashboard.png is a copy
+        # the first look said on how many images it rested; the final figure names it
+        shown = page.evaluate("() => window.labBasis")
+        assert any("accuracy first look on" in b and "refining" in b for b in shown), shown
+        basis = _text(page, ".lab-metric-basis")
+        assert basis.startswith("accuracy on 2,000 images, ±") and "(first look: " in basis
         # no verdict contradicts a note: unstructured pruning and 4-bit weights in fp32 run
         # the baseline's computation, so latency/energy/CO₂ show no faster/slower/more/less
         notes = _text(page, ".lab-metric-notes")
@@ -394,6 +408,19 @@ def test_typed_values_are_used_as_typed_in_chromium(app, browser):
         assert panel["x"] > controls["x"] + controls["width"] - 1, (controls, panel)
         assert panel["y"] < controls["y"] + controls["height"]
         _screen(page, "dashboard-typed-1000px.png")
+        # the recommendation view: the dashboard plot's look, its floor read out in percent
+        page.get_by_text("The most efficient model that is good enough").click()
+        view = page.locator(".lab-recommendation-view")
+        view.locator(".lab-figure-image").wait_for(timeout=STEP_SECONDS * 1000)
+        widths = [  # one font scale: both images at their own size, none stretched
+            page.locator(f"{owner} .lab-figure-image").bounding_box()["width"]
+            for owner in (".lab-pareto", ".lab-recommendation-view")
+        ]
+        assert widths[0] == pytest.approx(widths[1], abs=1) == round(5.6 * 96), widths
+        now, text, low, high = _aria(page, ".lab-floor-slider")
+        assert text == f"{float(now):.1f} %" and float(low) <= float(now) <= float(high)
+        view.scroll_into_view_if_needed()
+        view.screenshot(path=str(SCREENS / "recommendation-1000px.png"))
     finally:
         _leave(page)
 

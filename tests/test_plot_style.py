@@ -126,6 +126,9 @@ def test_the_recommendation_views_legend_hides_no_point_and_lists_what_is_drawn(
     assert len(inside) == 1  # the legend's own sample of the points
     legend = [t.get_text() for t in advice.ax.get_legend().get_texts()]
     assert legend == ["models", "Pareto frontier", "accuracy floor", "recommended"]
+    one_best = RecommendationView(_rows([(1e4, 0.93), (1e5, 0.90)]), interactive=False)
+    texts = [t.get_text() for t in one_best.ax.get_legend().get_texts()]
+    assert "Pareto frontier" not in texts  # a frontier of one point draws no line
     empty = RecommendationView([], interactive=False)
     assert empty.ax.get_legend() is None  # nothing drawn: no legend of markers not shown
 

@@ -69,7 +69,13 @@ class FigureView:
                     "FigureView(interactive=True) needs ipympl: pip install ipympl"
                 ) from None
             FigureCanvasAgg(self.figure)  # for savefig, when svg_axes cannot draw a figure
-            self.widget: w.DOMWidget = w.Image(format="svg+xml")
+            # at its own size in pixels wherever it is placed: a box that stretches its
+            # children (an accordion's) would scale the image and its fonts up with the page
+            width = round(figsize[0] * dpi)
+            self.widget: w.DOMWidget = w.Image(
+                format="svg+xml",
+                layout={"width": f"{width}px", "max_width": "100%", "height": "auto"},
+            )
             self.widget.add_class("lab-figure-image")
             self.interactive = False
         else:

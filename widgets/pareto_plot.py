@@ -172,7 +172,11 @@ class ParetoPlot(w.VBox):
         else:
             self._highlight.set_data([], [])
             self._annotation.set_text("")
-        drawn = [(self._scatter, len(xs)), (self._front, len(front)), (self._highlight, current)]
+        drawn = [
+            (self._scatter, len(xs)),
+            (self._front, len(front) > 1),
+            (self._highlight, current),
+        ]
         legend_for(self.ax, [artist for artist, shown_any in drawn if shown_any])
         noun = "configuration" if len(xs) == 1 else "configurations"
         title = f"{len(xs)} {noun}, {len(front)} on the frontier"

@@ -219,7 +219,7 @@ class RecommendationView(w.VBox):
         fit_axes(self.ax, xs, [*ys, 100 * self.floor.value] if len(ys) else ys)
         # the dashboard's Pareto plot's look: fonts, "10 kB" / "500 µs" / "15 µg" ticks, labels
         style_axes(self.ax, self.objective.value)
-        drawn = [(self._scatter, len(xs)), (self._front, len(front))]
+        drawn = [(self._scatter, len(xs)), (self._front, len(front) > 1)]
         drawn += [(self._floor_line, len(xs)), (self._chosen, len(self._chosen.get_xdata()))]
         legend_for(self.ax, [artist for artist, shown_any in drawn if shown_any])
         self.view.redraw()
