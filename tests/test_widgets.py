@@ -572,6 +572,8 @@ class RuntimeEvaluator(FakeEvaluator):
         m.latency_ms_p50 = base
         m.latency_samples_ms = [base * (1 + 0.01 * i) for i in range(20)]
         m.latency_within_noise = lambda baseline: False
+        m.energy_kwh_per_1k *= base / 0.5  # energy follows the time
+        m.co2_g_per_1k *= base / 0.5
         return m
 
 
@@ -584,9 +586,11 @@ def test_a_runtime_change_is_named_apart_from_the_techniques_effect(dashboard):
     assert "runtime changed: scikit-learn → torch; the speed-up is not the technique" in warning
     assert "lab-runtime-change" in dash.metrics.runtime._dom_classes
     assert dash.metrics.changes["latency"] == "6.2× faster · new runtime"
+    assert "runtime changed: scikit-learn → torch)" in dash.scale.summary.value  # per year too
     dash.bits.value = 32  # back to the baseline: its own runtime, nothing to name
     assert dash.wait(10)
     assert dash.metrics.runtime.value == "" and "runtime" not in dash.metrics.changes["latency"]
+    assert "runtime" not in dash.scale.summary.value
 
 
 def test_the_runtime_change_comes_from_the_measurements_own_method():

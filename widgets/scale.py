@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import math
 import numbers
 
@@ -47,6 +48,7 @@ class DeploymentScale(w.VBox):
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
     within_noise = t.Bool(False)  # the CO₂ change vs the baseline is measurement noise
+    runtime_change = t.Unicode("")  # e.g. "scikit-learn → torch": not the technique's alone
     measuring = t.Bool(False)  # the figures are on their way (nothing stale is shown meanwhile)
     kg_per_year = t.Float(None, allow_none=True, read_only=True)
     error = t.Unicode("")
@@ -166,7 +168,14 @@ class DeploymentScale(w.VBox):
         finally:
             self._writing = False
 
-    @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k", "within_noise", "measuring")
+    @t.observe(
+        "per_day",
+        "co2_g_per_1k",
+        "baseline_co2_g_per_1k",
+        "within_noise",
+        "runtime_change",
+        "measuring",
+    )
     def _update(self, change: dict | None = None) -> None:
         if change is not None and change["name"] == "per_day":
             if self.slider.value != self.per_day:
@@ -190,5 +199,8 @@ class DeploymentScale(w.VBox):
             text += " (≈ same as uncompressed: the difference is within measurement noise)"
         elif base is not None and base != kg:
             verb = "saves" if base > kg else "adds"
-            text += f" ({verb} {format_grams(abs(base - kg) * 1000)} vs uncompressed)"
+            text += f" ({verb} {format_grams(abs(base - kg) * 1000)} vs uncompressed"
+            if self.runtime_change:  # a new runtime, not the technique alone
+                text += f"; runtime changed: {html.escape(self.runtime_change)}"
+            text += ")"
         self.summary.value = text
