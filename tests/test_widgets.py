@@ -560,6 +560,15 @@ def test_the_panel_says_on_how_many_items_each_accuracy_rests(dashboard, monkeyp
     assert "on 2,000 images, ±1.2 pt" in dash.metrics.basis.value
 
 
+def test_a_first_look_on_every_item_is_not_named_beside_the_final_figure():
+    from widgets.metrics import basis_text
+
+    look = SimpleNamespace(n_images=114, accuracy=0.982, preliminary=True)
+    final = SimpleNamespace(n_images=114, accuracy=0.973, accuracy_low=0.94, accuracy_high=0.99)
+    assert basis_text(look, "item") == "first look on 114 items; refining…"
+    assert basis_text(final, "item", first=look) == "on 114 items, ±2.5 pt"
+
+
 class RuntimeEvaluator(FakeEvaluator):
     """A thin model: the baseline runs in scikit-learn, a compressed one in torch (its torch
     form) and 6× faster, with batch-1 samples whose test says the difference is real."""

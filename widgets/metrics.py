@@ -218,7 +218,7 @@ def basis_text(m: Any, item: str = "image", first: Any = None) -> str:
     """On how many items the accuracy shown rests, so that a first look's jump to the final
     figure is explained: ``"first look on 300 images, ±2.9 pt; refining…"``, then
     ``"on 2,000 images, ±1.2 pt (first look: 94.0 % on 300)"`` when ``first`` (the first
-    look of the same configuration) was shown before.
+    look of the same configuration) was shown before, on fewer items.
 
     Example:
         >>> from types import SimpleNamespace as NS
@@ -239,7 +239,8 @@ def basis_text(m: Any, item: str = "image", first: Any = None) -> str:
     if getattr(m, "preliminary", False):
         return f"first look on {nouns}{spread}; refining…"
     text = f"on {nouns}{spread}"
-    if first is not None and getattr(first, "accuracy", None) is not None:
+    other_items = getattr(first, "n_images", n) != n  # on the same items it cannot have moved
+    if first is not None and getattr(first, "accuracy", None) is not None and other_items:
         text += f" (first look: {format_percent(first.accuracy)} on {first.n_images:,})"
     return text
 
