@@ -236,6 +236,13 @@ def _press(page, slider: str, key: str, times: int) -> None:
         page.keyboard.press(key)
 
 
+def _aria(page, slider: str) -> list[str | None]:
+    """The slider handle's aria-valuenow, -valuetext, -valuemin and -valuemax."""
+    handle = page.locator(f"{slider} .noUi-handle")
+    names = ("aria-valuenow", "aria-valuetext", "aria-valuemin", "aria-valuemax")
+    return [handle.get_attribute(name) for name in names]
+
+
 def _expect_sparsity(page, shown: str, timeout: float = STEP_SECONDS) -> None:
     """The pruning amount shown becomes ``shown``: in the box next to the slider (filled by the
     kernel, so after a round trip), or in the slider's own readout."""
@@ -285,6 +292,14 @@ def _screen(page, name: str) -> None:
 
 
 VERDICT = ("faster", "slower", " more", " less")
+# records each text of the panel's "accuracy on N images" line in window.labBasis
+RECORD_BASIS = """() => { window.labBasis = [];
+  const panel = document.querySelector('.lab-metrics');
+  new MutationObserver(() => {
+    const line = panel.querySelector('.lab-metric-basis');
+    const text = line ? line.textContent : '';
+    if (text && window.labBasis[window.labBasis.length - 1] !== text) window.labBasis.push(text);
+  }).observe(panel, {subtree: true, childList: true, characterData: true}); }"""
 
 
 def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
@@ -295,6 +310,7 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         page.goto(app.url, timeout=STARTUP_SECONDS * 1000)
         _wait_numbers(page)
         accuracy, size = _text(page, ".lab-metric-accuracy"), _text(page, ".lab-metric-size")
+        page.evaluate(RECORD_BASIS)  # every "accuracy on N images" line shown from now on
 
         # ipywidgets 8 sliders are noUiSlider: the handle takes keyboard focus; each arrow
         # key is one step (a burst of changes: the dashboard evaluates only the last one)
@@ -318,6 +334,11 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         assert not page.query_selector(".lab-error")
         # the link follows the sliders
         assert "sparsity=0.7&bits=4" in _text(page, ".lab-link-query")
+        # assistive tech hears the values, not the sliders' positions (widgets/aria.py)
+        assert _aria(page, ".lab-bits-slider") == ["4", "4 bits", "1", "32"]
+        assert _aria(page, ".lab-sparsity-slider") == ["70", "70 %", "0", "95"]
+        assert _aria(page, ".lab-resolution-slider")[:2] == ["28", "28 px"]
+        assert _aria(page, ".lab-scale-slider")[:2] == ["1000000", "1,000,000 per day"]
 
         # the Pareto plot (an SVG image, sent just before the final figures) shows the current
         # configuration's star with its label once the panel shows the final figures
@@ -331,6 +352,11 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
             " return i.complete && i.naturalWidth > 100; }"
         )
         _screenshot(page, "dashboard.png")  # README's docs/dashboard.png is a copy
+        # the first look said on how many images it rested; the final figure names it
+        shown = page.evaluate("() => window.labBasis")
+        assert any("accuracy first look on" in b and "refining" in b for b in shown), shown
+        basis = _text(page, ".lab-metric-basis")
+        assert basis.startswith("accuracy on 2,000 images, ±") and "(first look: " in basis
         # no verdict contradicts a note: unstructured pruning and 4-bit weights in fp32 run
         # the baseline's computation, so latency/energy/CO₂ show no faster/slower/more/less
         notes = _text(page, ".lab-metric-notes")
@@ -382,6 +408,19 @@ def test_typed_values_are_used_as_typed_in_chromium(app, browser):
         assert panel["x"] > controls["x"] + controls["width"] - 1, (controls, panel)
         assert panel["y"] < controls["y"] + controls["height"]
         _screen(page, "dashboard-typed-1000px.png")
+        # the recommendation view: the dashboard plot's look, its floor read out in percent
+        page.get_by_text("The most efficient model that is good enough").click()
+        view = page.locator(".lab-recommendation-view")
+        view.locator(".lab-figure-image").wait_for(timeout=STEP_SECONDS * 1000)
+        widths = [  # one font scale: both images at their own size, none stretched
+            page.locator(f"{owner} .lab-figure-image").bounding_box()["width"]
+            for owner in (".lab-pareto", ".lab-recommendation-view")
+        ]
+        assert widths[0] == pytest.approx(widths[1], abs=1) == round(5.6 * 96), widths
+        now, text, low, high = _aria(page, ".lab-floor-slider")
+        assert text == f"{float(now):.1f} %" and float(low) <= float(now) <= float(high)
+        view.scroll_into_view_if_needed()
+        view.screenshot(path=str(SCREENS / "recommendation-1000px.png"))
     finally:
         _leave(page)
 

@@ -172,6 +172,14 @@ def test_dashboard_notebook_runs_in_jupyterlab(jupyter_lab, record_property):
                 )
             assert "Loading widget" not in page.inner_text(".jp-NotebookPanel")
             assert page.query_selector_all(".lab-sparsity-slider .noUi-handle")
+            # the sliders tell assistive tech their values here too (widgets/aria.py)
+            handle = page.locator(".lab-bits-slider .noUi-handle").first
+            page.wait_for_function(
+                "() => document.querySelector('.lab-bits-slider .noUi-handle')"
+                ".getAttribute('aria-valuetext') === 'off (fp32)'",
+                timeout=SHOW_SECONDS * 1000,
+            )
+            assert handle.get_attribute("aria-valuenow") == "32"
             # ipympl figures are live canvases (the sensitivity views); the dashboards' Pareto
             # plots are SVG images drawn in the kernel, loaded and not empty
             canvases = page.query_selector_all(".jupyter-matplotlib-canvas-div canvas")

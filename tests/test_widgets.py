@@ -506,6 +506,127 @@ def test_region_change_reprices_co2_and_restarts_the_plot(dashboard):
     assert dash.pareto.count == 2  # this configuration and the baseline, priced for Germany
 
 
+class FakeEvaluation:
+    """Stands in for lab's progressive ``measure.Evaluation``: a first look on 300 live images
+    (a wider interval, a higher accuracy), then the final figures on all 2,000."""
+
+    made: list[FakeEvaluation] = []
+
+    def __init__(self, model, recipe, **kwargs):
+        self.recipe, self.kwargs = recipe, kwargs
+        FakeEvaluation.made.append(self)
+
+    def cached(self):
+        return None
+
+    def first_look(self, cancel=None):
+        first = fake_measurement(self.recipe, **self.kwargs)
+        first.n_images, first.preliminary = 300, True
+        first.accuracy, first.accuracy_low, first.accuracy_high = 0.94, 0.909, 0.962
+        first.latency_ms_p50 = first.energy_kwh_per_1k = first.co2_g_per_1k = None
+        return first
+
+    def final(self, cancel=None):
+        final = fake_measurement(self.recipe, **self.kwargs)
+        final.accuracy_low, final.accuracy_high = final.accuracy - 0.012, final.accuracy + 0.012
+        return final
+
+
+def test_the_panel_says_on_how_many_items_each_accuracy_rests(dashboard, monkeypatch):
+    """The first look's number can jump at the final figure: the panel says why (300 images,
+    a wide interval, then 2,000), and names the first look's figure beside the final one."""
+    from lab.evaluation import measure
+
+    monkeypatch.setattr(measure, "Evaluation", FakeEvaluation)
+    monkeypatch.setattr(FakeEvaluation, "made", [])
+    dash = dashboard(progressive=True)
+    assert dash.metrics.basis.value.endswith("on 2,000 images</span>")  # the baseline: final
+    shown = []
+    dash.metrics.basis.observe(lambda change: shown.append(change["new"]), names="value")
+    dash.sparsity.value = 0.5
+    assert dash.wait(10)
+    assert len(FakeEvaluation.made) == 1
+    first, final = shown[0], shown[-1]
+    assert "accuracy first look on 300 images, ±2.6 pt; refining…" in first
+    assert dash.preliminary.n_images == 300
+    accuracy = 100 * dash.measurement.accuracy
+    assert "accuracy on 2,000 images, ±1.2 pt (first look: 94.0 % on 300)" in final
+    assert dash.metrics.texts["accuracy"].startswith(f"{accuracy:.1f} %")
+    # revisiting it later shows the final figure only: no first look is named any more
+    dash.sparsity.value = 0.0
+    dash.sparsity.value = 0.5
+    assert dash.wait(10)
+    assert "first look" not in dash.metrics.basis.value
+    assert "on 2,000 images, ±1.2 pt" in dash.metrics.basis.value
+
+
+def test_a_first_look_on_every_item_is_not_named_beside_the_final_figure():
+    from widgets.metrics import basis_text
+
+    look = SimpleNamespace(n_images=114, accuracy=0.982, preliminary=True)
+    final = SimpleNamespace(n_images=114, accuracy=0.973, accuracy_low=0.94, accuracy_high=0.99)
+    assert basis_text(look, "item") == "first look on 114 items; refining…"
+    assert basis_text(final, "item", first=look) == "on 114 items, ±2.5 pt"
+
+
+class RuntimeEvaluator(FakeEvaluator):
+    """A thin model: the baseline runs in scikit-learn, a compressed one in torch (its torch
+    form) and 6× faster, with batch-1 samples whose test says the difference is real."""
+
+    def __call__(self, model, recipe, **kwargs):
+        m = super().__call__(model, recipe, **kwargs)
+        m.runtime = "scikit-learn" if recipe.is_identity else "torch"
+        m.executes_as = "scikit-learn" if recipe.is_identity else "fp32"
+        base = 0.5 if recipe.is_identity else 0.08
+        m.latency_ms_p50 = base
+        m.latency_samples_ms = [base * (1 + 0.01 * i) for i in range(20)]
+        m.latency_within_noise = lambda baseline: False
+        m.energy_kwh_per_1k *= base / 0.5  # energy follows the time
+        m.co2_g_per_1k *= base / 0.5
+        return m
+
+
+def test_a_runtime_change_is_named_apart_from_the_techniques_effect(dashboard):
+    dash = dashboard(RuntimeEvaluator())
+    assert dash.metrics.runtime.value == ""  # the baseline against itself
+    dash.bits.value = 4
+    assert dash.wait(10)
+    warning = dash.metrics.runtime.value
+    assert "runtime changed: scikit-learn → torch; the speed-up is not the technique" in warning
+    assert "lab-runtime-change" in dash.metrics.runtime._dom_classes
+    assert dash.metrics.changes["latency"] == "6.2× faster · new runtime"
+    assert "runtime changed: scikit-learn → torch)" in dash.scale.summary.value  # per year too
+    dash.bits.value = 32  # back to the baseline: its own runtime, nothing to name
+    assert dash.wait(10)
+    assert dash.metrics.runtime.value == "" and "runtime" not in dash.metrics.changes["latency"]
+    assert "runtime" not in dash.scale.summary.value
+
+
+def test_the_runtime_change_comes_from_the_measurements_own_method():
+    from lab.evaluation.measure import Measurement
+    from widgets.metrics import runtime_text
+
+    fields = {
+        "name": "cnn", "recipe": "{}", "label": "baseline", "split": "live", "n_images": 10,
+        "accuracy": 0.9, "artifact_bytes": 1, "state_dict_bytes": 1, "parameters": 1,
+        "nonzero_parameters": 1, "resolution": 28, "flops": 2, "macs": 1,
+        "latency_ms_p50": 1.0, "latency_ms_p95": 1.0, "throughput_ips": 1.0, "threads": 1,
+        "energy_kwh_per_1k": None, "co2_g_per_1k": None, "country": "FRA",
+        "carbon_intensity_g_per_kwh": 56.0, "energy_source": "test", "executes_as": "fp32",
+    }  # fmt: skip
+    torch_form = Measurement(**fields)
+    exported = Measurement(**{**fields, "runtime": "onnxruntime", "recipe": '{"x": 1}'})
+    assert exported.runtime_change(torch_form) == "torch → onnxruntime"
+    assert runtime_text(torch_form, exported) == (
+        "runtime changed: torch → onnxruntime; any latency or energy change is not the "
+        "technique's alone"  # no latency samples: no verdict on the change itself
+    )
+    assert runtime_text(torch_form, torch_form) == ""
+    panel = MetricsPanel()
+    panel.show(exported, torch_form)
+    assert "torch → onnxruntime" in panel.runtime.value
+
+
 def test_user_model_by_name(dashboard):
     mine = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     evaluator = FakeEvaluator()

@@ -61,7 +61,7 @@ from lab.techniques.configs import Recipe
 from widgets.validation import WidgetValueError
 
 from .device_panel import DevicePanel
-from .metrics import MetricsPanel, cost_verdict
+from .metrics import MetricsPanel, cost_verdict, runtime_change
 from .pareto_plot import ParetoPlot
 from .pickers import ModelPicker, RegionPicker
 from .recommendation import RecommendationView
@@ -653,6 +653,7 @@ class Dashboard(w.VBox):
             self.scale.co2_g_per_1k = current.co2_g_per_1k
             self.scale.baseline_co2_g_per_1k = base.co2_g_per_1k
             self.scale.within_noise = cost_verdict("co2", base, current) != "real"
+            self.scale.runtime_change = runtime_change(base, current) or ""
         if live:  # every configuration evaluated so far (a drag's skipped results too)
             others = self._evaluated_like(outcome.request)
             self.pareto.add(*others, current)  # drawn first: the panel follows in the same beat

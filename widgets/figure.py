@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import math
 import warnings
 from typing import Any
 
@@ -35,14 +34,12 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator
+
+from lab.decide.plot_style import FONT_SIZES, log_ticks
 
 from .svg_axes import render_axes, supports
 
 __all__ = ["FigureView", "fit_axes", "legend_for", "log_ticks"]
-
-# Tick mantissas per decade, densest first: 1-2-5, 1-3, decades only.
-_SUBS = ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
 
 _NUMBERS = itertools.count(1000)  # ipympl manager numbers, kept clear of pyplot's
 
@@ -72,7 +69,13 @@ class FigureView:
                     "FigureView(interactive=True) needs ipympl: pip install ipympl"
                 ) from None
             FigureCanvasAgg(self.figure)  # for savefig, when svg_axes cannot draw a figure
-            self.widget: w.DOMWidget = w.Image(format="svg+xml")
+            # at its own size in pixels wherever it is placed: a box that stretches its
+            # children (an accordion's) would scale the image and its fonts up with the page
+            width = round(figsize[0] * dpi)
+            self.widget: w.DOMWidget = w.Image(
+                format="svg+xml",
+                layout={"width": f"{width}px", "max_width": "100%", "height": "auto"},
+            )
             self.widget.add_class("lab-figure-image")
             self.interactive = False
         else:
@@ -111,44 +114,6 @@ class FigureView:
         self.widget.value = buffer.getvalue()
 
 
-def _ticks_between(low: float, high: float, subs: tuple[float, ...]) -> int:
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    return sum(low <= s * 10.0**e <= high for e in range(first, last + 1) for s in subs)
-
-
-def log_ticks(low: float, high: float, max_ticks: int = 6) -> LogLocator:
-    """A locator for a log axis from ``low`` to ``high`` with at most ``max_ticks`` labels.
-
-    Uses 1-2-5 ticks per decade where they fit, then 1-3, then decades only, then every
-    k-th decade, so labels such as "200 kB" never run into each other on wide ranges.
-    Below one decade with fewer than two 1-2-5 ticks it adds 3, 4, 6, 7, 8, 9 as needed.
-
-    Example:
-        >>> locator = log_ticks(1e3, 1e8)
-        >>> [f"{v:g}" for v in locator.tick_values(1e3, 1e8) if 1e3 <= v <= 1e8]
-        ['1000', '10000', '100000', '1e+06', '1e+07', '1e+08']
-    """
-    if not 0 < low < high:
-        raise ValueError(f"log_ticks needs 0 < low < high; got low={low!r}, high={high!r}")
-    if max_ticks < 2:
-        raise ValueError(f"max_ticks must be an integer ≥ 2; got {max_ticks!r}")
-    if _ticks_between(low, high, _SUBS[0]) < 2:
-        for subs in (
-            (1.0, 2.0, 3.0, 5.0),
-            (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0),
-            tuple(range(1, 10)),
-        ):
-            subs = tuple(float(s) for s in subs)
-            if _ticks_between(low, high, subs) >= 2:
-                break
-        return LogLocator(subs=subs, numticks=max_ticks + 2)
-    for subs in _SUBS:
-        if _ticks_between(low, high, subs) <= max_ticks:
-            return LogLocator(subs=subs, numticks=max_ticks + 2)
-    decades = math.ceil(math.log10(high)) - math.floor(math.log10(low))
-    return LogLocator(subs=(1.0,), numticks=max(2, min(max_ticks, decades)))
-
-
 def fit_axes(
     ax, xs, ys, empty_x: tuple[float, float] = (1, 10), max_xticks: int | None = None
 ) -> None:
@@ -174,7 +139,7 @@ def fit_axes(
         ax.xaxis.set_major_locator(log_ticks(*ax.get_xlim(), max_ticks=max_xticks))
 
 
-def legend_for(ax: Any, artists: list, fontsize: float = 7) -> None:
+def legend_for(ax: Any, artists: list, fontsize: float = FONT_SIZES["legend"]) -> None:
     """A legend of exactly ``artists`` (those with something drawn: no entry for a marker the
     plot does not show), placed where it hides the fewest points ("best"); none when empty."""
     if not artists:

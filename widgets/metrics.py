@@ -36,10 +36,13 @@ __all__ = [
     "Metric",
     "MetricsPanel",
     "accuracy_change",
+    "basis_text",
     "format_accuracy",
     "cost_verdict",
     "notes_for",
     "operations_unit",
+    "runtime_change",
+    "runtime_text",
     "same_work",
     "size_change",
     "within_noise",
@@ -158,6 +161,14 @@ def within_noise(key: str, baseline: Any, measurement: Any) -> bool | None:
 ENERGY_TOLERANCE = 0.25  # without an energy noise test: a relative change this small is noise
 
 
+def _same_configuration(a: Any, b: Any) -> bool:
+    """Whether two measurements are of the same model under the same recipe on one split."""
+    if a is None or b is None:
+        return False
+    fields = ("name", "recipe", "split")
+    return all(getattr(a, f, None) == getattr(b, f, None) for f in fields)
+
+
 def _energy_wh(m: Any) -> float | None:
     kwh = getattr(m, "energy_kwh_per_1k", None)
     return None if kwh is None else kwh * 1000
@@ -193,6 +204,84 @@ def accuracy_change(baseline: Any, measurement: Any) -> str:
     if paired is None:
         return points_change(baseline.accuracy, measurement.accuracy)
     return paired.verdict
+
+
+def _interval_pt(m: Any) -> float | None:
+    """Half the width of the accuracy's 95 % interval, in points (None: no interval)."""
+    low, high = getattr(m, "accuracy_low", None), getattr(m, "accuracy_high", None)
+    if low is None or high is None:
+        return None
+    return 100 * (high - low) / 2
+
+
+def basis_text(m: Any, item: str = "image", first: Any = None) -> str:
+    """On how many items the accuracy shown rests, so that a first look's jump to the final
+    figure is explained: ``"first look on 300 images, ±2.9 pt; refining…"``, then
+    ``"on 2,000 images, ±1.2 pt (first look: 94.0 % on 300)"`` when ``first`` (the first
+    look of the same configuration) was shown before, on fewer items.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> look = NS(n_images=300, accuracy=0.94, accuracy_low=0.911, accuracy_high=0.969,
+        ...           preliminary=True)
+        >>> basis_text(look)
+        'first look on 300 images, ±2.9 pt; refining…'
+        >>> final = NS(n_images=2000, accuracy=0.922, accuracy_low=0.91, accuracy_high=0.934)
+        >>> basis_text(final, first=look)
+        'on 2,000 images, ±1.2 pt (first look: 94.0 % on 300)'
+    """
+    n = getattr(m, "n_images", None)
+    if not n:
+        return ""
+    nouns = f"{n:,} {item}{'s' if n != 1 else ''}"
+    half = _interval_pt(m)
+    spread = f", ±{half:.1f} pt" if half is not None else ""
+    if getattr(m, "preliminary", False):
+        return f"first look on {nouns}{spread}; refining…"
+    text = f"on {nouns}{spread}"
+    other_items = getattr(first, "n_images", n) != n  # on the same items it cannot have moved
+    if first is not None and getattr(first, "accuracy", None) is not None and other_items:
+        text += f" (first look: {format_percent(first.accuracy)} on {first.n_images:,})"
+    return text
+
+
+def runtime_change(baseline: Any, measurement: Any) -> str | None:
+    """``"scikit-learn → torch"`` when ``measurement`` runs in another runtime than
+    ``baseline`` (``Measurement.runtime_change``; objects without it: their ``runtime``
+    fields), else None."""
+    if baseline is None or measurement is None or measurement is baseline:
+        return None
+    method = getattr(measurement, "runtime_change", None)
+    if callable(method):
+        return method(baseline)
+    before, after = getattr(baseline, "runtime", None), getattr(measurement, "runtime", None)
+    if before is None or after is None or before == after:
+        return None
+    return f"{before} → {after}"
+
+
+def runtime_text(baseline: Any, measurement: Any) -> str:
+    """The sentence that names a runtime change apart from the technique's effect, "" when
+    the runtime is the baseline's: ``"runtime changed: torch → onnxruntime; the speed-up is
+    not the technique's alone"`` (the slow-down, or any latency or energy change, when the
+    latency's verdict is not a real speed-up).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> runtime_text(NS(runtime="torch"), NS(runtime="torch"))
+        ''
+    """
+    change = runtime_change(baseline, measurement)
+    if change is None:
+        return ""
+    what = "any latency or energy change"
+    base, value = (
+        getattr(baseline, "latency_ms_p50", None),
+        getattr(measurement, "latency_ms_p50", None),
+    )
+    if base and value and cost_verdict("latency", baseline, measurement) == "real":
+        what = "the speed-up" if value < base else "the slow-down"
+    return f"runtime changed: {change}; {what} is not the technique's alone"
 
 
 def format_accuracy(m: Any) -> str:
@@ -308,9 +397,17 @@ class MetricsPanel(w.VBox):
         grid = w.GridBox(
             cells, layout=w.Layout(grid_template_columns="136px 118px 160px", grid_gap="0 8px")
         )
+        # on how many items the accuracy rests (a first look's, then the final one's)
+        self.basis = w.HTML("")
+        self.basis.add_class("lab-metric-basis")
+        self.runtime = w.HTML("")  # a runtime change, named apart from the technique's effect
+        self.runtime.add_class("lab-runtime-change")
         self.notes = w.HTML("")
         self.notes.add_class("lab-metric-notes")
-        super().__init__([self.title, grid, self.notes], layout={"width": "430px"})
+        self._first: Any = None  # the last first look shown (its figure is named when final)
+        super().__init__(
+            [self.title, self.basis, grid, self.runtime, self.notes], layout={"width": "430px"}
+        )
         self.add_class("lab-metrics")
         self.texts = {m.key: PLACEHOLDER for m in METRICS}
         self.changes = {m.key: "" for m in METRICS}
@@ -323,7 +420,8 @@ class MetricsPanel(w.VBox):
                 value.value = f"<b class='lab-waiting'>{PLACEHOLDER}</b>"
                 self._changes[key].value = ""
             self.title.value = f"<b>{html.escape(name)}</b> · {html.escape(what)}…"
-            self.notes.value = ""
+            self.notes.value = self.basis.value = self.runtime.value = ""
+            self._first = None
             self.texts = {m.key: PLACEHOLDER for m in METRICS}
             self.changes = {m.key: "" for m in METRICS}
             self.numbers = {}
@@ -356,6 +454,13 @@ class MetricsPanel(w.VBox):
         flops_label = f"{unit[0].upper()}{unit[1:]} per {self.item}"
         label = html.escape(getattr(measurement, "label", "") or "baseline")
         stage = "preliminary" if preliminary else "final"
+        first = self._first if _same_configuration(self._first, measurement) else None
+        basis = basis_text(measurement, self.item, first=None if preliminary else first)
+        moved = runtime_text(baseline, measurement)
+        if moved:
+            for key in ("latency", "energy", "co2"):
+                if changes[key] and changes[key] != SAME_WORK:
+                    changes[key] += " · new runtime"
         with self.hold_sync():
             for key in texts:
                 with self._values[key].hold_sync(), self._changes[key].hold_sync():
@@ -368,6 +473,17 @@ class MetricsPanel(w.VBox):
             self._labels["flops"].value = self._label(flops_label)
             self.title.value = f"<b>{html.escape(getattr(measurement, 'name', ''))}</b> · {label}"
             self.notes.value = f"<ul style='margin:4px 0;padding-left:18px;font-size:90%;line-height:1.35'>{notes}</ul>"
+            quality = "accuracy" if getattr(measurement, "accuracy", None) is not None else ""
+            quality = quality or str(getattr(measurement, "metric", "")).replace("_", " ")
+            self.basis.value = (
+                f"<span style='color:#555'>{html.escape(f'{quality} {basis}'.strip())}</span>"
+                if basis
+                else ""
+            )
+            self.runtime.value = (
+                f"<div style='color:#a15c00'>⚠ {html.escape(moved)}</div>" if moved else ""
+            )
+            self._first = measurement if preliminary else None
             self.numbers, self.texts, self.changes = numbers, texts, changes
             self.baseline, self.measurement = baseline, measurement
             self.preliminary = preliminary

@@ -18,29 +18,22 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 import traitlets as t
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from lab.decide import objectives
 from lab.decide.pareto import pareto_front
+from lab.decide.plot_style import FONT_SIZES, MAX_XTICKS, axis_label, style_axes, tick_text
 from widgets.validation import choice
 
 from .figure import FigureView, fit_axes, legend_for
 from .placement import place_labels
-from .units import format_bytes, format_grams
 
-__all__ = ["AXES", "ParetoPlot"]
+__all__ = ["AXES", "MAX_XTICKS", "ParetoPlot"]
 
-MAX_XTICKS = 6  # labels such as "200 kB" stay apart on the default 5.6-inch figure
-
-# x-axis key → (button label, axis label, Measurement field)
+# x-axis key (an objective of lab.decide.objectives) → (button label, axis label, Measurement
+# field); tick labels and font sizes: lab.decide.plot_style, as in every such plot
 AXES = {
-    "size": ("size on disk", "size on disk (log scale)", "artifact_bytes"),
-    "latency": ("latency", "latency, batch 1 p50 (ms, log scale)", "latency_ms_p50"),
-    "co2": ("CO₂ per 1k", "CO₂-eq per 1,000 inferences (log scale)", "co2_g_per_1k"),
-}
-_TICKS = {
-    "size": lambda v, _: format_bytes(int(round(v))).replace(".0 ", " "),
-    "latency": lambda v, _: f"{v:g}",
-    "co2": lambda v, _: format_grams(v),
+    key: (button, axis_label(key), objectives.get(key).field)
+    for key, button in (("size", "size on disk"), ("latency", "latency"), ("co2", "CO₂ per 1k"))
 }
 
 
@@ -90,10 +83,9 @@ class ParetoPlot(w.VBox):
             label="current",
         )
         self._annotation = ax.annotate(
-            "", (0, 0), xytext=(9, 5), textcoords="offset points", fontsize=8
+            "", (0, 0), xytext=(9, 5), textcoords="offset points", fontsize=FONT_SIZES["point"]
         )
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3, which="both")
         super().__init__([self.toggle, self.view.widget])
@@ -160,7 +152,7 @@ class ParetoPlot(w.VBox):
         ]
         self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
         self.view.point_titles[self._scatter] = [  # hover tooltips on the image
-            f"{label}: {100 * m.accuracy:.2f} %, {_TICKS[self.x_axis](x, None)}"
+            f"{label}: {100 * m.accuracy:.2f} %, {tick_text(self.x_axis)(x)}"
             for label, (m, x) in zip(self._labels, shown, strict=True)
         ]
         front = pareto_front(list(zip(xs, ys, strict=True)))
@@ -172,7 +164,7 @@ class ParetoPlot(w.VBox):
             self._highlight.set_data([xs[i]], [ys[i]])
             others = [(x, y) for j, (x, y) in enumerate(zip(xs, ys, strict=True)) if j != i]
             dx, dy, align = place_labels(
-                self.ax, [(xs[i], ys[i])], [self._labels[i]], 8, obstacles=others
+                self.ax, [(xs[i], ys[i])], [self._labels[i]], FONT_SIZES["point"], obstacles=others
             )[0]  # beside the star, on the side that hides no point and stays in the axes
             self._annotation.xy, self._annotation.xyann = (xs[i], ys[i]), (dx, dy)
             self._annotation.set_horizontalalignment(align)
@@ -180,18 +172,21 @@ class ParetoPlot(w.VBox):
         else:
             self._highlight.set_data([], [])
             self._annotation.set_text("")
-        drawn = [(self._scatter, len(xs)), (self._front, len(front)), (self._highlight, current)]
+        drawn = [
+            (self._scatter, len(xs)),
+            (self._front, len(front) > 1),
+            (self._highlight, current),
+        ]
         legend_for(self.ax, [artist for artist, shown_any in drawn if shown_any])
-        self.ax.set_xlabel(AXES[self.x_axis][1])
-        self.ax.xaxis.set_major_formatter(FuncFormatter(_TICKS[self.x_axis]))
         noun = "configuration" if len(xs) == 1 else "configurations"
         title = f"{len(xs)} {noun}, {len(front)} on the frontier"
-        self.ax.set_title(self._waiting if self._waiting and not len(xs) else title, fontsize=9)
+        self.ax.set_title(self._waiting if self._waiting and not len(xs) else title)
+        style_axes(self.ax, self.x_axis)  # after the limits: its ticks follow them
         self.count = len(xs)
         self.view.redraw()
 
     def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        fit_axes(self.ax, xs, ys, max_xticks=MAX_XTICKS)
+        fit_axes(self.ax, xs, ys)
 
 
 def _key(measurement: Any) -> tuple:

@@ -22,19 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from lab.decide.plot_style import LABEL_OFFSETS
+
 __all__ = ["OFFSETS", "place_labels", "text_box"]
 
-# (dx, dy) in points from the point to the text's anchor, and the horizontal alignment
-OFFSETS = (
-    (7, 3, "left"),
-    (7, -11, "left"),
-    (-7, 3, "right"),
-    (-7, -11, "right"),
-    (7, 12, "left"),
-    (-7, -20, "right"),
-    (7, -20, "left"),
-    (-7, 12, "right"),
-)
+OFFSETS = LABEL_OFFSETS  # the one list of places a label may go (lab.decide.plot_style)
 CHAR_WIDTH = 0.62  # a sans-serif character's mean width, in font sizes (generous)
 POINT_RADIUS = 4.0  # points around a marker's centre that a label must leave free
 

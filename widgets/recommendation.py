@@ -27,11 +27,12 @@ import pandas as pd
 
 from lab.decide import objectives
 from lab.decide.pareto import pareto_front
+from lab.decide.plot_style import style_axes
 from lab.decide.recommend import recommend
 from widgets.validation import WidgetValueError, choice
 
-from .figure import FigureView, fit_axes
-from .units import format_bytes
+from .aria import SliderAria
+from .figure import FigureView, fit_axes, legend_for
 
 __all__ = ["RecommendationView"]
 
@@ -101,6 +102,15 @@ class RecommendationView(w.VBox):
             style={"description_width": "initial"},
             layout=w.Layout(width="420px"),
         )
+        self.floor.add_class("lab-floor-slider")
+        # a screen reader hears "91.2 %", not the fraction's first decimal ("0.9")
+        self.floor_aria = SliderAria(
+            self.floor,
+            "lab-floor-slider",
+            lambda v: f"{100 * v:.1f} %",
+            lambda v: round(100 * v, 1),
+            host="lab-recommendation-view",
+        )
         self.objective = w.ToggleButtons(
             options=[("smallest file", "bytes"), ("fastest", "latency"), ("least CO₂", "co2")],
             value=objective,
@@ -127,9 +137,11 @@ class RecommendationView(w.VBox):
         ax.set_xscale("log")
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
         self.recommendation = None
-        super().__init__([w.HBox([self.floor, self.objective]), self.view.widget, self.reason])
+        super().__init__(
+            [w.HBox([self.floor, self.objective]), self.view.widget, self.reason, self.floor_aria]
+        )
+        self.add_class("lab-recommendation-view")
         self._set_range(floor)
         self.floor.observe(lambda _: self.update(), "value")
         self.objective.observe(lambda _: self.update(), "value")
@@ -155,6 +167,7 @@ class RecommendationView(w.VBox):
             self.floor.value = min(max(value, low), best)
             self.floor.min, self.floor.max = low, best
         self._ranged = True
+        self.floor_aria.refresh()
 
     _ranged = False
 
@@ -203,18 +216,12 @@ class RecommendationView(w.VBox):
             self._chosen.set_data([float(chosen[column])], [100 * float(chosen["accuracy"])])
         else:
             self._chosen.set_data([], [])
-        self.ax.set_xlabel(label)
         fit_axes(self.ax, xs, [*ys, 100 * self.floor.value] if len(ys) else ys)
-        if column == "artifact_bytes":
-            from matplotlib.ticker import FuncFormatter
-
-            self.ax.xaxis.set_major_formatter(
-                FuncFormatter(lambda v, _: format_bytes(int(round(v))))
-            )
-        else:
-            from matplotlib.ticker import LogFormatterSciNotation
-
-            self.ax.xaxis.set_major_formatter(LogFormatterSciNotation())
+        # the dashboard's Pareto plot's look: fonts, "10 kB" / "500 µs" / "15 µg" ticks, labels
+        style_axes(self.ax, self.objective.value)
+        drawn = [(self._scatter, len(xs)), (self._front, len(front) > 1)]
+        drawn += [(self._floor_line, len(xs)), (self._chosen, len(self._chosen.get_xdata()))]
+        legend_for(self.ax, [artist for artist, shown_any in drawn if shown_any])
         self.view.redraw()
 
     @property

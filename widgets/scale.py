@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import math
 import numbers
 
@@ -27,6 +28,7 @@ import traitlets as t
 from lab.meters.energy import kg_per_year
 from widgets.validation import WidgetValueError
 
+from .aria import SliderAria
 from .status import render_feedback
 from .units import format_count, format_grams, parse_count
 
@@ -46,6 +48,7 @@ class DeploymentScale(w.VBox):
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
     within_noise = t.Bool(False)  # the CO₂ change vs the baseline is measurement noise
+    runtime_change = t.Unicode("")  # e.g. "scikit-learn → torch": not the technique's alone
     measuring = t.Bool(False)  # the figures are on their way (nothing stale is shown meanwhile)
     kg_per_year = t.Float(None, allow_none=True, read_only=True)
     error = t.Unicode("")
@@ -83,7 +86,12 @@ class DeploymentScale(w.VBox):
         self.feedback.add_class("lab-scale-message")
         self.summary = w.HTML()
         self.summary.add_class("lab-scale-summary")
-        super().__init__([w.HBox([self.slider, self.entry]), self.feedback, self.summary])
+        # a screen reader hears "1,000,000 per day", not the exponent 6; a typed 5000 is said
+        # as typed at the position the page snaps it to (10^3.75)
+        self.aria = SliderAria(self.slider, "lab-scale-slider", self._aria_text, self._aria_now)
+        super().__init__(
+            [w.HBox([self.slider, self.entry]), self.feedback, self.summary, self.aria]
+        )
         self.add_class("lab-scale")
         # not linked both ways: the page's slider snaps a typed 5000 to its step (10^3.75 =
         # 5,623) and sends that back; a position within half a step of per_day is that echo
@@ -138,6 +146,21 @@ class DeploymentScale(w.VBox):
         self._show()
         render_feedback(self.feedback)
 
+    def _at_position(self, value: float) -> float:
+        """What the slider stands for at ``value`` (one of its positions): ``per_day`` where
+        the page shows it (the position it snaps to), else the position's own number."""
+        low, step = self.slider.min, self.slider.step
+        position = round((math.log10(value) - low) / step)
+        if position == round((math.log10(self.per_day) - low) / step):
+            return self.per_day
+        return value
+
+    def _aria_now(self, value: float) -> float:
+        return round(self._at_position(value))
+
+    def _aria_text(self, value: float) -> str:
+        return f"{format_count(self._at_position(value))} per day"
+
     def _show(self) -> None:
         self._writing = True
         try:
@@ -145,7 +168,14 @@ class DeploymentScale(w.VBox):
         finally:
             self._writing = False
 
-    @t.observe("per_day", "co2_g_per_1k", "baseline_co2_g_per_1k", "within_noise", "measuring")
+    @t.observe(
+        "per_day",
+        "co2_g_per_1k",
+        "baseline_co2_g_per_1k",
+        "within_noise",
+        "runtime_change",
+        "measuring",
+    )
     def _update(self, change: dict | None = None) -> None:
         if change is not None and change["name"] == "per_day":
             if self.slider.value != self.per_day:
@@ -153,6 +183,8 @@ class DeploymentScale(w.VBox):
             self.error = ""
             render_feedback(self.feedback)
             self._show()
+            if hasattr(self, "aria"):
+                self.aria.refresh()
         kg = None if self.measuring else kg_per_year(self.per_day, self.co2_g_per_1k)
         self.set_trait("kg_per_year", kg)
         if self.measuring:
@@ -167,5 +199,8 @@ class DeploymentScale(w.VBox):
             text += " (≈ same as uncompressed: the difference is within measurement noise)"
         elif base is not None and base != kg:
             verb = "saves" if base > kg else "adds"
-            text += f" ({verb} {format_grams(abs(base - kg) * 1000)} vs uncompressed)"
+            text += f" ({verb} {format_grams(abs(base - kg) * 1000)} vs uncompressed"
+            if self.runtime_change:  # a new runtime, not the technique alone
+                text += f"; runtime changed: {html.escape(self.runtime_change)}"
+            text += ")"
         self.summary.value = text

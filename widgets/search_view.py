@@ -35,9 +35,9 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 import traitlets as t
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lab.decide.pareto import pareto_front
+from lab.decide.plot_style import FONT_SIZES, style_axes
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes, format_si
@@ -748,15 +748,11 @@ class SearchView(w.VBox):
             label="chosen",
         )
         ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_bytes(round(v))))
-        ax.set_xlabel("artifact size on disk (log scale)")
         ax.set_ylabel("val accuracy (%)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
+        ax.legend(loc="lower right", fontsize=FONT_SIZES["legend"], framealpha=0.7)
+        ax.set_title("no finished trial yet")
         self._rescale(np.empty(0), np.empty(0))
-        ax.set_title("no finished trial yet", fontsize=9)
         try:
             self.view.figure.canvas.mpl_connect("pick_event", self._picked_on_plot)
         except Exception:  # a canvas without events (PNG fallback): the dropdown is enough
@@ -785,8 +781,7 @@ class SearchView(w.VBox):
         self.ax.set_title(
             f"{len(done)} finished trials, {len(front)} on the frontier"
             if len(done)
-            else "no finished trial yet",
-            fontsize=9,
+            else "no finished trial yet"
         )
         self._draw_selection()
         self.view.redraw()
@@ -808,6 +803,7 @@ class SearchView(w.VBox):
 
     def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
         fit_axes(self.ax, xs, ys, empty_x=(100, 100_000))
+        style_axes(self.ax, "size")  # the dashboard's look: fonts, "10 kB" ticks, axis label
 
 
 def _number(value: Any) -> float | None:

@@ -40,6 +40,7 @@ from lab.datasets import fashion as data
 from lab.techniques import schema
 from lab.techniques.configs import PruneConfig, QuantConfig, ResolutionConfig
 
+from .aria import SliderAria
 from .status import render_feedback
 from .units import parse_percent
 from .validation import Checked, WidgetValueError, choice, fraction, integer
@@ -252,7 +253,9 @@ class SparsitySlider(w.VBox):
         )
         self.feedback = w.HTML("", layout={"display": "none"})
         self.feedback.add_class("lab-sparsity-message")
-        super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
+        # a screen reader hears "70 %" (noUiSlider alone says "70", its position)
+        self.aria = SliderAria(self.slider, "lab-sparsity-slider", lambda p: f"{p} %")
+        super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback, self.aria])
         self.add_class("lab-sparsity")
         self.value, self.structure = value, structure
         t.link(
@@ -371,7 +374,9 @@ class BitWidthSlider(w.VBox):
             tooltips=["one scale per output channel (more accurate)", "one scale per tensor"],
             style={"button_width": "104px"},  # fits "per channel" in JupyterLab's font
         )
-        super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback])
+        # a screen reader hears "4 bits" and 4, not the option's index
+        self.aria = SliderAria(self.slider, "lab-bits-slider", bits_label)
+        super().__init__([w.HBox([self.slider, self.entry, self.toggle]), self.feedback, self.aria])
         self.add_class("lab-bits")
         self.value, self.granularity = value, granularity
         t.link((self, "value"), (self.slider, "value"))
@@ -449,7 +454,9 @@ class ResolutionSlider(w.VBox):
             width="64px",
         )
         self.entry, self.feedback = self.box.entry, self.box.feedback
-        super().__init__([w.HBox([self.slider, self.entry]), self.feedback])
+        # a screen reader hears "14 px" and 14, not the option's index
+        self.aria = SliderAria(self.slider, "lab-resolution-slider", lambda size: f"{size} px")
+        super().__init__([w.HBox([self.slider, self.entry]), self.feedback, self.aria])
         self.add_class("lab-resolution")
         self.value = value
         t.link((self, "value"), (self.slider, "value"))
@@ -505,6 +512,7 @@ class ResolutionSlider(w.VBox):
         self.value = target
         self.slider.value = target
         self.box.refresh()
+        self.aria.refresh()
 
     @staticmethod
     def sizes_for(model: nn.Module, candidates: Sequence[int] = SIZES) -> tuple[int, ...]:

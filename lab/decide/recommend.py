@@ -37,6 +37,7 @@ import pandas as pd
 
 from lab.decide import objectives as objective_table
 from lab.decide.pareto import tradeoff
+from lab.decide.plot_style import FONT_SIZES, LABEL_OFFSETS, style_axes
 from lab.evaluation import quality
 from lab.evaluation.quality import MIN_HELD_OUT, unpack
 from lab.models.thin import THIN_MODELS
@@ -1074,20 +1075,20 @@ def plot_tradeoffs(
         )
         labels.append((ax, [(points[i], is_chosen[i]) for i in dict.fromkeys(wanted)]))
         ax.set_xscale("log")
-        ax.set_xlabel(objective_table.get(objective).axis_label)
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3, which="both")
         if xs:
             ax.set_xlim(min(xs) / 2, max(xs) * 4)  # room for the labels on the right
-        ax.set_title(objective_table.get(objective).cheapest, fontsize=10)
+        ax.set_title(objective_table.get(objective).cheapest)
+        style_axes(ax, objective)  # the dashboard's look: fonts, "10 kB" ticks, axis label
     order = [*KINDS, "Pareto frontier", "accuracy needed", "recommended"]
     present = [k for k in order if k in handles]
-    fig.legend(
+    fig.legend(  # outside the axes: it hides no point
         [handles[k] for k in present], present, loc="outside lower center",
-        ncol=len(present), fontsize=8, frameon=False,
+        ncol=len(present), fontsize=FONT_SIZES["legend"], frameon=False,
     )  # fmt: skip
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=FONT_SIZES["figure_title"])
     _place_labels(fig, labels)
     return fig
 
@@ -1172,12 +1173,25 @@ def _interval(row: Mapping, entry) -> tuple[float | None, float | None]:
 __all__ += ["plot_quality"]
 
 
-_LABEL_OFFSETS = ((5, 4, "left"), (5, -11, "left"), (-6, 4, "right"))
+def _marker_boxes(ax) -> list:
+    """The display box of every point drawn on ``ax`` (its scatter collections, the star
+    included): what a label must not hide."""
+    from matplotlib.transforms import Bbox
+
+    boxes = []
+    for collection in ax.collections:
+        offsets = collection.get_offsets()
+        sizes = collection.get_sizes() if len(collection.get_sizes()) else [36.0]
+        for i, (px, py) in enumerate(ax.transData.transform(offsets)):
+            r = math.sqrt(sizes[i % len(sizes)]) / 2 * ax.figure.dpi / 72
+            boxes.append(Bbox([[px - r, py - r], [px + r, py + r]]))
+    return boxes
 
 
 def _place_labels(fig, labels) -> None:
-    """Annotate each axes' points in priority order where the text overlaps no earlier label
-    and stays inside the axes (trying three offsets); the rest stay unlabelled."""
+    """Annotate each axes' points in priority order where the text hides no point and no
+    earlier label and stays inside the axes (trying :data:`LABEL_OFFSETS`, moved clear of the
+    point's own marker); the rest stay unlabelled."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
@@ -1185,18 +1199,32 @@ def _place_labels(fig, labels) -> None:
     renderer = canvas.get_renderer()
     for ax, items in labels:
         frame = ax.get_window_extent(renderer)
+        marks = _marker_boxes(ax)
         placed = []
         for (row, x, y), chosen in items:
-            for dx, dy, align in _LABEL_OFFSETS:
+            own = max(
+                (
+                    m.width / 2 * 72 / fig.dpi
+                    for m in marks
+                    if m.contains(*ax.transData.transform((x, y)))
+                ),
+                default=3.0,
+            )  # the point's largest marker (a star is bigger), in points
+            for dx, dy, align in LABEL_OFFSETS:
+                dx = math.copysign(max(abs(dx), own + 2), dx)
                 text = ax.annotate(
                     _short(display_name(row)), (x, y), textcoords="offset points",
-                    xytext=(dx, dy), ha=align, fontsize=7,
+                    xytext=(dx, dy), ha=align, fontsize=FONT_SIZES["point"],
                     fontweight="bold" if chosen else "normal", zorder=5,
                 )  # fmt: skip
                 text.set_in_layout(False)
                 box = text.get_window_extent(renderer)
-                inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
-                if inside and not any(box.overlaps(other) for other in placed):
+                inside = (
+                    frame.x0 <= box.x0 and box.x1 <= frame.x1
+                    and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                )  # fmt: skip
+                hides = any(box.overlaps(other) for other in [*placed, *marks])
+                if inside and not hides:
                     placed.append(box)
                     break
                 text.remove()
