@@ -151,10 +151,13 @@ def test_bad_search_spaces_are_rejected_clearly(kwargs, words):
 
 
 def test_objectives_are_the_documented_measurement_fields():
+    from lab.evaluation.quality import RANKABLE
     from lab.measure import Measurement
 
-    names = set(Measurement.__dataclass_fields__)
+    # a Measurement field, or a quality metric its per-item results give (quality.estimate_of)
+    names = set(Measurement.__dataclass_fields__) | set(RANKABLE)
     assert all(field in names for _, field in OBJECTIVES.values())
+    assert {f"val_{m}" for m in RANKABLE} <= set(OBJECTIVES)
 
 
 def _replay_front(result: SearchResult, tmp_path) -> list[tuple]:
