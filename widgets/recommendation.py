@@ -143,7 +143,7 @@ class RecommendationView(w.VBox):
         (self._front,) = ax.plot(
             [], [], drawstyle="steps-post", color="#e5883e", lw=2, label="Pareto frontier"
         )
-        self._floor_line = ax.axhline(0, color="#555", ls="--", lw=1, label="worst acceptable")
+        self._floor_line = ax.axhline(0, color="#555", ls="--", lw=1, label="accuracy floor")
         (self._chosen,) = ax.plot(
             [],
             [],
@@ -179,6 +179,9 @@ class RecommendationView(w.VBox):
         bound = "≥" if entry.higher_is_better else "≤"
         self.floor.description = f"{entry.words} {bound}"
         self.floor.readout_format = ".1%" if entry.unit == "fraction" else ".4g"
+        kind = "floor" if entry.higher_is_better else "ceiling"  # the worst acceptable value
+        self._floor_line.set_label(f"{entry.words} {kind}")
+        self.ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
 
     def _metric_changed(self, change: dict) -> None:
         with self.floor.hold_trait_notifications():

@@ -434,6 +434,9 @@ def _objective(trial, settings: _Settings):
         trial.set_constraint(str(bound), excess)  # feasible when ≤ 0; samplers and fronts see it
     trial.set_user_attr("constraint", violation)
     trial.set_user_attr("quality", {k: v for k, v in values.items() if k.startswith("val_")})
+    judged = [OBJECTIVES[k][1] for k in settings.objectives if OBJECTIVES[k][1] in quality.METRICS]
+    judged += [bound.name for bound in settings.constraints if bound.quality]
+    trial.set_user_attr("quality_record", quality.record(m, judged))  # the model card's
     _save_model(compressed.model, candidate, trial.number, settings)
     return tuple(values[key] for key in settings.objectives)
 
@@ -654,11 +657,9 @@ class SearchResult:
             },
             "objectives": dict(zip(self.objectives, trial.values or [], strict=False)),
             "measurement_val": trial.user_attrs.get("measurement", {}),
-            "quality_val": quality.record(
-                trial.user_attrs.get("measurement", {}),
-                [OBJECTIVES[k][1] for k in self.objectives if OBJECTIVES[k][1] in quality.METRICS]
-                + [c.name for c in self.constraints if c.quality],
-            ),
+            # the metric the trial was judged by on val, with its value and 95 % interval
+            "quality_val": trial.user_attrs.get("quality_record")
+            or quality.record(trial.user_attrs.get("measurement", {})),
             "constraints": [str(c) for c in self.constraints],
             "artifact_bytes": (folder / "model.lab").stat().st_size,
             "load": "lab.artifact.load('model.lab', lab.architectures.SearchNet(**architecture))",

@@ -296,11 +296,15 @@ def parse_constraint(text: object, costs: Mapping[str, str], task: str) -> Const
         raise ConfigError(f"constraint must be a string such as {_EXAMPLES}; got {text!r}")
     found = _FORM.match(text)
     if found is None:
-        raise ConfigError(f"constraint must read '<name> <= <number>' or '>=', {_EXAMPLES}; got {text!r}")
+        raise ConfigError(
+            f"constraint must read '<name> <= <number>' or '>=', {_EXAMPLES}; got {text!r}"
+        )
     name, op, number = found.groups()
     op = {"≤": "<=", "≥": ">="}.get(op, op)
     if op not in ("<=", ">="):
-        raise ConfigError(f"constraint {text!r}: use <= or >= (a bound includes its limit), not {op}")
+        raise ConfigError(
+            f"constraint {text!r}: use <= or >= (a bound includes its limit), not {op}"
+        )
     try:
         limit = float(number)
     except ValueError:

@@ -1046,8 +1046,10 @@ def _items(measurement: object):
     if not (isinstance(predictions, str) and predictions and isinstance(targets, str) and targets):
         return None
     scores = _field(measurement, "scores")
-    return unpack(targets), unpack(predictions), (
-        unpack(scores) if isinstance(scores, str) and scores else None
+    return (
+        unpack(targets),
+        unpack(predictions),
+        (unpack(scores) if isinstance(scores, str) and scores else None),
     )
 
 
@@ -1093,13 +1095,15 @@ def estimate_of(measurement: object, metric: str | Metric, *, interval: bool = T
     if _field(measurement, "metric") == entry.name:
         value = _finite(_field(measurement, "metric_value"))
         if value is not None:
-            low, high = _finite(_field(measurement, "metric_low")), _finite(
-                _field(measurement, "metric_high")
+            low, high = (
+                _finite(_field(measurement, "metric_low")),
+                _finite(_field(measurement, "metric_high")),
             )
             return Estimate(entry.name, value, low, high, n, "as measured")
     if entry.name == "accuracy" and (value := _finite(_field(measurement, "accuracy"))) is not None:
-        low, high = _finite(_field(measurement, "accuracy_low")), _finite(
-            _field(measurement, "accuracy_high")
+        low, high = (
+            _finite(_field(measurement, "accuracy_low")),
+            _finite(_field(measurement, "accuracy_high")),
         )
         return Estimate("accuracy", value, low, high, n, "Wilson")
     table = _field(measurement, "metrics")
