@@ -20,6 +20,12 @@ Small data: :func:`cross_validate` estimates a thin model's metric with scikit-l
 with the Nadeau–Bengio corrected interval, and :func:`cv_paired` compares two such estimates
 fold by fold. :func:`estimate_kind` says which estimate a data set calls for.
 
+A measurement judged by another metric than its own: :func:`estimate_of` reads any metric of
+its task (from its fields or its per-item results), :func:`compare_measurements` runs the
+paired test between two measurements on the same items, :func:`choices` lists the metrics a
+task can be ranked by (:func:`check_choice` refuses the others, naming those allowed) and
+:func:`record` is what a model card says about its quality.
+
 Per-item results travel with a measurement as compact text (:func:`pack`/:func:`unpack`);
 :func:`measurement_fields` gives the fields a measurement of any task carries.
 
@@ -37,6 +43,7 @@ from __future__ import annotations
 import base64
 import math
 import numbers
+import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1065,6 +1072,7 @@ def _task_of(measurement: object, entry: Metric) -> str:
 
 _ESTIMATES: dict = {}  # (metric, targets, predictions, scores) text → Estimate, newest last
 _ESTIMATES_KEPT = 512
+_ESTIMATES_LOCK = threading.Lock()
 
 
 def estimate_of(measurement: object, metric: str | Metric, *, interval: bool = True):
@@ -1123,17 +1131,19 @@ def estimate_of(measurement: object, metric: str | Metric, *, interval: bool = T
     if items is not None and (not entry.needs_scores or items[2] is not None):
         key = (entry.name, interval, _field(measurement, "targets"),
                _field(measurement, "predictions"), _field(measurement, "scores") or "")  # fmt: skip
-        if key in _ESTIMATES:
-            return _ESTIMATES[key]
+        with _ESTIMATES_LOCK:  # a widget thread and the dashboard's worker read it at once
+            if key in _ESTIMATES:
+                return _ESTIMATES[key]
         y, p, s = items
         if interval:
             found = score(task, y, p, scores=s, metrics=[entry.name])[entry.name]
         else:
             value = entry.compute(y, None, s) if entry.needs_scores else entry.compute(y, p)
             found = Estimate(entry.name, float(value), None, None, len(y), "per-item results")
-        _ESTIMATES[key] = found
-        while len(_ESTIMATES) > _ESTIMATES_KEPT:
-            _ESTIMATES.pop(next(iter(_ESTIMATES)))
+        with _ESTIMATES_LOCK:
+            _ESTIMATES[key] = found
+            while len(_ESTIMATES) > _ESTIMATES_KEPT:
+                _ESTIMATES.pop(next(iter(_ESTIMATES)))
         return found
     value = _finite(_field(measurement, entry.name))
     return None if value is None else Estimate(entry.name, value, None, None, n, "stored")
