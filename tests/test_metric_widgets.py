@@ -165,3 +165,34 @@ def test_the_dashboard_on_imbalanced_data_defaults_to_accuracy_and_offers_balanc
         assert dash.metrics.numbers["accuracy"] == pytest.approx(auc)
     finally:
         dash.close()
+
+
+def test_the_search_view_plots_the_studys_quality_objective(tmp_path):
+    import optuna
+
+    from widgets import SearchView
+
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    study = optuna.create_study(study_name="f1", storage=url, directions=["maximize", "minimize"])
+    # macro-F1 and accuracy disagree on purpose: the plot must follow the objective
+    trials = [(0.60, 0.95, 5_000), (0.80, 0.90, 20_000), (0.70, 0.97, 80_000)]
+    for f1, accuracy, size in trials:
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, values=[f1, size],
+            user_attrs={"architecture": {"widths": [4]}, "recipe": "{}", "constraint": [],
+                        "measurement": {"accuracy": accuracy, "artifact_bytes": size},
+                        "quality": {"val_macro_f1": f1}},
+        ))  # fmt: skip
+    view = SearchView("f1", storage=url, objectives=("val_macro_f1", "artifact_bytes"))
+    try:
+        assert view.ax.get_ylabel() == "val macro-F1 (%), higher is better"
+        drawn = sorted(zip(view.data["x"].tolist(), view.data["y"].tolist(), strict=True))
+        assert drawn == [
+            (s, pytest.approx(100 * f)) for f, _, s in sorted(trials, key=lambda t: t[2])
+        ]
+        assert view.data["front_numbers"] == [0, 1]  # the third is dominated on macro-F1
+        view.select(1)
+        assert "val macro-F1" in view.details.value and "80.0%" in view.details.value
+    finally:
+        view.stop()
+        view.close()
