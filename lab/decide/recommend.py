@@ -3,7 +3,7 @@ only then shrink a deep one" — decided on measured numbers.
 
 :func:`recommend` takes measurements (a DataFrame such as
 ``lab.store.default_store().to_frame()``, a :class:`~lab.store.ResultStore`, or a list of
-:class:`~lab.measure.Measurement` objects or dicts, e.g. :func:`lab.thin.measure_thin`'s),
+:class:`~lab.measure.Measurement` objects or dicts, e.g. ``lab.evaluate(...).as_dict()``),
 keeps those **on par** — accuracy ≥ ``min_accuracy`` and/or within ``tolerance_pt``
 percentage points of the best (1.0 pt when neither is given) — and returns the cheapest
 on the objective (``bytes``: ``artifact_bytes``, ``latency``: ``latency_ms_p50``, ``co2``:
