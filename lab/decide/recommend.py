@@ -344,8 +344,9 @@ def recommend(
         split: keep only rows measured on this split (mixing splits is an error).
         country: keep only rows priced for this country (checked like ``split`` for co2).
         data: keep only rows measured on this data set (mixing data sets is an error).
-        metric: a name from :data:`lab.quality.METRICS` (default: the rows' own ``metric``
-            when they agree, else accuracy).
+        metric: a name from :data:`lab.quality.METRICS` (default: the metric of the
+            ``cross_validation`` results when given, else the rows' own ``metric`` when they
+            agree, else accuracy).
         alpha: the significance level of the paired tests.
         limit: the worst acceptable value of ``metric``: a floor where higher is better
             (a fraction for metrics in %, e.g. ``0.8`` macro-F1), a ceiling for errors in
@@ -374,6 +375,9 @@ def recommend(
     if objective_table.get(objective).per_country or country is not None:
         rows = _filtered(rows, "country", country)
     _check_costs(rows, {"artifact_bytes", column})
+    if metric is None and isinstance(cross_validation, Mapping):  # judge by what they estimate
+        estimated = {getattr(c, "metric", None) for c in cross_validation.values()}
+        metric = estimated.pop() if len(estimated) == 1 and None not in estimated else None
     entry = _metric_of(rows, metric)
     if floor is not None and entry.name != "accuracy":
         raise ValueError(
