@@ -11,14 +11,16 @@ random_state=0)`` (scikit-learn's generator: 20 features, 2 informative, 2 redun
 
 For each set every thin model of the task (:func:`lab.thin.thin_names`, the trivial
 baseline included) is fitted on ``train`` and measured on ``test`` with
-:func:`lab.thin.measure_thin` (``effort="quick"``). Per model: the default metric of the
+:func:`lab.evaluate` (``effort="quick"``; every metric from its per-item results). Per model: the default metric of the
 task (:func:`lab.quality.default_metric`), its 95 % interval, every metric of the task,
 ``matches_sklearn`` (each value equal to scikit-learn's own function on the model's
 predictions, recomputed here), and the paired test against the trivial baseline. Per set:
 :func:`lab.recommend.recommend` (objective bytes) — chosen, reason, each model's tests —
 and, when the test split is below :data:`lab.quality.MIN_HELD_OUT` items, the repeated
 k-fold estimate (:func:`lab.quality.cross_validate`) of the chosen and the best model,
-their corrected paired test, and which estimate the set calls for.
+their corrected paired test, which estimate the set calls for, and ``recommendation_cv``:
+the same models (and the trivial baseline) recommended on their cross-validation results
+(``recommend(..., cross_validation=...)``: "on par" by the corrected repeated k-fold test).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab import machine, quality, thin
+from lab import evaluate, machine, quality, thin
 from lab.datasets import as_data
 from lab.recommend import recommend
 
@@ -89,7 +91,8 @@ def run_set(name: str, loader, options: dict, cache_dir: Path, repeats: int) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = thin.fit_thin(model_name, data=data, progress=False, cache_dir=cache_dir)
-            row = thin.measure_thin(model, "test", data=data, effort="quick")
+            measured = evaluate(model, split="test", data=data, effort="quick")
+            row = measured.as_dict(every_metric=True)
         rows.append(row)
         models[model_name] = model
     trivial = next(r for r in rows if thin.THIN_MODELS[r["name"]].trivial)
@@ -165,6 +168,15 @@ def run_set(name: str, loader, options: dict, cache_dir: Path, repeats: int) -> 
         if chosen != best:
             versus = quality.cv_paired(cv[best], cv[chosen])
             result["cross_validation"]["chosen_vs_best"] = versus.verdict
+        # the same models recommended on their cross-validation results instead of test
+        by_cv = recommend([r for r in rows if r["name"] in cv], metric=metric, cross_validation=cv)
+        result["recommendation_cv"] = {
+            "chosen": by_cv.chosen["name"] if by_cv.chosen else None,
+            "on_par": [r["name"] for r in by_cv.on_par],
+            "estimate": by_cv.estimate,
+            "reason": by_cv.reason,
+            "tests": by_cv.tests,
+        }
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 

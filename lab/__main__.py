@@ -77,6 +77,8 @@ _SEARCH_OPTIONS = {
     "n_workers": "--workers",
     "seed": "--seed",
     "constraint artifact_bytes": "--max-bytes",
+    "constraint": "--constraint",
+    "constraints": "--constraint",
     "objectives": "--objectives",
 }
 
@@ -98,6 +100,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     space = SearchSpace.tiny() if args.space == "tiny" else SearchSpace()
     constraints = {"artifact_bytes": args.max_bytes} if args.max_bytes else None
+    if args.constraint:  # strings, checked against the data's task by search()
+        constraints = [*args.constraint] + (
+            [f"artifact_bytes <= {args.max_bytes}"] if args.max_bytes else []
+        )
     try:
         result = search(
             space,
@@ -308,9 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--objectives",
         type=_objectives,
         default=("val_accuracy", "artifact_bytes"),
-        help="comma-separated, e.g. val_accuracy,artifact_bytes",
+        help="comma-separated, e.g. val_accuracy,artifact_bytes or val_macro_f1,latency_ms_p50",
     )
     se.add_argument("--max-bytes", type=_positive_int, default=None, help="artifact size bound")
+    se.add_argument(
+        "--constraint",
+        action="append",
+        default=None,
+        metavar="BOUND",
+        help="a bound on a cost or a quality metric on val, e.g. 'macro_f1 >= 0.8' or "
+        "'artifact_bytes <= 8536' (repeat for several)",
+    )
     se.add_argument("--seed", type=_seed, default=0, help="an integer from 0 to 2**31 − 1")
     se.add_argument("--json", action="store_true")
     se.set_defaults(run=_cmd_search)

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,6 +27,7 @@ WORKSHOP = (
     "08_learning_techniques",
     "09_efficient_architectures",
     "10_deployment",
+    "11_your_task",
 )
 CHECK_CALL = re.compile(r"exercises\.check\(\s*[\"']([\w-]+)[\"']")
 
@@ -273,6 +275,8 @@ WRONG_KINDS = {
     "labels-for-80": 3,
     "faster-at-batch-1": "mlp",
     "fastest-runtime": "tensorrt",
+    "dummy-balanced": "half",
+    "cheapest-on-rmse": 3,
 }
 
 
@@ -305,6 +309,57 @@ def test_frontier_members_follows_an_independent_dominance_check(store):
         assert not wrong and "dominated" in wrong.message
     fewer = exercises.check("frontier-members", front[1:])
     assert not fewer and "missing" in fewer.message
+
+
+def test_dummy_balanced_is_scikit_learns_balanced_accuracy_of_the_majority_guess(store):
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    test = exercises._imbalanced().split("test").labels.numpy()
+    majority = np.full_like(test, np.bincount(test).argmax())  # DummyClassifier(prior)
+    balanced = balanced_accuracy_score(test, majority)
+    assert exercises.check("dummy-balanced", balanced)
+    as_accuracy = exercises.check("dummy-balanced", accuracy_score(test, majority))
+    assert not as_accuracy and as_accuracy.hint_level == 1 and "its accuracy" in str(as_accuracy)
+    percent = exercises.check("dummy-balanced", 100 * balanced)
+    assert not percent and "a percentage?" in str(percent)
+
+
+def _paired_rmse_p(y, a, b) -> float:
+    """Two-sided p of RMSE(b) − RMSE(a) under swapping each item's two predictions (SciPy)."""
+    from scipy.stats import permutation_test
+
+    def statistic(ea, eb):
+        return np.sqrt(np.mean(eb)) - np.sqrt(np.mean(ea))
+
+    found = permutation_test(((a - y) ** 2, (b - y) ** 2), statistic, permutation_type="samples",
+                             n_resamples=4_999, random_state=0)  # fmt: skip
+    return found.pvalue
+
+
+def test_cheapest_on_rmse_follows_an_independent_paired_test(store):
+    from lab import thin
+
+    diabetes = exercises._diabetes()
+    x, y = diabetes.split("test").images.numpy(), diabetes.split("test").labels.numpy()
+    names = [*exercises.ON_PAR_REGRESSORS, "DummyRegressor"]
+    pred = {n: thin.fit_thin(n, data=diabetes, progress=False).estimator.predict(x) for n in names}
+    rmse = {n: float(np.sqrt(np.mean((pred[n] - y) ** 2))) for n in names}
+    best = min(exercises.ON_PAR_REGRESSORS, key=rmse.get)
+    done = exercises.check("cheapest-on-rmse", best)  # measures the files' bytes
+    sizes = {n: f["artifact_bytes"] for n, f in done.measured.items()}
+    assert {n: f["rmse"] for n, f in done.measured.items()} == pytest.approx(rmse)
+    on_par = [  # within 1 % of the best, or not significantly worse (α = 0.05)
+        n for n in exercises.ON_PAR_REGRESSORS
+        if rmse[n] <= 1.01 * rmse[best] or _paired_rmse_p(y, pred[best], pred[n]) >= 0.05
+    ]  # fmt: skip
+    beats = [n for n in on_par if _paired_rmse_p(y, pred["DummyRegressor"], pred[n]) < 0.05]
+    want = min(beats, key=sizes.get)
+    result = exercises.check("cheapest-on-rmse", want)
+    assert result, result
+    for other in exercises.ON_PAR_REGRESSORS:
+        if other != want:
+            wrong = exercises.check("cheapest-on-rmse", other)
+            assert not wrong and wrong.hint_level == (2 if other in on_par else 1)
 
 
 def test_labels_for_80_measures_a_learning_curve(store):

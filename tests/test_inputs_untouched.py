@@ -111,6 +111,41 @@ def _search_refusing_other_objectives(given: dict, tmp_path: Path) -> None:
         )
 
 
+def _search_with_quality_constraints(given: dict, tmp_path: Path) -> None:
+    from lab.search import SearchSpace, search
+
+    with pytest.raises(ValueError, match="already exists"):
+        search(
+            SearchSpace.tiny(),
+            objectives=["val_macro_f1", "macs", "artifact_bytes"],
+            constraints=given["constraints"],
+            n_trials=1,
+            study="mine",
+            storage=given["storage"],
+            progress=False,
+        )
+
+
+def _cross_validated(tmp_path: Path) -> dict:
+    from sklearn.dummy import DummyClassifier
+
+    from lab.evaluation.quality import cross_validate
+
+    x, y = _digits()
+    cv = {"DummyClassifier": cross_validate(DummyClassifier(), (x, y), n_splits=2, n_repeats=1)}
+    rows = [{"name": "DummyClassifier", "artifact_bytes": 10, "task": "multiclass"},
+            {"name": "LogisticRegression", "artifact_bytes": 99, "task": "multiclass"}]  # fmt: skip
+    return {"rows": rows, "cv": cv, "estimator": LogisticRegression(max_iter=50), "x": x, "y": y}
+
+
+def _recommend_on_cross_validation(given: dict, tmp_path: Path) -> None:
+    from lab.evaluation.quality import cross_validate
+
+    mine = cross_validate(given["estimator"], (given["x"], given["y"]), n_splits=2, n_repeats=1)
+    rec.recommend(given["rows"], cross_validation=given["cv"])  # the user's own dict
+    rec.recommend(given["rows"], cross_validation={**given["cv"], "LogisticRegression": mine})
+
+
 def _search_result_reads(given: dict, tmp_path: Path) -> None:
     from lab.search import SearchResult
 
@@ -179,6 +214,14 @@ SURFACES: dict[str, tuple[Make, Call]] = {
     ),  # fmt: skip
     "search refusing a study": (_study, _search_refusing_other_objectives),
     "SearchResult reads a study": (_study, _search_result_reads),
+    "search with quality constraints": (
+        lambda p: {**_study(p), "constraints": ["macro_f1 >= 0.1", "macs <= 1e6"]},
+        _search_with_quality_constraints,
+    ),
+    "cross_validate + recommend(cross_validation=)": (
+        _cross_validated,
+        _recommend_on_cross_validation,
+    ),
     "Dashboard(model)": (lambda p: {"model": _user_model("mixed")}, _dashboard),
     "to_onnx(model)": (lambda p: {"model": _user_model("train")}, _export),
     "RecommendationView(DataFrame)": (

@@ -8,6 +8,7 @@ installed by ``make test``) and skips with the reason where it is not installed.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -57,20 +58,52 @@ def test_every_trial_lands_in_the_result_store_with_its_recipe(tmp_path):
     assert set(searched["recipe"]) == {Recipe.from_json(r).to_json() for r in done["recipe"]}
 
 
+def _unpruned(tmp_path, study: str, n_trials: int, **kwargs) -> SearchResult:
+    """A tiny search whose every trial runs to the end."""
+    return search(TINY, n_trials=n_trials, study=study, storage=_sqlite(tmp_path),
+                  prune_trials=False, progress=False, **kwargs)  # fmt: skip
+
+
 def test_constraints_keep_violating_trials_off_the_frontier(tmp_path):
-    result = search(
-        TINY,
-        n_trials=4,
-        study="c",
-        storage=_sqlite(tmp_path),
-        constraints={"artifact_bytes": 700},
-        prune_trials=False,
-        progress=False,
-    )
+    result = _unpruned(tmp_path, "c", 4, constraints={"artifact_bytes": 700})
     frame = result.trials_frame()
     assert ((frame["artifact_bytes"] <= 700) == frame["feasible"]).all()
     front = result.frontier()
     assert (front["artifact_bytes"] <= 700).all()
+
+
+def test_a_quality_objective_and_constraint_other_than_accuracy(tmp_path):
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from lab.evaluation.quality import unpack
+
+    result = _unpruned(
+        tmp_path,
+        "q",
+        2,
+        objectives=("val_macro_f1", "artifact_bytes"),
+        constraints=["balanced_accuracy >= 0.3", "artifact_bytes <= 1e9"],
+    )
+    frame = result.trials_frame().query("state == 'COMPLETE'").set_index("number")
+    rows = store.default_store().to_frame()
+    for number, trial in frame.iterrows():
+        row = rows[rows["name"] == f"search/q/{number}"].iloc[-1]
+        y, p = unpack(row["targets"]), unpack(row["predictions"])  # the val items
+        assert trial["val_macro_f1"] == f1_score(y, p, average="macro", zero_division=0.0)
+        balanced = balanced_accuracy_score(y, p)
+        assert trial["val_balanced_accuracy"] == balanced
+        assert trial["feasible"] == (balanced >= 0.3)
+    number = int(frame.index[0])
+    card = json.loads((result.export(number, tmp_path / "out") / "model_card.json").read_text())
+    judged = card["quality_val"]
+    assert judged["split"] == "val" and judged["task"] == "multiclass"
+    assert judged["metrics"]["macro_f1"]["value"] == frame.loc[number, "val_macro_f1"]
+    assert judged["metrics"]["macro_f1"]["low"] <= judged["metrics"]["macro_f1"]["value"]
+    assert card["constraints"] == ["balanced_accuracy >= 0.3", "artifact_bytes <= 1e+09"]
+    with pytest.raises(ConfigError, match="objectives val_mae does not apply"):
+        search(TINY, n_trials=1, storage=_sqlite(tmp_path), objectives=("val_mae", "macs"))
+    with pytest.raises(ConfigError, match="metric must be one of accuracy, balanced_accuracy"):
+        search(TINY, n_trials=1, storage=_sqlite(tmp_path), constraints="mae <= 50")
 
 
 def test_a_search_resumes_where_it_stopped(tmp_path):
@@ -151,10 +184,13 @@ def test_bad_search_spaces_are_rejected_clearly(kwargs, words):
 
 
 def test_objectives_are_the_documented_measurement_fields():
+    from lab.evaluation.quality import RANKABLE
     from lab.measure import Measurement
 
-    names = set(Measurement.__dataclass_fields__)
+    # a Measurement field, or a quality metric its per-item results give (quality.estimate_of)
+    names = set(Measurement.__dataclass_fields__) | set(RANKABLE)
     assert all(field in names for _, field in OBJECTIVES.values())
+    assert {f"val_{m}" for m in RANKABLE} <= set(OBJECTIVES)
 
 
 def _replay_front(result: SearchResult, tmp_path) -> list[tuple]:

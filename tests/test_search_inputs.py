@@ -266,6 +266,9 @@ CLI_CASES = [
     (["--seed", "-3"], "--seed", "from 0"),
     (["--hours", "1e308"], "--hours", "finite number of hours"),
     (["--workers", "100000"], "--workers", "n_workers must be an integer from 1"),
+    (["--constraint", "mae <= 50"], "--constraint", "macro_f1 for a multiclass task"),
+    (["--constraint", "macro_f1 >= 80"], "--constraint", "a fraction from 0 to 1"),
+    (["--constraint", "macro_f1 > 0.8"], "--constraint", "use <= or >="),
 ]
 
 

@@ -63,7 +63,7 @@ from widgets.validation import WidgetValueError
 from .device_panel import DevicePanel
 from .metrics import MetricsPanel, cost_verdict, runtime_change
 from .pareto_plot import ParetoPlot
-from .pickers import ModelPicker, RegionPicker
+from .pickers import MetricPicker, ModelPicker, RegionPicker
 from .recommendation import RecommendationView
 from .scale import DeploymentScale
 from .sensitivity import SensitivityView
@@ -209,6 +209,9 @@ class Dashboard(w.VBox):
             when a newer request supersedes the evaluation.
         store: lab :class:`~lab.store.ResultStore` for the results (default: lab's default store).
         debounce: seconds a burst of changes must be quiet before its last one is evaluated.
+        metric: the quality metric the panel, the plot and the recommendation show (one of
+            :func:`lab.evaluation.quality.choices` for the data's task; the picker offers
+            those only); default accuracy for classification, MAE for regression.
         progressive: show a first look before the final figures of a configuration that must
             be measured (exact bytes and FLOPs, accuracy on up to 500 live images, as many as
             one second allows, with its 95 %
@@ -239,10 +242,12 @@ class Dashboard(w.VBox):
         store: Any = None,
         debounce: float = 0.05,
         progressive: bool | None = None,
+        metric: str | None = None,
     ) -> None:
         from lab.datasets import as_data
 
         self.data = as_data(data)
+        self.metric_picker = MetricPicker(self.data.task, metric)  # refuses another task's
         if isinstance(debounce, bool) or not isinstance(debounce, numbers.Real):
             raise WidgetValueError(f"debounce must be a number of seconds ≥ 0; got {debounce!r}")
         if not 0 <= float(debounce) < math.inf:
@@ -298,12 +303,16 @@ class Dashboard(w.VBox):
         self.scale = DeploymentScale()
         self.device = DevicePanel()  # re-reads the shown measurement: never evaluates
         self.metrics = MetricsPanel(item="image" if self.data.kind == "image" else "item")
+        self.metrics.metric = self.metric_picker.value
         # an image drawn in the kernel: it reaches the page with the panel, not a round trip later
-        self.pareto = ParetoPlot(interactive=False)
+        self.pareto = ParetoPlot(interactive=False, metric=self.metric_picker.value)
         self.sensitivity = SensitivityView(self._torch_model, data=self.data)
         # redrawn after every move: an ipympl canvas would cost a PNG render in the kernel each
         # time (its page asks for one even while the accordion is closed)
-        self.recommendation = RecommendationView([], split=LIVE[0], interactive=False)
+        self.recommendation = RecommendationView(
+            [], split=LIVE[0], interactive=False, task=self.data.task,
+            metric=self.metric_picker.value,
+        )  # fmt: skip
         self.status = StatusLine()
         super().__init__(self._layout(), layout={"padding": "4px"})
         self.add_class("lab-dashboard")
@@ -316,6 +325,7 @@ class Dashboard(w.VBox):
             slider.observe(lambda _: self.refresh(), names=names)
         self.region.observe(self._region_changed, names="value")
         self.model_picker.observe(self._model_changed, names="value")
+        self.metric_picker.observe(self._metric_changed, names="value")
         self.full_button.on_click(lambda _: self.evaluate_full())
         t.link((self.status, "busy"), (self, "busy"))
         t.link((self.status, "error"), (self, "error"))
@@ -491,7 +501,10 @@ class Dashboard(w.VBox):
             layout={"width": "1160px", "max_width": "100%"},
         )
         return [
-            w.HBox([self.model_picker, self.region], layout={"flex_flow": "row wrap"}),
+            w.HBox(
+                [self.model_picker, self.region, self.metric_picker],
+                layout={"flex_flow": "row wrap"},
+            ),
             self.status,
             w.HBox([controls, self.metrics], layout=row),
             w.HBox([self.pareto, scan], layout=row),
@@ -709,6 +722,14 @@ class Dashboard(w.VBox):
         self._fit_controls()
         self.sensitivity.model = self._torch_model
         self.refresh()
+
+    def _metric_changed(self, change: dict) -> None:
+        """The panel, the plot and the recommendation in the chosen metric (nothing is
+        measured again: every metric comes from the per-item results already measured)."""
+        with self._worker.deliver_lock:  # the views are also updated from the worker thread
+            self.metrics.metric = change["new"]
+            self.pareto.metric = change["new"]
+            self.recommendation.metric.value = change["new"]
 
     def _recommend(self) -> None:
         """Every model and configuration measured on the live split, for the recommendation."""

@@ -115,9 +115,17 @@ class FigureView:
 
 
 def fit_axes(
-    ax, xs, ys, empty_x: tuple[float, float] = (1, 10), max_xticks: int | None = None
+    ax,
+    xs,
+    ys,
+    empty_x: tuple[float, float] = (1, 10),
+    max_xticks: int | None = None,
+    percent: bool = True,
 ) -> None:
     """Limits for a log-x cost vs accuracy (%) plot: a margin around the points, 0–100 % clipped.
+
+    ``percent=False``: y is in another unit (an error in the target's units, R²): the margin
+    is relative to the values and nothing is clipped.
 
     With ``max_xticks``, the x axis also gets :func:`log_ticks` for its new limits.
 
@@ -133,8 +141,12 @@ def fit_axes(
     else:
         ax.set_xlim(min(xs) / 1.6, max(xs) * 1.6)
         low, high = min(ys), max(ys)
-        pad = max(1.5, 0.12 * (high - low))
-        ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+        if percent:
+            pad = max(1.5, 0.12 * (high - low))
+            ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+        else:
+            pad = max(0.12 * (high - low), 0.02 * max(abs(low), abs(high)), 1e-3)
+            ax.set_ylim(low - pad, high + pad)
     if max_xticks is not None:
         ax.xaxis.set_major_locator(log_ticks(*ax.get_xlim(), max_ticks=max_xticks))
 

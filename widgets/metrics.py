@@ -1,5 +1,11 @@
 """The numbers that matter, each next to its change vs the uncompressed baseline, plus honest notes.
 
+The first row is the quality ``metric`` (a traitlet: accuracy by default; any name of
+:func:`lab.evaluation.quality.choices` for the measurement's task): its value with its 95 %
+interval, its unit and direction on the label, and its change vs the baseline decided by the
+paired test on the same items. Its key stays ``accuracy`` (CSS class ``lab-metric-accuracy``)
+whatever the metric.
+
 Every value sits in an HTML widget with a stable CSS class (``lab-metric-accuracy``,
 ``lab-change-size``, …) so a browser test can read it; the raw numbers and the shown
 texts are in the ``numbers``, ``texts`` and ``changes`` traitlets.
@@ -22,6 +28,8 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
+from lab.evaluation import quality
+
 from .units import (
     format_bytes,
     format_grams,
@@ -33,6 +41,9 @@ from .units import (
 
 __all__ = [
     "METRICS",
+    "PANEL_PERMUTATIONS",
+    "quality_figures",
+    "quality_label",
     "Metric",
     "MetricsPanel",
     "accuracy_change",
@@ -293,6 +304,62 @@ def format_accuracy(m: Any) -> str:
     return text
 
 
+# random swaps behind the panel's paired test of a metric other than accuracy (~0.1 s on
+# 2,000 items; the recommendation's tests use lab's default)
+PANEL_PERMUTATIONS = 1_000
+
+
+def quality_label(metric: str) -> str:
+    """The quality row's label: the metric's name, and (but for accuracy, whose direction
+    and unit everybody knows) its unit and direction on a second, smaller line."""
+    entry = quality.get_metric(metric)
+    if entry.name == "accuracy":
+        return f"<span style='color:#555'>{html.escape(entry.title)}</span>"
+    return (
+        f"<span style='color:#555' title='{html.escape(entry.wording)}'>"
+        f"{html.escape(entry.title)}<br><span style='font-size:85%'>"
+        f"{html.escape(entry.unit_words)} · {entry.direction_words}</span></span>"
+    )
+
+
+def quality_figures(metric: str, measurement: Any, baseline: Any | None) -> tuple:
+    """``(value, text, change)`` of the quality row on ``metric``: the value with its 95 %
+    interval (``"0.512 (0.43–0.58)"``, ``"84.1 % (80.2–87.5)"``), and its change vs
+    ``baseline`` from the paired test on the same items
+    (:func:`lab.evaluation.quality.compare_measurements`), or the plain difference without
+    per-item results. A metric the measurement cannot give reads "n/a" (the reason in
+    its text)."""
+    entry = quality.get_metric(metric)
+    try:
+        found = quality.estimate_of(measurement, entry)
+    except ValueError as exc:  # a metric of another task
+        return None, f"n/a ({exc})", ""
+    if found is None:
+        why = "no scores" if entry.needs_scores else "no per-item results"
+        return None, f"n/a ({why})", ""
+    text = _quality_text(entry, found.value)
+    if found.low is not None and found.high is not None:
+        text += f" ({_quality_text(entry, found.low, bare=True)}–"
+        text += f"{_quality_text(entry, found.high, bare=True)})"
+    if baseline is None or baseline is measurement:
+        return found.value, text, ""
+    compared = quality.compare_measurements(
+        baseline, measurement, entry, permutations=PANEL_PERMUTATIONS
+    )
+    if compared is not None:
+        return found.value, text, compared.verdict
+    before = quality.estimate_of(baseline, entry, interval=False)
+    if before is None:
+        return found.value, text, ""
+    return found.value, text, entry.format_difference(found.value - before.value)
+
+
+def _quality_text(entry: quality.Metric, value: float, bare: bool = False) -> str:
+    if entry.unit == "fraction":
+        return f"{100 * value:.1f}" + ("" if bare else " %")
+    return entry.format(value)
+
+
 METRICS: tuple[Metric, ...] = (
     Metric("accuracy", "Accuracy", lambda m: m.accuracy, format_percent),
     Metric("size", "Size on disk", lambda m: m.artifact_bytes, format_bytes, "smaller", "larger"),
@@ -378,6 +445,7 @@ class MetricsPanel(w.VBox):
     texts = t.Dict()  # key → shown value, e.g. "91.2 %"
     changes = t.Dict()  # key → shown change, e.g. "−0.4 pt"
     preliminary = t.Bool(False)  # the shown figures are a first look (timings follow)
+    metric = t.Enum(quality.RANKABLE, default_value="accuracy")  # the quality row's metric
 
     def __init__(self, item: str = "image") -> None:
         self.item = item  # what one sample is called: "image", or "item" for tabular data
@@ -393,6 +461,8 @@ class MetricsPanel(w.VBox):
             change.add_class(f"lab-change-{metric.key}")
             self._values[metric.key], self._changes[metric.key] = value, change
             self._labels[metric.key] = w.HTML(self._label(metric.label))
+            if metric.key == "accuracy":
+                self._labels[metric.key].value = quality_label("accuracy")
             cells += [self._labels[metric.key], value, change]
         grid = w.GridBox(
             cells, layout=w.Layout(grid_template_columns="136px 118px 160px", grid_gap="0 8px")
@@ -432,6 +502,12 @@ class MetricsPanel(w.VBox):
     def _label(text: str) -> str:
         return f"<span style='color:#555'>{html.escape(text)}</span>"
 
+    @t.observe("metric")
+    def _metric_changed(self, change: dict) -> None:
+        self._labels["accuracy"].value = quality_label(self.metric)
+        if self.measurement is not None:
+            self.show(self.measurement, self.baseline)
+
     def show(self, measurement: Any, baseline: Any | None = None) -> None:
         """Display ``measurement``; changes are relative to ``baseline`` (none when omitted)."""
         numbers, texts, changes = {}, {}, {}
@@ -445,6 +521,11 @@ class MetricsPanel(w.VBox):
         if baseline is not None and measurement is not baseline:
             changes["accuracy"] = accuracy_change(baseline, measurement)
         texts["accuracy"] = format_accuracy(measurement)
+        if self.metric != "accuracy":
+            numbers["accuracy"], texts["accuracy"], change = quality_figures(
+                self.metric, measurement, baseline
+            )
+            changes["accuracy"] = change
         preliminary = bool(getattr(measurement, "preliminary", False))
         if preliminary:  # what is not measured yet says so; no empty cells, no layout jump
             for key in ("latency", "energy", "co2"):

@@ -1,4 +1,9 @@
-"""Every configuration tried, as cost vs accuracy, with the current one and the Pareto frontier.
+"""Every configuration tried, as cost vs quality, with the current one and the Pareto frontier.
+
+The quality axis is ``metric`` (a name from :data:`lab.evaluation.quality.METRICS`: accuracy
+by default; balanced accuracy, macro-F1, ROC-AUC, MAE, RMSE, R²…): fractions in %, errors in
+the target's units with "lower is better" on the axis, and the frontier follows the
+metric's direction.
 
 Example:
     >>> from types import SimpleNamespace as NS
@@ -22,6 +27,7 @@ import traitlets as t
 from lab.decide import objectives
 from lab.decide.pareto import pareto_front
 from lab.decide.plot_style import FONT_SIZES, MAX_XTICKS, axis_label, style_axes, tick_text
+from lab.evaluation import quality
 from widgets.validation import choice
 
 from .figure import FigureView, fit_axes, legend_for
@@ -45,6 +51,7 @@ class ParetoPlot(w.VBox):
     """
 
     x_axis = t.Enum(tuple(AXES), default_value="size")
+    metric = t.Enum(quality.RANKABLE, default_value="accuracy")  # the quality axis
     count = t.Int(0)  # configurations plotted
 
     def __init__(
@@ -52,8 +59,10 @@ class ParetoPlot(w.VBox):
         x_axis: str = "size",
         figsize: tuple[float, float] = (5.6, 3.4),
         interactive: bool | None = None,
+        metric: str = "accuracy",
     ) -> None:
         choice("x_axis", x_axis, tuple(AXES))
+        choice("metric", metric, quality.RANKABLE)
         self._points: dict[tuple, Any] = {}  # (model name, recipe JSON) → latest measurement
         self._current: tuple | None = None
         self._drawing = threading.RLock()  # a worker thread adds points; the toggle redraws
@@ -91,6 +100,7 @@ class ParetoPlot(w.VBox):
         super().__init__([self.toggle, self.view.widget])
         self.add_class("lab-pareto")
         self.x_axis = x_axis
+        self.metric = metric
         t.link((self, "x_axis"), (self.toggle, "value"))
         self._redraw()
 
@@ -131,7 +141,7 @@ class ParetoPlot(w.VBox):
             "current": (float(hx[0]), float(hy[0])) if len(hx) else None,
         }
 
-    @t.observe("x_axis")
+    @t.observe("x_axis", "metric")
     def _axis_changed(self, change: dict) -> None:
         self._redraw()
 
@@ -143,8 +153,13 @@ class ParetoPlot(w.VBox):
         field = AXES[self.x_axis][2]
         shown = [(m, getattr(m, field)) for m in self._points.values()]
         shown = [(m, x) for m, x in shown if x is not None and x > 0]
+        entry = quality.METRICS[self.metric]
+        scale = 100.0 if entry.unit == "fraction" else 1.0
+        values = [_quality(m, entry) for m, _ in shown]
+        shown = [pair for pair, v in zip(shown, values, strict=True) if v is not None]
+        values = [v for v in values if v is not None]
         xs = np.array([x for _, x in shown], dtype=float)
-        ys = np.array([100 * m.accuracy for m, _ in shown], dtype=float)
+        ys = np.array([scale * v for v in values], dtype=float)
         names = {getattr(m, "name", "") for m, _ in shown}
         self._labels = [  # one model: its recipes; several (thin models beside the zoo): names too
             m.label if len(names) == 1 else f"{getattr(m, 'name', '')} [{m.label}]"
@@ -152,13 +167,14 @@ class ParetoPlot(w.VBox):
         ]
         self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
         self.view.point_titles[self._scatter] = [  # hover tooltips on the image
-            f"{label}: {100 * m.accuracy:.2f} %, {tick_text(self.x_axis)(x)}"
-            for label, (m, x) in zip(self._labels, shown, strict=True)
+            f"{label}: {entry.format(v) if entry.name != 'accuracy' else f'{100 * v:.2f} %'}, "
+            f"{tick_text(self.x_axis)(x)}"
+            for label, (m, x), v in zip(self._labels, shown, values, strict=True)
         ]
-        front = pareto_front(list(zip(xs, ys, strict=True)))
+        front = pareto_front(list(zip(xs, ys, strict=True)), maximize_y=entry.higher_is_better)
         self._front.set_data(xs[front], ys[front])
         current = [i for i, (m, _) in enumerate(shown) if _key(m) == self._current]
-        self._rescale(xs, ys)
+        self._rescale(xs, ys, percent=entry.unit == "fraction")
         if current:
             i = current[0]
             self._highlight.set_data([xs[i]], [ys[i]])
@@ -178,6 +194,7 @@ class ParetoPlot(w.VBox):
             (self._highlight, current),
         ]
         legend_for(self.ax, [artist for artist, shown_any in drawn if shown_any])
+        self.ax.set_ylabel(entry.axis_text)
         noun = "configuration" if len(xs) == 1 else "configurations"
         title = f"{len(xs)} {noun}, {len(front)} on the frontier"
         self.ax.set_title(self._waiting if self._waiting and not len(xs) else title)
@@ -185,8 +202,19 @@ class ParetoPlot(w.VBox):
         self.count = len(xs)
         self.view.redraw()
 
-    def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        fit_axes(self.ax, xs, ys)
+    def _rescale(self, xs: np.ndarray, ys: np.ndarray, percent: bool = True) -> None:
+        fit_axes(self.ax, xs, ys, percent=percent)
+
+
+def _quality(measurement: Any, entry: quality.Metric) -> float | None:
+    """The measurement's value on the metric (its own field for accuracy: the fast path)."""
+    if entry.name == "accuracy" and getattr(measurement, "accuracy", None) is not None:
+        return float(measurement.accuracy)
+    try:
+        found = quality.estimate_of(measurement, entry, interval=False)
+    except ValueError:  # a metric of another task: not drawn
+        return None
+    return None if found is None else found.value
 
 
 def _key(measurement: Any) -> tuple:

@@ -1,4 +1,5 @@
-"""Choosers: which model to compress (:class:`ModelPicker`) and where it runs (:class:`RegionPicker`).
+"""Choosers: which model to compress (:class:`ModelPicker`), where it runs (:class:`RegionPicker`)
+and what judges its quality (:class:`MetricPicker`).
 
 Example:
     >>> import torch
@@ -12,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -23,7 +25,7 @@ from lab.meters import energy
 from lab.models import zoo
 from widgets.validation import WidgetValueError
 
-__all__ = ["ModelPicker", "RegionPicker", "last_fit"]
+__all__ = ["MetricPicker", "ModelPicker", "RegionPicker", "last_fit"]
 
 _STYLE = {"description_width": "60px"}
 
@@ -255,4 +257,62 @@ class RegionPicker(w.HBox):
         self.label.value = (
             f"<span title='grid carbon intensity (codecarbon data)'>"
             f"{self.intensity:,.0f} g CO₂/kWh</span>"
+        )
+
+
+class MetricPicker(w.HBox):
+    """The quality metric models are judged by: the metrics of the data's task only
+    (:func:`lab.evaluation.quality.choices`), with the chosen one's unit and direction.
+
+    ``value`` is a metric name; an unknown one, or one of another task, is refused with the
+    names allowed for ``task``. Default: accuracy for classification, MAE for regression.
+
+    Example:
+        >>> picker = MetricPicker("regression")
+        >>> picker.value, picker.dropdown.options[1]
+        ('mae', ('RMSE', 'rmse'))
+    """
+
+    value = t.Unicode("accuracy")
+
+    def __init__(self, task: str = "multiclass", value: str | None = None) -> None:
+        from lab.evaluation import quality
+
+        try:
+            allowed = quality.choices(task)
+        except ValueError as exc:
+            raise WidgetValueError(str(exc)) from None
+        self.task = task
+        value = quality.default_metric(task) if value is None else value
+        self.dropdown = w.Dropdown(
+            options=[(quality.METRICS[m].title, m) for m in allowed],
+            description="Judge by",
+            style=_STYLE,
+            layout={"width": "230px"},
+        )
+        self.dropdown.add_class("lab-metric-picker")
+        self.label = w.HTML()
+        self.label.add_class("lab-metric-direction")
+        super().__init__([self.dropdown, self.label])
+        self.value = value
+        t.link((self, "value"), (self.dropdown, "value"))
+        self._describe({"new": self.value})
+
+    @t.validate("value")
+    def _check(self, proposal: dict) -> str:
+        from lab.evaluation import quality
+
+        try:
+            return quality.check_choice(proposal["value"], self.task).name
+        except ValueError as exc:
+            raise WidgetValueError(str(exc)) from None
+
+    @t.observe("value")
+    def _describe(self, change: dict) -> None:
+        from lab.evaluation import quality
+
+        entry = quality.METRICS[change["new"]]
+        self.label.value = (
+            f"<span title='{html.escape(entry.wording)}'>{html.escape(entry.unit_words)}, "
+            f"{entry.direction_words}</span>"
         )

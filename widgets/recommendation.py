@@ -1,7 +1,9 @@
-"""Which model is the most efficient one that is good enough? An accuracy floor → the answer.
+"""Which model is the most efficient one that is good enough? A quality floor → the answer.
 
 :class:`RecommendationView` shows a set of measurements (thin models, zoo models, compressed
-recipes, search trials) on a cost-vs-accuracy plot, with an accuracy-floor slider and an
+recipes, search trials) on a cost-vs-quality plot, with a metric choice (the metrics of the
+results' task: accuracy, balanced accuracy, macro-F1, ROC-AUC; MAE, RMSE, R²), a slider for
+the worst acceptable value of that metric (a floor, or a ceiling for errors) and an
 objective choice; :func:`lab.recommend.recommend` picks the cheapest model on par, which is
 highlighted, and its plain-English reason is shown beneath.
 
@@ -29,6 +31,7 @@ from lab.decide import objectives
 from lab.decide.pareto import pareto_front
 from lab.decide.plot_style import style_axes
 from lab.decide.recommend import recommend
+from lab.evaluation import quality
 from widgets.validation import WidgetValueError, choice
 
 from .aria import SliderAria
@@ -65,11 +68,16 @@ class RecommendationView(w.VBox):
     Args:
         results: measurements (a DataFrame, a ResultStore, or a list of Measurements/dicts);
             may be empty at first (the dashboard fills it with :meth:`set_results`).
-        floor: the initial accuracy floor (fraction); default 1 pt below the best.
+        floor: the initial worst acceptable value of ``metric`` (accuracy: a fraction);
+            default the best value less 1 pt (fractions) or 1 % (errors).
         objective: ``"bytes"``, ``"latency"`` or ``"co2"``.
         split: keep rows measured on this split (needed when the results mix splits).
         interactive: as for :class:`~widgets.figure.FigureView` (``False``: an SVG image drawn
             in the kernel at each update; the dashboard uses it).
+        metric: the quality metric to judge by (one of :func:`lab.evaluation.quality.choices`
+            for the results' task); default accuracy for classification, MAE for regression.
+        task: the task whose metrics are offered (default: the results' ``task`` column;
+            classification when they have none).
     """
 
     def __init__(
@@ -80,17 +88,39 @@ class RecommendationView(w.VBox):
         objective: str = "bytes",
         split: str | None = None,
         interactive: bool | None = None,
+        metric: str | None = None,
+        task: str | None = None,
     ) -> None:
-        from lab.decide.recommend import check_floor
+        from lab.decide.recommend import check_floor, check_limit
 
         choice("objective", objective, tuple(_AXES))
-        try:
-            check_floor(floor)  # a fraction, as recommend() takes it: 90 is refused, not clamped
-        except ValueError as exc:
-            raise WidgetValueError(str(exc).replace("min_accuracy", "floor", 1)) from None
         self.split = split
         self._initial_floor = floor
         self.frame = self._filtered(results)
+        if task is not None:
+            choice("task", task, ("binary", "multiclass", "regression"))
+        self.task = task or _task(self.frame)
+        allowed = quality.choices(self.task)
+        metric = metric if metric is not None else quality.default_metric(self.task)
+        try:
+            quality.check_choice(metric, self.task)
+        except ValueError as exc:
+            raise WidgetValueError(str(exc)) from None
+        try:
+            if metric == "accuracy":  # a fraction: 90 is refused, not clamped
+                check_floor(floor)
+            else:
+                check_limit(floor, metric)
+        except ValueError as exc:
+            message = str(exc).replace("min_accuracy", "floor", 1).replace("limit on", "floor on")
+            raise WidgetValueError(message) from None
+        self.metric = w.Dropdown(
+            options=[(quality.METRICS[m].title, m) for m in allowed],
+            value=metric,
+            description="judge by",
+            layout=w.Layout(width="230px"),
+        )
+        self.metric.add_class("lab-recommendation-metric")
         self.floor = w.FloatSlider(
             value=0.0,
             min=0.0,
@@ -107,7 +137,7 @@ class RecommendationView(w.VBox):
         self.floor_aria = SliderAria(
             self.floor,
             "lab-floor-slider",
-            lambda v: f"{100 * v:.1f} %",
+            lambda v: f"{100 * v:.1f} %" if self.entry.unit == "fraction" else self.entry.format(v),
             lambda v: round(100 * v, 1),
             host="lab-recommendation-view",
         )
@@ -139,13 +169,52 @@ class RecommendationView(w.VBox):
         ax.grid(alpha=0.3, which="both")
         self.recommendation = None
         super().__init__(
-            [w.HBox([self.floor, self.objective]), self.view.widget, self.reason, self.floor_aria]
+            [
+                w.HBox([self.metric, self.floor, self.objective]),
+                self.view.widget,
+                self.reason,
+                self.floor_aria,
+            ]
         )
         self.add_class("lab-recommendation-view")
+        self._style_floor()
         self._set_range(floor)
         self.floor.observe(lambda _: self.update(), "value")
         self.objective.observe(lambda _: self.update(), "value")
+        self.metric.observe(self._metric_changed, "value")
         self.update()
+
+    @property
+    def entry(self) -> quality.Metric:
+        """The chosen metric's registry entry."""
+        return quality.METRICS[self.metric.value]
+
+    def _style_floor(self) -> None:
+        entry = self.entry
+        bound = "≥" if entry.higher_is_better else "≤"
+        self.floor.description = f"{entry.words} {bound}"
+        self.floor.readout_format = ".1%" if entry.unit == "fraction" else ".4g"
+        kind = "floor" if entry.higher_is_better else "ceiling"  # the worst acceptable value
+        self._floor_line.set_label(f"{entry.words} {kind}")  # the legend: drawn by _draw
+
+    def _metric_changed(self, change: dict) -> None:
+        with self.floor.hold_trait_notifications():
+            self._style_floor()
+            self._ranged = False  # the default floor of the new metric: its best less 1 pt/1 %
+            self._set_range(None)
+        self.update()
+
+    def _values(self, frame: pd.DataFrame | None = None) -> np.ndarray:
+        """The chosen metric of every row (NaN where a row cannot give it)."""
+        frame = self.frame if frame is None else frame
+        entry, found = self.entry, []
+        for row in frame.to_dict("records"):
+            try:
+                estimate = quality.estimate_of(row, entry, interval=False)
+            except ValueError:
+                estimate = None
+            found.append(np.nan if estimate is None else estimate.value)
+        return np.asarray(found, dtype=float)
 
     def _filtered(self, results: Any) -> pd.DataFrame:
         frame = _frame(results)
@@ -154,18 +223,29 @@ class RecommendationView(w.VBox):
         return frame
 
     def _set_range(self, floor: float | None) -> None:
-        """Slider range = the measured accuracies; ``floor`` (or 1 pt below the best) chosen."""
-        if self.frame.empty or "accuracy" not in self.frame:
+        """Slider range = the measured values, from the best to the worst; ``floor`` (or the
+        best less 1 pt, or 1 % of an error) chosen."""
+        values = self._values() if not self.frame.empty else np.empty(0)
+        values = values[np.isfinite(values)]
+        if not len(values):
             return
-        best = float(self.frame["accuracy"].max())
-        low = float(np.floor(self.frame["accuracy"].min() * 100) / 100)
+        entry = self.entry
+        if entry.higher_is_better:
+            best, worst = float(values.max()), float(values.min())
+        else:
+            best, worst = float(values.min()), float(values.max())
+        if entry.unit == "fraction":
+            worst = float(np.floor(worst * 100) / 100)
+        low, high = min(best, worst), max(best, worst)
         value = self.floor.value if floor is None else float(floor)
         if floor is None and not self._ranged:
-            value = best - 0.01
+            value = best - entry.margin(1.0, best) * (1 if entry.higher_is_better else -1)
         with self.floor.hold_trait_notifications():
-            self.floor.min, self.floor.max = 0.0, 1.0  # widen first: min ≤ max at every step
-            self.floor.value = min(max(value, low), best)
-            self.floor.min, self.floor.max = low, best
+            # widen first (min ≤ max at every step), then the range of the measured values
+            self.floor.min, self.floor.max = min(low, self.floor.min), max(high, self.floor.max)
+            self.floor.value = min(max(value, low), high)
+            self.floor.min, self.floor.max = low, high
+            self.floor.step = 0.001 if entry.unit == "fraction" else max(high - low, 1e-9) / 200
         self._ranged = True
         self.floor_aria.refresh()
 
@@ -180,7 +260,7 @@ class RecommendationView(w.VBox):
     def update(self) -> None:
         """Recompute the recommendation for the current floor and objective, and redraw."""
         column, label = _AXES[self.objective.value]
-        if self.frame.empty:
+        if self.frame.empty or not np.isfinite(self._values()).any():
             self.recommendation = None
             self.reason.value = "<div>no measurements yet</div>"
             self._draw(column, label)
@@ -188,9 +268,10 @@ class RecommendationView(w.VBox):
         try:
             self.recommendation = recommend(
                 self.frame,
-                min_accuracy=self.floor.value,
                 objective=self.objective.value,
                 split=self.split,
+                metric=self.metric.value,
+                limit=self.floor.value,
             )
             text = self.recommendation.reason
             style = ""
@@ -201,22 +282,30 @@ class RecommendationView(w.VBox):
         self._draw(column, label)
 
     def _draw(self, column: str, label: str) -> None:
-        if column in self.frame and "accuracy" in self.frame:
-            shown = self.frame[self.frame[column].notna() & (self.frame[column] > 0)]
-            xs = shown[column].to_numpy(dtype=float)
-            ys = 100 * shown["accuracy"].to_numpy(dtype=float)
+        entry = self.entry
+        scale = 100.0 if entry.unit == "fraction" else 1.0
+        if column in self.frame and not self.frame.empty:
+            values = self._values()
+            costs = pd.to_numeric(self.frame[column], errors="coerce").to_numpy(dtype=float)
+            keep = np.isfinite(costs) & (costs > 0) & np.isfinite(values)
+            xs, ys = costs[keep], scale * values[keep]
         else:
             xs = ys = np.empty(0)
         self._scatter.set_offsets(np.column_stack([xs, ys]) if len(xs) else np.empty((0, 2)))
-        front = pareto_front(list(zip(xs, ys, strict=True)))
+        front = pareto_front(list(zip(xs, ys, strict=True)), maximize_y=entry.higher_is_better)
         self._front.set_data(xs[front], ys[front])
-        self._floor_line.set_ydata([100 * self.floor.value] * 2)
+        limit = scale * self.floor.value
+        self._floor_line.set_ydata([limit] * 2)
         chosen = self.recommendation.chosen if self.recommendation is not None else None
+        found = None
         if chosen is not None and chosen.get(column) is not None:
-            self._chosen.set_data([float(chosen[column])], [100 * float(chosen["accuracy"])])
+            found = quality.estimate_of(chosen, entry, interval=False)
+        if found is not None:
+            self._chosen.set_data([float(chosen[column])], [scale * found.value])
         else:
             self._chosen.set_data([], [])
-        fit_axes(self.ax, xs, [*ys, 100 * self.floor.value] if len(ys) else ys)
+        self.ax.set_ylabel(entry.axis_text)
+        fit_axes(self.ax, xs, [*ys, limit] if len(ys) else ys, percent=entry.unit == "fraction")
         # the dashboard's Pareto plot's look: fonts, "10 kB" / "500 µs" / "15 µg" ticks, labels
         style_axes(self.ax, self.objective.value)
         drawn = [(self._scatter, len(xs)), (self._front, len(front) > 1)]
@@ -229,12 +318,24 @@ class RecommendationView(w.VBox):
         """What is drawn: points (x, y %), the recommended point (or None) and the floor (%)."""
         offsets = np.asarray(self._scatter.get_offsets(), dtype=float).reshape(-1, 2)
         cx, cy = self._chosen.get_data()
+        scale = 100.0 if self.entry.unit == "fraction" else 1.0
         return {
             "x": offsets[:, 0],
             "y": offsets[:, 1],
             "chosen": (float(cx[0]), float(cy[0])) if len(cx) else None,
-            "floor": 100 * self.floor.value,
+            "floor": scale * self.floor.value,
+            "metric": self.metric.value,
+            "y_label": self.ax.get_ylabel(),
         }
+
+
+def _task(frame: pd.DataFrame) -> str:
+    """The results' task (their ``task`` column), classification when they have none."""
+    if "task" in frame:
+        tasks = {t for t in frame["task"] if isinstance(t, str)}
+        if len(tasks) == 1:
+            return tasks.pop()
+    return "multiclass"
 
 
 def _escape(text: str) -> str:

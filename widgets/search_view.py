@@ -38,6 +38,7 @@ import traitlets as t
 
 from lab.decide.pareto import pareto_front
 from lab.decide.plot_style import FONT_SIZES, style_axes
+from lab.evaluation import quality
 
 from .figure import FigureView, fit_axes
 from .units import format_bytes, format_si
@@ -519,7 +520,28 @@ class SearchView(w.VBox):
         if frame.empty or "state" not in frame:
             return frame.iloc[0:0]
         done = frame[frame["state"] == "COMPLETE"]
-        return done[done["artifact_bytes"].notna() & done["accuracy"].notna()]
+        column = self._quality()[0]
+        if column not in done:
+            return done.iloc[0:0]
+        return done[done["artifact_bytes"].notna() & done[column].notna()]
+
+    def _quality(self) -> tuple[str, quality.Metric]:
+        """The trials' column the plot's y axis shows, and its metric: the study's quality
+        objective (``val_macro_f1``…), or accuracy when it optimises accuracy or none."""
+        from lab.decide.search import OBJECTIVES
+
+        for name in self.result.objectives:
+            metric = OBJECTIVES.get(name, (None, None))[1]
+            if name.startswith("val_") and metric in quality.METRICS and metric != "accuracy":
+                return name, quality.METRICS[metric]
+        return "accuracy", quality.METRICS["accuracy"]
+
+    def _shown(self, value: Any) -> str:
+        """A value of the plotted metric: ``91.2%``, ``43.1``."""
+        entry = self._quality()[1]
+        if _missing(value):
+            return "n/a"
+        return _percent(value) if entry.unit == "fraction" else entry.format(float(value))
 
     # ---------------------------------------------------------------- showing it
     def _show_counts(self) -> None:
@@ -549,7 +571,7 @@ class SearchView(w.VBox):
         star = "★ " if on_front else ""
         infeasible = "" if row.get("feasible", True) else " · over a constraint"
         return (
-            f"{star}#{number} · {_percent(row.get('accuracy'))} · "
+            f"{star}#{number} · {self._shown(row.get(self._quality()[0]))} · "
             f"{_short_bytes(row.get('artifact_bytes'))}{infeasible}"
         )
 
@@ -652,6 +674,11 @@ class SearchView(w.VBox):
         if finished:
             measured = [
                 ("val accuracy", _percent(row.get("accuracy"))),
+                *(
+                    [(f"val {self._quality()[1].words}", self._shown(row.get(self._quality()[0])))]
+                    if self._quality()[0] != "accuracy"
+                    else []
+                ),
                 ("size", _short_bytes(row.get("artifact_bytes"))),
                 ("FLOPs", format_si(_flops(row), "FLOPs")),  # as every view names them
                 ("latency p50", _latency(row.get("latency_ms_p50"))),
@@ -748,7 +775,7 @@ class SearchView(w.VBox):
             label="chosen",
         )
         ax.set_xscale("log")
-        ax.set_ylabel("val accuracy (%)")
+        ax.set_ylabel(f"val {self._quality()[1].axis_text}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower right", fontsize=FONT_SIZES["legend"], framealpha=0.7)
         ax.set_title("no finished trial yet")
@@ -774,7 +801,8 @@ class SearchView(w.VBox):
         front_xy = self._xy(front)
         self._front_points.set_offsets(front_xy)
         self._drawn["front_numbers"] = [int(n) for n in self._column(front, "number")]
-        line = pareto_front([tuple(p) for p in front_xy])  # the 2-D staircase through it
+        maximize = self._quality()[1].higher_is_better
+        line = pareto_front([tuple(p) for p in front_xy], maximize_y=maximize)  # its staircase
         self._front_line.set_data(front_xy[line, 0], front_xy[line, 1])
         xy = self._xy(done)
         self._rescale(xy[:, 0], xy[:, 1])
@@ -788,21 +816,25 @@ class SearchView(w.VBox):
 
     def _draw_selection(self) -> None:
         row = self._row(self.selected)
-        if row is None or row.get("state") != "COMPLETE" or _missing(row.get("accuracy")):
+        column, entry = self._quality()
+        if row is None or row.get("state") != "COMPLETE" or _missing(row.get(column)):
             self._highlight.set_data([], [])
             return
-        self._highlight.set_data([float(row["artifact_bytes"])], [100 * float(row["accuracy"])])
+        scale = 100 if entry.unit == "fraction" else 1
+        self._highlight.set_data([float(row["artifact_bytes"])], [scale * float(row[column])])
 
-    @staticmethod
-    def _xy(rows: pd.DataFrame) -> np.ndarray:
+    def _xy(self, rows: pd.DataFrame) -> np.ndarray:
+        """(bytes, the plotted metric: % for fractions) of each row."""
         if rows.empty:
             return np.empty((0, 2))
+        column, entry = self._quality()
         x = rows["artifact_bytes"].astype(float).to_numpy()
-        y = 100 * rows["accuracy"].astype(float).to_numpy()
+        y = (100 if entry.unit == "fraction" else 1) * rows[column].astype(float).to_numpy()
         return np.column_stack([x, y])
 
     def _rescale(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        fit_axes(self.ax, xs, ys, empty_x=(100, 100_000))
+        percent = self._quality()[1].unit == "fraction"
+        fit_axes(self.ax, xs, ys, empty_x=(100, 100_000), percent=percent)
         style_axes(self.ax, "size")  # the dashboard's look: fonts, "10 kB" ticks, axis label
 
 

@@ -3,7 +3,7 @@ only then shrink a deep one" — decided on measured numbers.
 
 :func:`recommend` takes measurements (a DataFrame such as
 ``lab.store.default_store().to_frame()``, a :class:`~lab.store.ResultStore`, or a list of
-:class:`~lab.measure.Measurement` objects or dicts, e.g. :func:`lab.thin.measure_thin`'s),
+:class:`~lab.measure.Measurement` objects or dicts, e.g. ``lab.evaluate(...).as_dict()``),
 keeps those **on par** — accuracy ≥ ``min_accuracy`` and/or within ``tolerance_pt``
 percentage points of the best (1.0 pt when neither is given) — and returns the cheapest
 on the objective (``bytes``: ``artifact_bytes``, ``latency``: ``latency_ms_p50``, ``co2``:
@@ -82,6 +82,8 @@ class Recommendation:
     trivial: dict | None = None  # the trivial baseline's row, when the results had one
     tests: list[dict] = field(default_factory=list)  # per model: on par?, verdicts vs best/trivial
     n_items: int | None = None  # test items behind the paired tests (None: no per-item results)
+    limit: float | None = None  # the worst acceptable value of the metric (floor or ceiling)
+    estimate: str = "held-out test"  # or "cross-validation (…folds…)": what "on par" rested on
 
     def __str__(self) -> str:
         return self.reason
@@ -167,6 +169,25 @@ def check_floor(min_accuracy: object) -> float | None:
             f"min_accuracy must be a fraction from 0 to 1 (e.g. 0.9 for 90%) or None; got "
             f"{min_accuracy!r}"
         )
+    return value
+
+
+def check_limit(limit: object, metric: object) -> float | None:
+    """``limit`` on ``metric`` (a :data:`lab.quality.METRICS` name) or None: a fraction from 0
+    to 1 for metrics shown in % (a percentage such as 90 is refused, never divided by 100),
+    at most 1 for R², a number ≥ 0 for errors in the target's units (MAE, RMSE)."""
+    entry = quality.get_metric(metric)
+    if limit is None:
+        return None
+    value = _real(limit)
+    if entry.unit == "fraction":
+        ok, what = value is not None and 0.0 <= value <= 1.0, "a fraction from 0 to 1 (e.g. 0.9)"
+    elif entry.unit == "target":
+        ok, what = value is not None and value >= 0.0, "a finite number ≥ 0 in the target's units"
+    else:
+        ok, what = value is not None and value <= 1.0, "a finite number ≤ 1"
+    if not ok:
+        raise ValueError(f"limit on {entry.name} must be {what}, or None; got {limit!r}")
     return value
 
 
@@ -284,6 +305,8 @@ def recommend(
     data: str | None = None,
     metric: str | None = None,
     alpha: float = 0.05,
+    limit: float | None = None,
+    cross_validation: Mapping[str, object] | None = None,
 ) -> Recommendation:
     """The cheapest model on ``objective`` among those on par, with runners-up and a reason.
 
@@ -298,6 +321,13 @@ def recommend(
     apart on few items, the reason says that too and points to cross-validation
     (:func:`lab.quality.cross_validate`).
 
+    **Cross-validation instead of the test split**: when the test split is too small to tell
+    models apart, pass ``cross_validation={model name: lab.quality.cross_validate(...)}``
+    (every model's result made with the same folds). The models named there are then
+    judged by their cross-validated means, and "on par" (and "beats the trivial baseline")
+    by the corrected repeated k-fold t-test (:func:`lab.quality.cv_paired`); the reason
+    says which estimate was used. Rows are matched by their ``name`` (or display name).
+
     **The trivial baseline** (a ``DummyClassifier``/``DummyRegressor`` row, or one marked
     ``trivial``) is never recommended, and neither is a model that does not beat it
     significantly on the same items (the reason names each).
@@ -305,7 +335,8 @@ def recommend(
     Args:
         results: a DataFrame (e.g. ``lab.store.default_store().to_frame()``), a
             :class:`~lab.store.ResultStore`, or a list of Measurement objects or dicts.
-        min_accuracy: accuracy floor, a fraction in [0, 1] (``metric="accuracy"`` only).
+        min_accuracy: accuracy floor, a fraction in [0, 1] (``metric="accuracy"`` only:
+            the same as ``limit`` on accuracy).
         tolerance_pt: the practical margin: percentage points for fraction metrics and
             R², percent of the best value for errors in target units (MAE, RMSE). When
             neither this nor ``min_accuracy`` is given: 1.0.
@@ -314,9 +345,15 @@ def recommend(
         split: keep only rows measured on this split (mixing splits is an error).
         country: keep only rows priced for this country (checked like ``split`` for co2).
         data: keep only rows measured on this data set (mixing data sets is an error).
-        metric: a name from :data:`lab.quality.METRICS` (default: the rows' own ``metric``
-            when they agree, else accuracy).
+        metric: a name from :data:`lab.quality.METRICS` (default: the metric of the
+            ``cross_validation`` results when given, else the rows' own ``metric`` when they
+            agree, else accuracy).
         alpha: the significance level of the paired tests.
+        limit: the worst acceptable value of ``metric``: a floor where higher is better
+            (a fraction for metrics in %, e.g. ``0.8`` macro-F1), a ceiling for errors in
+            the target's units (e.g. ``50`` MAE). See :func:`check_limit`.
+        cross_validation: model name → :class:`lab.quality.CrossValidation` on ``metric``
+            (see above).
 
     Raises:
         ValueError: no results; an objective, metric, floor or tolerance out of range;
@@ -339,14 +376,37 @@ def recommend(
     if objective_table.get(objective).per_country or country is not None:
         rows = _filtered(rows, "country", country)
     _check_costs(rows, {"artifact_bytes", column})
+    if metric is None and isinstance(cross_validation, Mapping):  # judge by what they estimate
+        estimated = {getattr(c, "metric", None) for c in cross_validation.values()}
+        metric = estimated.pop() if len(estimated) == 1 and None not in estimated else None
     entry = _metric_of(rows, metric)
     if floor is not None and entry.name != "accuracy":
-        raise ValueError(f"min_accuracy applies to metric='accuracy'; the metric is {entry.name}")
+        raise ValueError(
+            f"min_accuracy applies to metric='accuracy'; the metric is {entry.name}: pass "
+            f"limit= (the worst acceptable {entry.name}) instead"
+        )
+    if floor is not None and limit is not None:
+        raise ValueError("give min_accuracy or limit, not both (min_accuracy is limit on accuracy)")
+    if limit is not None:
+        floor = check_limit(limit, entry.name)
+        if tolerance_pt is None:
+            tolerance = None
+    cv = _check_cv(cross_validation, entry)
+    if cv:
+        present = {r.get("name") for r in rows} | {display_name(r) for r in rows}
+        unknown = [name for name in cv if name not in present]
+        if unknown:
+            raise ValueError(
+                f"cross_validation names {', '.join(map(repr, unknown))}, which no result has; "
+                f"the results' models: {', '.join(sorted(map(str, present - {None})))}"
+            )
 
     excluded: list[str] = []
     scored = []  # (index, row, value)
     for index, row in enumerate(rows):
         value = _metric_value(row, entry)
+        if _cv_of(cv, row) is not None:
+            value = _cv_of(cv, row).mean
         if value is None:
             excluded.append(f"{display_name(row)}: no {entry.name.replace('_', ' ')}")
             continue
@@ -365,6 +425,7 @@ def recommend(
     items = _Items(entry)
     for index, row, _ in scored:
         items.add(index, row)
+        items.add_cv(index, _cv_of(cv, row))
 
     def good(value: float) -> float:  # larger is better, whatever the metric's direction
         return value if entry.higher_is_better else -value
@@ -375,7 +436,7 @@ def recommend(
     best_index, best_row, best_value = max(models, key=lambda t: (good(t[2]), -t[0]))
     margin = entry.margin(tolerance, best_value) if tolerance is not None else None
     threshold = max(
-        floor if floor is not None else -math.inf,
+        good(floor) if floor is not None else -math.inf,
         good(best_value) - margin if margin is not None else -math.inf,
     )
 
@@ -386,7 +447,7 @@ def recommend(
         within = good(value) + _EPS >= threshold
         comparison = items.compare(best_index, index) if index != best_index else None
         verdict["vs_best"] = comparison
-        floor_ok = floor is None or value + _EPS >= floor
+        floor_ok = floor is None or good(value) + _EPS >= good(floor)
         if index == best_index or within:
             on_par = floor_ok
         elif comparison is not None:
@@ -458,7 +519,7 @@ def recommend(
         metric=column,
         best=dict(best_row),
         best_accuracy=best_value,
-        min_accuracy=floor,
+        min_accuracy=floor if entry.name == "accuracy" else None,
         tolerance_pt=tolerance,
         threshold=threshold if entry.higher_is_better else -threshold,
         on_par=[dict(r) for _, r, _ in on_par],
@@ -475,6 +536,8 @@ def recommend(
             for v in tests.values()
         ],  # fmt: skip
         n_items=items.n,
+        limit=floor,
+        estimate=items.estimate,
     )
 
 
@@ -494,6 +557,47 @@ def _is_trivial(row: Mapping) -> bool:
         if text.startswith("Dummy") or text.split(" ")[-1].startswith("Dummy"):
             return True
     return False
+
+
+def _check_cv(cross_validation: object, entry) -> dict | None:
+    """``cross_validation``: model name → CrossValidation on ``entry``'s metric, all made
+    on the same folds (else a ValueError saying what differs)."""
+    if cross_validation is None:
+        return None
+    if not isinstance(cross_validation, Mapping) or not cross_validation:
+        raise ValueError(
+            "cross_validation must be a dict {model name: lab.quality.cross_validate(...)}; "
+            f"got {cross_validation!r}"
+        )
+    folds = set()
+    for name, result in cross_validation.items():
+        if not isinstance(result, quality.CrossValidation):
+            raise ValueError(
+                f"cross_validation[{name!r}] must be a lab.quality.CrossValidation (from "
+                f"lab.quality.cross_validate); got {type(result).__name__}"
+            )
+        if result.metric != entry.name:
+            raise ValueError(
+                f"cross_validation[{name!r}] estimates {result.metric}; the recommendation "
+                f"judges by {entry.name}: cross-validate with metric={entry.name!r}"
+            )
+        folds.add((result.n, result.splitter))
+    if len(folds) > 1:
+        raise ValueError(
+            "cross_validation results must come from the same folds (same data, n_splits, "
+            f"n_repeats and seed); got {sorted(folds)}"
+        )
+    return dict(cross_validation)
+
+
+def _cv_of(cv: dict | None, row: Mapping):
+    """The row's cross-validation result, matched by its name (or display name)."""
+    if not cv:
+        return None
+    for key in (row.get("name"), display_name(row)):
+        if isinstance(key, str) and key in cv:
+            return cv[key]
+    return None
 
 
 def _metric_of(rows: list[dict], metric: str | None):
@@ -574,6 +678,7 @@ class _Items:
 
     def __init__(self, entry) -> None:
         self.entry = entry
+        self.cv: dict[int, object] = {}  # row index → its CrossValidation (when given)
         self.arrays: dict[int, tuple] = {}
         self.correct: dict[int, object] = {}
         self.n: int | None = None
@@ -599,6 +704,17 @@ class _Items:
             self._same(len(correct), row)
             self.correct[index] = correct
 
+    def add_cv(self, index: int, result: object) -> None:
+        if result is not None:
+            self.cv[index] = result
+
+    @property
+    def estimate(self) -> str:
+        """What the comparisons rest on: the held-out test items, or cross-validation."""
+        if self.cv:
+            return f"cross-validation ({next(iter(self.cv.values())).splitter})"
+        return "held-out test"
+
     def _same(self, n: int, row: Mapping) -> None:
         if self.n is None:
             self.n = n
@@ -614,7 +730,11 @@ class _Items:
         if (base, new) in self._cache:
             return self._cache[(base, new)]
         result = None
-        if base in self.arrays and new in self.arrays:
+        if self.cv and (base in self.cv) != (new in self.cv):
+            result = None  # one estimated by cross-validation, the other not: no common test
+        elif base in self.cv and new in self.cv:
+            result = quality.cv_paired(self.cv[base], self.cv[new])
+        elif base in self.arrays and new in self.arrays:
             y, pa, sa = self.arrays[base]
             _, pb, sb = self.arrays[new]
             result = quality.paired(self.entry, y, pa, pb, scores_a=sa, scores_b=sb)
@@ -691,15 +811,23 @@ def _metric_words(entry) -> str:
 def _criteria(ctx: _Context, best_name: str, best: float) -> str:
     entry = ctx.entry
     parts = []
-    if ctx.floor is not None:
+    if ctx.floor is not None and entry.name == "accuracy":
         parts.append(f"at least {ctx.floor:.2%} accurate")
+    elif ctx.floor is not None:
+        bound = "at least" if entry.higher_is_better else "at most"
+        parts.append(f"{entry.words} {bound} {_show(entry, ctx.floor)}")
     if ctx.tolerance is not None:
         unit = "%" if entry.unit == "target" else " pt"
         parts.append(
             f"within {ctx.tolerance:g}{unit} of the best, {best_name} at {_show(entry, best)}"
         )
     text = " and ".join(parts)
-    if ctx.items.n is not None:
+    if ctx.items.cv:
+        text += (
+            f", or not significantly worse than it by cross-validation (corrected repeated "
+            f"k-fold t-test, α = {ctx.alpha:g})"
+        )
+    elif ctx.items.n is not None:
         text += (
             f", or not significantly {'less accurate' if entry.name == 'accuracy' else 'worse'} "
             f"than it on the same {ctx.items.n} test items (α = {ctx.alpha:g})"
@@ -722,6 +850,12 @@ def _reason(ctx, best_row, best, chosen, runners_up, n_on_par, ranked, on_par_se
     criteria = _criteria(ctx, best_name, best)
     left_out = f" Left out: {'; '.join(excluded)}." if excluded else ""
     if chosen is None:
+        if ctx.floor is not None and entry.name != "accuracy" and entry.better(ctx.floor, best):
+            kind = "floor" if entry.higher_is_better else "ceiling"
+            return (
+                f"No model reaches the {kind} of {_show(entry, ctx.floor)} {words}: the best "
+                f"{words} available is {_show(entry, best)} ({best_name}).{left_out}"
+            )
         if ctx.floor is not None and best + _EPS < ctx.floor:
             return (
                 f"No model reaches the floor of {ctx.floor:.2%}: the best accuracy available is "
@@ -799,6 +933,7 @@ def _reason(ctx, best_row, best, chosen, runners_up, n_on_par, ranked, on_par_se
             for _, r, a in runners_up
         )
         sentences.append(f"Runners-up: {listed}.")
+    sentences += _estimate_note(ctx)
     sentences += _small_data_note(ctx, sentences)
     trivial_note = _trivial_note(ctx, index)
     if trivial_note:
@@ -816,6 +951,11 @@ def _test_sentences(ctx, index, name, best_name, best, value) -> list[str]:
     within_margin = ctx.margin is not None and abs(best - value) <= ctx.margin + _EPS
     if within_margin:
         return [f"The paired test: {comparison.verdict}."]
+    if comparison.test.startswith("corrected"):
+        return [
+            f"{name} and {best_name} cannot be told apart by cross-validation "
+            f"({comparison.test} p = {comparison.p_value:.2g})."
+        ]
 
     few = " (few items)" if comparison.n < MIN_HELD_OUT else ""
     return [
@@ -830,13 +970,37 @@ def _small_data_note(ctx, sentences: list[str]) -> list[str]:
     """On fewer than MIN_HELD_OUT test items: say that close models cannot be told apart."""
 
     n = ctx.items.n
-    if n is None or n >= MIN_HELD_OUT or any("cannot be told apart" in s for s in sentences):
+    if ctx.items.cv or n is None or n >= MIN_HELD_OUT:
+        return []
+    if any("cannot be told apart" in s for s in sentences):
         return []
     return [
         f"On only {n} test items close models cannot be told apart (the paired tests above "
         "decide only clear differences): estimate the candidates by cross-validation "
         "(lab.quality.cross_validate) for a sharper answer."
     ]
+
+
+def _estimate_note(ctx) -> list[str]:
+    """With cross-validation results: which estimate each model's figures rest on."""
+    if not ctx.items.cv:
+        return []
+    first = next(iter(ctx.items.cv.values()))
+    named = ", ".join(sorted(ctx.tests[i]["name"] for i in ctx.items.cv if i in ctx.tests))
+    others = [v["name"] for i, v in ctx.tests.items() if i not in ctx.items.cv]
+    if ctx.baseline is not None and ctx.baseline[0] in ctx.items.cv:
+        named += f" and the trivial baseline {display_name(ctx.baseline[1])}"
+    text = (
+        f"Estimate used: cross-validation, {first.splitter} over {first.n} items, for "
+        f"{named or 'no model here'}: the means of {first.n_splits * first.n_repeats} fits, "
+        "compared fold by fold"
+    )
+    if others:
+        text += (
+            f"; held-out test for {', '.join(sorted(others))} (judged against the others "
+            "by the margin alone)"
+        )
+    return [text + "."]
 
 
 def _trivial_note(ctx, index: int | None) -> str:

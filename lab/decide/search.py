@@ -34,7 +34,7 @@ import numbers
 import os
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,7 +46,9 @@ from lab.datasets import Data, DataError, as_data
 from lab.datasets import fashion as data
 from lab.decide import objectives as objective_table
 from lab.decide.search_inputs import (
+    Constraint,
     check_bounded,
+    check_constraints,
     check_seed,
     check_storage_url,
     check_study_name,
@@ -54,7 +56,7 @@ from lab.decide.search_inputs import (
     shown_url,
     storage_key,
 )
-from lab.evaluation import measure
+from lab.evaluation import measure, quality
 from lab.io import artifact
 from lab.io.store import default_store
 from lab.models import zoo
@@ -82,10 +84,16 @@ __all__ = [
     "trial_models_dir",
 ]
 
-# name → (Optuna direction, Measurement field). Costs come from the one objectives table
-# (lab.decide.objectives); these are the names a search's studies store.
+# name → (Optuna direction, Measurement field or quality metric). Costs come from the one
+# objectives table (lab.decide.objectives); quality is any single-number metric of the
+# registry (lab.evaluation.quality) read on val; these are the names a search's studies store.
 OBJECTIVES = {
     "val_accuracy": ("maximize", "accuracy"),
+    **{
+        f"val_{name}": ("maximize" if entry.higher_is_better else "minimize", name)
+        for name, entry in quality.METRICS.items()
+        if name in quality.RANKABLE and name != "accuracy"
+    },
     **{
         name: ("minimize", objective_table.get(name).field)
         for name in (
@@ -343,7 +351,7 @@ class _Settings:
     study: str
     storage: str
     objectives: tuple[str, ...]
-    constraints: dict
+    constraints: tuple[Constraint, ...]
     space: SearchSpace
     quick: bool
     seed: int
@@ -414,18 +422,36 @@ def _objective(trial, settings: _Settings):
     m = measure.evaluate(compressed, split="val", effort="quick", name=name, data=dataset)
     row = {k: v for k, v in m.to_row().items() if isinstance(v, (int, float, str)) or v is None}
     trial.set_user_attr("measurement", row)
-    values = {}
-    for key in {*settings.objectives, *settings.constraints}:
-        value = getattr(m, OBJECTIVES[key][1])
-        if value is None:
-            raise RuntimeError(f"objective {key} is unavailable for this trial: {m.energy_source}")
-        values[key] = float(value)
-    violation = [values[k] - float(limit) for k, limit in settings.constraints.items()]
-    for key, excess in zip(settings.constraints, violation, strict=True):
-        trial.set_constraint(key, excess)  # feasible when ≤ 0; Optuna's samplers and fronts see it
+    values = {key: _value(m, OBJECTIVES[key][1], key) for key in settings.objectives}
+    for bound in settings.constraints:
+        key = f"val_{bound.name}" if bound.quality else bound.name
+        values.setdefault(key, _value(m, bound.name, key))
+    violation = [
+        bound.excess(values[f"val_{bound.name}" if bound.quality else bound.name])
+        for bound in settings.constraints
+    ]
+    for bound, excess in zip(settings.constraints, violation, strict=True):
+        trial.set_constraint(str(bound), excess)  # feasible when ≤ 0; samplers and fronts see it
     trial.set_user_attr("constraint", violation)
+    trial.set_user_attr("quality", {k: v for k, v in values.items() if k.startswith("val_")})
+    judged = [OBJECTIVES[k][1] for k in settings.objectives if OBJECTIVES[k][1] in quality.METRICS]
+    judged += [bound.name for bound in settings.constraints if bound.quality]
+    trial.set_user_attr("quality_record", quality.record(m, judged))  # the model card's
     _save_model(compressed.model, candidate, trial.number, settings)
     return tuple(values[key] for key in settings.objectives)
+
+
+def _value(m: measure.Measurement, field_or_metric: str, key: str) -> float:
+    """A trial's objective: a Measurement field (a cost, accuracy) or a quality metric from
+    the per-item results on val (:func:`lab.evaluation.quality.estimate_of`)."""
+    if field_or_metric in quality.METRICS and field_or_metric != "accuracy":
+        found = quality.estimate_of(m, field_or_metric, interval=False)
+        value = None if found is None else found.value
+    else:
+        value = getattr(m, field_or_metric)
+    if value is None:
+        raise RuntimeError(f"objective {key} is unavailable for this trial: {m.energy_source}")
+    return float(value)
 
 
 def _save_model(stored: nn.Module, candidate: Candidate, number: int, settings: _Settings) -> None:
@@ -535,7 +561,7 @@ class SearchResult:
     storage: str
     objectives: tuple[str, ...]
     models_dir: str
-    constraints: dict = field(default_factory=dict)
+    constraints: tuple = ()  # Constraint objects (lab.decide.search_inputs)
     data: Data | None = field(default=None, repr=False)  # None: Fashion-MNIST
     _opened: object = field(default=None, init=False, repr=False, compare=False)
 
@@ -565,6 +591,8 @@ class SearchResult:
             measured = t.user_attrs.get("measurement", {})
             for key in ("accuracy", "artifact_bytes", "macs", "latency_ms_p50", "co2_g_per_1k"):
                 row[key] = measured.get(key)
+            for key, value in t.user_attrs.get("quality", {}).items():
+                row.setdefault(key, value)  # quality objectives and constraints on val
             row["seconds"] = (
                 (t.datetime_complete - t.datetime_start).total_seconds()
                 if t.datetime_complete and t.datetime_start
@@ -629,6 +657,10 @@ class SearchResult:
             },
             "objectives": dict(zip(self.objectives, trial.values or [], strict=False)),
             "measurement_val": trial.user_attrs.get("measurement", {}),
+            # the metric the trial was judged by on val, with its value and 95 % interval
+            "quality_val": trial.user_attrs.get("quality_record")
+            or quality.record(trial.user_attrs.get("measurement", {})),
+            "constraints": [str(c) for c in self.constraints],
             "artifact_bytes": (folder / "model.lab").stat().st_size,
             "load": "lab.artifact.load('model.lab', lab.architectures.SearchNet(**architecture))",
         }
@@ -659,10 +691,14 @@ def search(
     Args:
         space: what may be chosen (default :meth:`SearchSpace.for_data`: the default space
             fitted to ``data``).
-        objectives: two or more of :data:`OBJECTIVES` (``val_accuracy`` is maximized, the
-            others minimized).
-        constraints: upper bounds on objectives, e.g. ``{"artifact_bytes": 8536}``;
-            violating trials are never on the frontier.
+        objectives: two or more of :data:`OBJECTIVES`: quality on val (``val_accuracy``,
+            ``val_balanced_accuracy``, ``val_macro_f1``, ``val_roc_auc`` for binary data;
+            each in its direction) and costs (minimized).
+        constraints: upper bounds on costs, e.g. ``{"artifact_bytes": 8536}``, or strings
+            that may also bound a quality metric of the data's task on val by its worst
+            acceptable value: ``["macro_f1 >= 0.8", "artifact_bytes <= 8536"]``
+            (:func:`lab.decide.search_inputs.parse_constraint`); violating trials are never
+            on the frontier.
         n_trials: total finished trials the study should hold (resuming counts earlier
             ones); ``None`` with a ``timeout`` runs until time is up.
         timeout: seconds this call may run (each worker stops starting trials after it).
@@ -696,23 +732,16 @@ def search(
             f"objectives must be two or more distinct names from {', '.join(OBJECTIVES)}; "
             f"got {list(objectives)}"
         )
-    if constraints is not None and not isinstance(constraints, Mapping):
-        raise ConfigError(
-            f"constraints must be a dict {{cost: upper bound}}, e.g. {{'artifact_bytes': 8536}}; "
-            f"got {constraints!r}"
-        )
-    constraints = dict(constraints or {})
-    for key, limit in constraints.items():
-        if key not in OBJECTIVES or key == "val_accuracy":
-            allowed = ", ".join(k for k in OBJECTIVES if k != "val_accuracy")
-            raise ConfigError(f"constraints bound costs ({allowed}); got {key!r}")
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, numbers.Real)
-            or not math.isfinite(limit)
-            or not limit > 0
-        ):
-            raise ConfigError(f"constraint {key} must be a finite positive number; got {limit!r}")
+    for name in objectives:
+        metric = OBJECTIVES[name][1]
+        if metric in quality.METRICS and dataset.task not in quality.METRICS[metric].tasks:
+            allowed = [f"val_{m}" for m in quality.choices(dataset.task)]
+            raise ConfigError(
+                f"objectives {name} does not apply to {dataset.name!r}, a {dataset.task} task; "
+                f"its quality objectives are {', '.join(allowed)}"
+            )
+    costs = {k: v[1] for k, v in OBJECTIVES.items() if v[1] not in quality.METRICS}
+    constraints = check_constraints(constraints, costs, dataset.task)
     if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise ConfigError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
     n_trials, timeout = check_bounded(n_trials, timeout)

@@ -21,18 +21,23 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.techniques.configs import ConfigError
 
 __all__ = [
     "MAX_STUDY_NAME",
+    "Constraint",
     "StorageError",
+    "check_constraints",
     "check_bounded",
     "check_seed",
     "check_storage_url",
     "check_study_name",
     "open_storage",
+    "parse_constraint",
     "shown_url",
     "storage_key",
 ]
@@ -225,3 +230,143 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (SQLAlchemy's add background links)."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__).strip()
+
+
+# --------------------------------------------------------------------------- constraints
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One bound a search trial must keep: ``name op limit``.
+
+    ``name`` is a cost (a Measurement field such as ``artifact_bytes``, bounded from above)
+    or a quality metric of :data:`lab.evaluation.quality.METRICS` (bounded by its worst
+    acceptable value: ``macro_f1 >= 0.8``, ``mae <= 50``), read on the validation split.
+    """
+
+    name: str
+    op: str  # "<=" or ">="
+    limit: float
+    quality: bool = False  # a quality metric (else a cost)
+
+    def excess(self, value: float) -> float:
+        """How far ``value`` is past the bound (≤ 0: kept), as Optuna's constraints read it."""
+        return value - self.limit if self.op == "<=" else self.limit - value
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.op} {self.limit:g}"
+
+
+_FORM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|≤|≥|==|=|<|>)\s*(\S+)\s*$")
+_EXAMPLES = "e.g. 'artifact_bytes <= 8536', 'macro_f1 >= 0.8' or 'mae <= 50'"
+
+
+def _cost_constraint(key: str, limit: object, costs: Mapping[str, str]) -> Constraint:
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, numbers.Real)
+        or not math.isfinite(limit)
+        or not limit > 0
+    ):
+        raise ConfigError(f"constraint {key} must be a finite positive number; got {limit!r}")
+    return Constraint(key, "<=", float(limit))
+
+
+def parse_constraint(text: object, costs: Mapping[str, str], task: str) -> Constraint:
+    """``text`` (``"<name> <= <number>"`` or ``">="``) as a :class:`Constraint`.
+
+    Args:
+        text: a cost bounded from above (``artifact_bytes <= 8536``; the names of ``costs``)
+            or a quality metric of ``task`` bounded by its worst acceptable value
+            (``macro_f1 >= 0.8``: fractions from 0 to 1, never percentages; ``mae <= 50``
+            in the target's units; a ``val_`` prefix is allowed: it is read on val).
+        costs: the cost names a constraint may bound.
+        task: the data's task (``binary``, ``multiclass``, ``regression``): its metrics only.
+
+    Raises:
+        ConfigError: naming what is wrong and what is allowed.
+
+    Example:
+        >>> str(parse_constraint("val_macro_f1>=0.8", {"artifact_bytes": ""}, "binary"))
+        'macro_f1 >= 0.8'
+    """
+    from lab.evaluation import quality
+
+    if not isinstance(text, str):
+        raise ConfigError(f"constraint must be a string such as {_EXAMPLES}; got {text!r}")
+    found = _FORM.match(text)
+    if found is None:
+        raise ConfigError(
+            f"constraint must read '<name> <= <number>' or '>=', {_EXAMPLES}; got {text!r}"
+        )
+    name, op, number = found.groups()
+    op = {"≤": "<=", "≥": ">="}.get(op, op)
+    if op not in ("<=", ">="):
+        raise ConfigError(
+            f"constraint {text!r}: use <= or >= (a bound includes its limit), not {op}"
+        )
+    try:
+        limit = float(number)
+    except ValueError:
+        raise ConfigError(f"constraint {text!r}: {number!r} is not a number") from None
+    if not math.isfinite(limit):
+        raise ConfigError(f"constraint {text!r}: the limit must be a finite number; got {number!r}")
+    metric = name.removeprefix("val_")
+    if name in costs:
+        if op != "<=":
+            raise ConfigError(
+                f"constraint {text!r}: {name} is a cost, bounded from above: write {name} <= …"
+            )
+        return _cost_constraint(name, limit, costs)
+    if metric in quality.METRICS:
+        try:
+            entry = quality.check_choice(metric, task)
+        except ValueError as exc:
+            raise ConfigError(f"constraint {text!r}: {exc}") from None
+        wanted = ">=" if entry.higher_is_better else "<="
+        if op != wanted:
+            raise ConfigError(
+                f"constraint {text!r}: {entry.words} is better {entry.direction}; a constraint "
+                f"is its worst acceptable value: write {metric} {wanted} …"
+            )
+        if entry.unit == "fraction" and not 0 <= limit <= 1:
+            raise ConfigError(
+                f"constraint {text!r}: {metric} is a fraction from 0 to 1 (write 0.8 for 80 %); "
+                f"got {number}"
+            )
+        if entry.unit == "target" and limit < 0:
+            raise ConfigError(f"constraint {text!r}: {metric} is an error ≥ 0; got {number}")
+        if entry.unit == "" and limit > 1:
+            raise ConfigError(f"constraint {text!r}: {metric} is at most 1; got {number}")
+        return Constraint(metric, op, limit, quality=True)
+    raise ConfigError(
+        f"constraint {text!r}: unknown name {name!r}; bound a cost ({', '.join(costs)}) or a "
+        f"quality metric of this {task} task ({', '.join(quality.choices(task))})"
+    )
+
+
+def check_constraints(
+    constraints: object, costs: Mapping[str, str], task: str
+) -> tuple[Constraint, ...]:
+    """``constraints`` as :class:`Constraint` objects: None; a dict ``{cost: upper bound}``
+    (the costs of ``costs``); a string (:func:`parse_constraint`); or a list of strings."""
+    if constraints is None:
+        return ()
+    if isinstance(constraints, Mapping):
+        found = []
+        for key, limit in constraints.items():
+            if key not in costs:
+                raise ConfigError(
+                    f"constraints bound costs ({', '.join(costs)}) in a dict; got {key!r} "
+                    f"(bound a quality metric with a string, {_EXAMPLES})"
+                )
+            found.append(_cost_constraint(key, limit, costs))
+        return tuple(found)
+    if isinstance(constraints, str):
+        return (parse_constraint(constraints, costs, task),)
+    if isinstance(constraints, (list, tuple)) and all(isinstance(c, str) for c in constraints):
+        return tuple(parse_constraint(c, costs, task) for c in constraints)
+    raise ConfigError(
+        "constraints must be a dict {cost: upper bound}, e.g. {'artifact_bytes': 8536}, or "
+        f"strings such as {_EXAMPLES}; got {constraints!r}"
+    )

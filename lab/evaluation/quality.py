@@ -20,6 +20,12 @@ Small data: :func:`cross_validate` estimates a thin model's metric with scikit-l
 with the Nadeau–Bengio corrected interval, and :func:`cv_paired` compares two such estimates
 fold by fold. :func:`estimate_kind` says which estimate a data set calls for.
 
+A measurement judged by another metric than its own: :func:`estimate_of` reads any metric of
+its task (from its fields or its per-item results), :func:`compare_measurements` runs the
+paired test between two measurements on the same items, :func:`choices` lists the metrics a
+task can be ranked by (:func:`check_choice` refuses the others, naming those allowed) and
+:func:`record` is what a model card says about its quality.
+
 Per-item results travel with a measurement as compact text (:func:`pack`/:func:`unpack`);
 :func:`measurement_fields` gives the fields a measurement of any task carries.
 
@@ -37,8 +43,9 @@ from __future__ import annotations
 import base64
 import math
 import numbers
+import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,14 +62,19 @@ __all__ = [
     "METRICS",
     "MIN_HELD_OUT",
     "PERMUTATIONS",
+    "RANKABLE",
     "Comparison",
     "CrossValidation",
     "Estimate",
     "Metric",
+    "check_choice",
+    "choices",
+    "compare_measurements",
     "cross_validate",
     "cv_paired",
     "default_metric",
     "estimate_kind",
+    "estimate_of",
     "from_outputs",
     "get_metric",
     "measurement_fields",
@@ -70,6 +82,7 @@ __all__ = [
     "pack",
     "paired",
     "positive_scores",
+    "record",
     "score",
     "unpack",
 ]
@@ -275,6 +288,30 @@ class Metric:
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
 
+    @property
+    def title(self) -> str:
+        """The name as a label starts: ``Balanced accuracy``, ``MAE``, ``R²``."""
+        return self.words[0].upper() + self.words[1:]
+
+    @property
+    def direction_words(self) -> str:
+        """``higher is better`` or ``lower is better``."""
+        return f"{self.direction} is better"
+
+    @property
+    def axis_text(self) -> str:
+        """A plot's quality axis: ``accuracy (%)``, ``macro-F1 (%), higher is better``,
+        ``mean absolute error (target units), lower is better``."""
+        if self.name == "accuracy":
+            return self.axis_label
+        unit = " (target units)" if self.unit == "target" else ""
+        return f"{self.axis_label}{unit}, {self.direction_words}"
+
+    @property
+    def unit_words(self) -> str:
+        """The unit a value is shown in: ``%``, ``the target's units``, ``unitless``."""
+        return {"fraction": "%", "target": "the target's units"}.get(self.unit, "unitless")
+
     def better(self, a: float, b: float) -> bool:
         """Whether value ``a`` is better than ``b``."""
         return a > b if self.higher_is_better else a < b
@@ -341,6 +378,10 @@ METRICS: dict[str, Metric] = {
 }  # fmt: skip
 
 
+# the metrics models can be ranked by (one number each; per_class_recall is one per class)
+RANKABLE = tuple(name for name, m in METRICS.items() if m.rows is not None)
+
+
 def get_metric(metric: object, task: str | None = None) -> Metric:
     """The registry entry ``metric`` (a name or a :class:`Metric`), checked against ``task``."""
     if isinstance(metric, Metric):
@@ -348,7 +389,9 @@ def get_metric(metric: object, task: str | None = None) -> Metric:
     elif isinstance(metric, str) and metric in METRICS:
         entry = METRICS[metric]
     else:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        allowed = metrics_for(task) if task in TASKS else list(METRICS)
+        where = f" for a {task} task" if task in TASKS else ""
+        raise ValueError(f"metric must be one of {', '.join(allowed)}{where}; got {metric!r}")
     if task is not None and _check_task(task) not in entry.tasks:
         raise ValueError(
             f"{entry.name} does not apply to a {task} task; choose one of "
@@ -361,6 +404,32 @@ def metrics_for(task: str) -> list[str]:
     """The registry's metrics for ``task``."""
     task = _check_task(task)
     return [name for name, m in METRICS.items() if task in m.tasks]
+
+
+def choices(task: str) -> list[str]:
+    """The metrics of ``task`` that models can be judged and ranked by: one number each
+    (every metric of the task but ``per_class_recall``, one value per class).
+
+    Example:
+        >>> choices("binary"), choices("regression")
+        (['accuracy', 'balanced_accuracy', 'macro_f1', 'roc_auc'], ['mae', 'rmse', 'r2'])
+    """
+    return [name for name in metrics_for(task) if METRICS[name].rows is not None]
+
+
+def check_choice(metric: object, task: str) -> Metric:
+    """``metric`` as a :class:`Metric` if it is one of :func:`choices` for ``task``; else a
+    ValueError naming the metrics allowed for that task."""
+    allowed = choices(task)
+    name = metric.name if isinstance(metric, Metric) else metric
+    if not isinstance(name, str) or name not in allowed:
+        extra = ""
+        if name == "per_class_recall":
+            extra = " (per_class_recall is one value per class: rank by balanced_accuracy)"
+        raise ValueError(
+            f"metric must be one of {', '.join(allowed)} for a {task} task{extra}; got {metric!r}"
+        )
+    return METRICS[name]
 
 
 def default_metric(task: str, y_true: object = None) -> str:
@@ -960,3 +1029,184 @@ def cv_paired(base: CrossValidation, new: CrossValidation, alpha: float = ALPHA)
         base.metric, base.n, base.mean, new.mean, mean, low, high, p_value,
         f"corrected repeated k-fold t-test ({j} fits)", alpha,
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- a measurement's metric
+
+
+def _field(measurement: object, name: str) -> object:
+    if isinstance(measurement, Mapping):
+        return measurement.get(name)
+    return getattr(measurement, name, None)
+
+
+def _finite(value: object) -> float | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _items(measurement: object):
+    """(targets, predictions, scores or None) unpacked from a measurement, or None."""
+    predictions, targets = _field(measurement, "predictions"), _field(measurement, "targets")
+    if not (isinstance(predictions, str) and predictions and isinstance(targets, str) and targets):
+        return None
+    scores = _field(measurement, "scores")
+    return (
+        unpack(targets),
+        unpack(predictions),
+        (unpack(scores) if isinstance(scores, str) and scores else None),
+    )
+
+
+def _task_of(measurement: object, entry: Metric) -> str:
+    task = _field(measurement, "task")
+    if isinstance(task, str) and task in TASKS:
+        get_metric(entry, task)  # the metric must fit the measurement's task
+        return task
+    if entry.tasks == ("regression",):
+        return "regression"
+    return "binary" if entry.needs_scores else "multiclass"
+
+
+_ESTIMATES: dict = {}  # (metric, targets, predictions, scores) text → Estimate, newest last
+_ESTIMATES_KEPT = 512
+_ESTIMATES_LOCK = threading.Lock()
+
+
+def estimate_of(measurement: object, metric: str | Metric, *, interval: bool = True):
+    """``metric`` of one measurement (a :class:`lab.evaluation.measure.Measurement`, or a row
+    dict with the same fields) with its 95 % interval, as an :class:`Estimate`; None when the
+    measurement cannot give it (no per-item results and no stored value, or ROC-AUC
+    without scores).
+
+    Read, in this order: the measurement's primary metric (``metric_value``, ``metric_low``,
+    ``metric_high``); its accuracy fields (``accuracy``, Wilson's interval); its ``metrics``
+    table; its per-item results (scikit-learn's function on ``targets``/``predictions``, the
+    interval by :func:`score`, remembered per items); a plain column named after the metric
+    (no interval). ``interval=False`` skips the bootstrap of the per-item case.
+
+    Raises:
+        ValueError: ``metric`` unknown, or not a metric of the measurement's ``task``.
+
+    Example:
+        >>> row = {"task": "regression", "targets": pack([3.0, 5.0, 7.0]),
+        ...        "predictions": pack([2.0, 5.0, 9.0])}
+        >>> estimate_of(row, "mae", interval=False).value
+        1.0
+    """
+    entry = get_metric(metric)
+    task = _task_of(measurement, entry)
+    n = _field(measurement, "n_images")
+    n = int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else 0
+    if _field(measurement, "metric") == entry.name:
+        value = _finite(_field(measurement, "metric_value"))
+        if value is not None:
+            low, high = (
+                _finite(_field(measurement, "metric_low")),
+                _finite(_field(measurement, "metric_high")),
+            )
+            return Estimate(entry.name, value, low, high, n, "as measured")
+    if entry.name == "accuracy" and (value := _finite(_field(measurement, "accuracy"))) is not None:
+        low, high = (
+            _finite(_field(measurement, "accuracy_low")),
+            _finite(_field(measurement, "accuracy_high")),
+        )
+        return Estimate("accuracy", value, low, high, n, "Wilson")
+    table = _field(measurement, "metrics")
+    if isinstance(table, str) and table:
+        import json
+
+        try:
+            table = json.loads(table)
+        except ValueError:
+            table = None
+    if isinstance(table, Mapping) and entry.name in table:
+        given = table[entry.name]
+        parts = list(given) if isinstance(given, (list, tuple)) else [given, None, None]
+        if len(parts) == 3 and (value := _finite(parts[0])) is not None:
+            return Estimate(entry.name, value, _finite(parts[1]), _finite(parts[2]), n, "stored")
+    items = _items(measurement)
+    if items is not None and (not entry.needs_scores or items[2] is not None):
+        key = (entry.name, interval, _field(measurement, "targets"),
+               _field(measurement, "predictions"), _field(measurement, "scores") or "")  # fmt: skip
+        with _ESTIMATES_LOCK:  # a widget thread and the dashboard's worker read it at once
+            if key in _ESTIMATES:
+                return _ESTIMATES[key]
+        y, p, s = items
+        if interval:
+            found = score(task, y, p, scores=s, metrics=[entry.name])[entry.name]
+        else:
+            value = entry.compute(y, None, s) if entry.needs_scores else entry.compute(y, p)
+            found = Estimate(entry.name, float(value), None, None, len(y), "per-item results")
+        with _ESTIMATES_LOCK:
+            _ESTIMATES[key] = found
+            while len(_ESTIMATES) > _ESTIMATES_KEPT:
+                _ESTIMATES.pop(next(iter(_ESTIMATES)))
+        return found
+    value = _finite(_field(measurement, entry.name))
+    return None if value is None else Estimate(entry.name, value, None, None, n, "stored")
+
+
+def compare_measurements(
+    base: object, new: object, metric: str | Metric, *, permutations: int = PERMUTATIONS
+) -> Comparison | None:
+    """:func:`paired` comparison of measurement ``new`` with ``base`` on ``metric``, on the
+    same items (their per-item results); None when either lacks them, or they were scored
+    on different items (other targets, split or data set)."""
+    entry = get_metric(metric)
+    if entry.rows is None:
+        raise ValueError(f"{entry.name} is one value per class; compare a single number")
+    a, b = _items(base), _items(new)
+    if a is None or b is None or len(a[0]) != len(b[0]) or not np.array_equal(a[0], b[0]):
+        return None
+    if any(_field(base, k) != _field(new, k) for k in ("split", "data")):
+        return None
+    if entry.needs_scores and (a[2] is None or b[2] is None):
+        return None
+    task = _task_of(new, entry)
+    return paired(entry, a[0], a[1], b[1], task=task, scores_a=a[2], scores_b=b[2],
+                  permutations=permutations)  # fmt: skip
+
+
+def record(measurement: object, metrics: Sequence[str] = ()) -> dict:
+    """What an export or a model card says about a measurement's quality: its task, split,
+    number of items, the metric it was judged by, and for that metric and each of
+    ``metrics`` the value with its 95 % interval, unit and direction (JSON-ready).
+
+    Example:
+        >>> row = {"task": "regression", "split": "val", "n_images": 3, "metric": "mae",
+        ...        "targets": pack([3.0, 5.0, 7.0]), "predictions": pack([2.0, 5.0, 9.0])}
+        >>> card = record(row, ["r2"])
+        >>> card["metric"], card["metrics"]["mae"]["value"], card["metrics"]["mae"]["direction"]
+        ('mae', 1.0, 'lower')
+    """
+    primary = _field(measurement, "metric")
+    task = _field(measurement, "task")
+    names = [m for m in (primary, *metrics) if isinstance(m, str)]
+    found = {}
+    for name in dict.fromkeys(names):
+        entry = get_metric(name)
+        try:
+            estimate = estimate_of(measurement, entry)
+        except ValueError:  # a metric of another task
+            estimate = None
+        if estimate is None:
+            continue
+        found[name] = {
+            "value": estimate.value,
+            "low": estimate.low,
+            "high": estimate.high,
+            "unit": entry.unit_words,
+            "direction": entry.direction,
+            "interval": estimate.method,
+        }
+    n = _field(measurement, "n_images")
+    return {
+        "task": task if isinstance(task, str) else None,
+        "split": _field(measurement, "split"),
+        "items": int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else None,
+        "metric": primary if isinstance(primary, str) else None,
+        "metrics": found,
+    }

@@ -788,6 +788,112 @@ def _fastest_runtime(answer: object) -> Verdict:
 
 # --------------------------------------------------------------------------- registry
 
+# ----------------------------------------------------------------- 11: your task, your metric
+
+BALANCED_TOLERANCE = 0.005  # a fraction: half a point either way
+# section 3 of notebook 11 without Ridge: judged by MAE and by RMSE they give two answers
+ON_PAR_REGRESSORS = (
+    "KNeighborsRegressor",
+    "RandomForestRegressor",
+    "HistGradientBoostingRegressor",
+    "MLPRegressor",
+)
+
+
+def _imbalanced():
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n_samples=1000, weights=[0.95, 0.05], random_state=0)
+    return as_data((x, y), name="imbalanced 95/5")  # notebook 11's set
+
+
+def _diabetes():
+    from sklearn.datasets import load_diabetes
+
+    return as_data(load_diabetes(), task="regression", name="diabetes")
+
+
+def _measure_thin(name: str, dataset):
+    model = thin.fit_thin(name, data=dataset, progress=False)
+    return evaluate(model, data=dataset, name=name, split="test", effort="quick")
+
+
+def _dummy_balanced(answer: object) -> Verdict:
+    from lab.evaluation import quality
+
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)):
+        raise _BadAnswer(f"this exercise wants a fraction from 0 to 1; you gave {answer!r}.")
+    guess = float(answer)
+    if not math.isfinite(guess) or not 0 <= guess <= 1:
+        percent = " (a percentage? write 0.5 for 50 %)" if 1 < guess <= 100 else ""
+        raise _BadAnswer(
+            f"a balanced accuracy is a fraction from 0 to 1{percent}; you gave {answer!r}."
+        )
+    measured = _measure_thin("DummyClassifier", _imbalanced())
+    balanced = quality.estimate_of(measured, "balanced_accuracy").value
+    figures = {"accuracy": measured.accuracy, "balanced_accuracy": balanced}
+    got = f"DummyClassifier: {_pct(measured.accuracy)} accuracy, {balanced:.3f} balanced accuracy"
+    if abs(guess - balanced) <= BALANCED_TOLERANCE:
+        return Verdict(
+            True,
+            f"{got} — what a model must beat significantly to be recommended.",
+            measured=figures,
+        )
+    if abs(guess - measured.accuracy) <= 0.01:
+        return Verdict(False, f"{guess:.3f} is its accuracy, not its balanced accuracy", 1, figures)
+    return Verdict(
+        False,
+        f"{guess:.3f} is {abs(guess - balanced):.2f} away",
+        2 if abs(guess - balanced) < 0.1 else 0,
+        figures,
+    )
+
+
+def _cheapest_on_rmse(answer: object) -> Verdict:
+    from lab.decide.recommend import recommend
+
+    allowed = (*ON_PAR_REGRESSORS, "DummyRegressor")
+    if not isinstance(answer, str) or answer not in allowed:
+        raise _BadAnswer(
+            f"this exercise wants one of {', '.join(ON_PAR_REGRESSORS)}; you gave {answer!r}."
+        )
+    if answer == "DummyRegressor":
+        return Verdict(False, "the trivial baseline is never recommended: it is the bar", 0)
+    diabetes = _diabetes()
+    rows = [_measure_thin(name, diabetes) for name in (*ON_PAR_REGRESSORS, "DummyRegressor")]
+    found = recommend(rows, metric="rmse", objective="bytes")
+    chosen = found.chosen["name"] if found.chosen else None
+    on_par = {row["name"] for row in found.on_par}
+    measured = {
+        m.name: {"artifact_bytes": m.artifact_bytes, "rmse": v.value}
+        for m in rows
+        if (v := _rmse(m)) is not None
+    }
+    got = ", ".join(
+        f"{n}: RMSE {f['rmse']:.1f}, {f['artifact_bytes']:,} B" for n, f in measured.items()
+    )
+    if answer == chosen:
+        return Verdict(True, f"{got} — {chosen} is the smallest on par by RMSE.", measured=measured)
+    if answer in on_par:
+        return Verdict(False, f"{got} — {answer} is on par, but not the smallest file", 2, measured)
+    by_mae = recommend(rows, metric="mae", objective="bytes").chosen
+    if by_mae is not None and by_mae["name"] == answer:
+        return Verdict(
+            False,
+            f"{got} — {answer} is the choice by MAE; by RMSE (large errors weigh more) it is "
+            "significantly worse than the best",
+            1,
+            measured,
+        )
+    return Verdict(False, f"{got} — {answer} is significantly worse than the best", 1, measured)
+
+
+def _rmse(measurement):
+    from lab.evaluation import quality
+
+    return quality.estimate_of(measurement, "rmse", interval=False)
+
+
 _ALL = [
     Exercise(
         id="smallest-file",
@@ -1095,6 +1201,46 @@ _ALL = [
             "Close: within a factor of two — re-read the batch-1 rows.",
         ),
         measure=_fastest_runtime,
+    ),
+    Exercise(
+        id="dummy-balanced",
+        notebook="11_your_task",
+        title="The majority guess, judged fairly",
+        task=(
+            "On the imbalanced set of section 1 (make_classification(n_samples=1000, "
+            "weights=[0.95, 0.05], random_state=0)), DummyClassifier is about 95 % accurate on "
+            "the test split without ever finding a rare item. What is its balanced accuracy there?"
+        ),
+        goal=f"within {BALANCED_TOLERANCE} of DummyClassifier's balanced accuracy, measured now",
+        answer_form="a fraction from 0 to 1, e.g. 0.95",
+        hints=(
+            "Balanced accuracy is the mean of the per-class recalls: the share of each class's "
+            "items found, averaged over the classes.",
+            "The majority guess finds every item of one class and none of the other.",
+            "Close: with two classes, average a recall of 1 and a recall of 0.",
+        ),
+        measure=_dummy_balanced,
+    ),
+    Exercise(
+        id="cheapest-on-rmse",
+        notebook="11_your_task",
+        title="The smallest file on par, judged by RMSE",
+        task=(
+            "On load_diabetes (task='regression'), judged by RMSE on the test split instead of "
+            f"MAE: which of {', '.join(ON_PAR_REGRESSORS)} is the smallest file among the "
+            "models not significantly worse than the best (with DummyRegressor as the bar)? "
+            "Judged by MAE the answer is another model."
+        ),
+        goal="the model lab.recommend(rows, metric='rmse') chooses, measured at check time",
+        answer_form='a regressor\'s name, e.g. "MLPRegressor"',
+        hints=(
+            "Measure the four and DummyRegressor as section 3 does; recommend(rows, "
+            "metric='rmse') judges by RMSE (lower is better, in the target's units).",
+            "On par means not significantly worse than the best by the paired test on the same "
+            "items — read rec.tests.",
+            "Close: your model is on par — now compare the files' bytes.",
+        ),
+        measure=_cheapest_on_rmse,
     ),
 ]
 
