@@ -258,3 +258,28 @@ def test_thin_memory_counts_the_arrays_and_the_working_memory():
         memory.thin_memory(logistic, x[:3])
     with pytest.raises(TypeError, match="fitted scikit-learn estimator"):
         memory.thin_memory(object(), x[:1])
+
+
+def test_a_batch_plan_of_attention_is_extrapolated_from_batches_two_and_three():
+    """torch's attention runs other operators at batch 1 than at 2 or more; the plan at a
+    large batch then comes from batches 2 and 3 (not a trace at that batch) and equals the
+    plan of a direct trace."""
+    torch.manual_seed(0)
+    block = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0)
+    model = nn.TransformerEncoder(block, 2, enable_nested_tensor=False).eval()
+    x = torch.randn(1, 16, 32)
+    one, two = memory._trace(model, x, 1), memory._trace(model, x, 2)
+    assert not memory._same_program(one, two)  # the case this is about
+    traced = []
+    original = memory._trace
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory, "_trace", lambda m, e, b: traced.append(b) or original(m, e, b))
+        planned = memory.planned_peak(model, x, batch=12)
+    assert 12 not in traced and sorted(set(traced)) == [1, 2, 3]
+    direct = original(model, x, 12)
+    expected = memory._plan_from(
+        direct, [s.nbytes for s in direct.storages], direct.input_bytes, 12, "eager"
+    )
+    assert planned.peak_bytes == expected.peak_bytes
+    measured = memory.measured_peak(model, x, batch=12)
+    assert abs(1 - planned.peak_activation_bytes / measured.peak_activation_bytes) <= 0.10

@@ -460,7 +460,8 @@ def planned_peak(
             first sample is used.
         batch: samples per inference. Above 2 each activation's size is extrapolated
             linearly from traces at batch 1 and 2 (so batch 256 of a 224 px model needs no
-            gigabytes); if the two traces differ in their operators it is traced directly.
+            gigabytes) — from batches 2 and 3 when batch 1 runs other operators (torch's
+            attention does); if those differ too it is traced directly.
         lifetimes: ``"eager"`` (default): a tensor lives to its last reader and, as eager
             PyTorch keeps it, to the return of every module call it is an argument of (a
             ``TransformerEncoderLayer``'s input stays referenced by ``forward``'s argument
@@ -494,16 +495,27 @@ def _plan(
         return _plan_from(trace, sizes, trace.input_bytes, batch, lifetimes)
     one = one if one is not None else _trace(model, example, 1)
     two = _trace(model, example, 2)
-    if one.ops != two.ops or len(one.storages) != len(two.storages) or one.calls != two.calls:
-        trace = _trace(model, example, batch)
-        sizes = [s.nbytes for s in trace.storages]
-        return _plan_from(trace, sizes, trace.input_bytes, batch, lifetimes)
+    if not _same_program(one, two):
+        # batch 1 may take other kernels (e.g. attention's), so extrapolate from 2 and 3
+        three = _trace(model, example, 3) if batch > 3 else None
+        if three is None or not _same_program(two, three):
+            trace = _trace(model, example, batch)
+            sizes = [s.nbytes for s in trace.storages]
+            return _plan_from(trace, sizes, trace.input_bytes, batch, lifetimes)
+        one, two, start = two, three, 2
+    else:
+        start = 1
     sizes = [
-        a.nbytes + (b.nbytes - a.nbytes) * (batch - 1)
+        a.nbytes + (b.nbytes - a.nbytes) * (batch - start)
         for a, b in zip(one.storages, two.storages, strict=True)
     ]
-    input_bytes = one.input_bytes + (two.input_bytes - one.input_bytes) * (batch - 1)
+    input_bytes = one.input_bytes + (two.input_bytes - one.input_bytes) * (batch - start)
     return _plan_from(one, sizes, input_bytes, batch, lifetimes)
+
+
+def _same_program(a: _Trace, b: _Trace) -> bool:
+    """Whether two traces ran the same operators on the same storages (only sizes differ)."""
+    return a.ops == b.ops and len(a.storages) == len(b.storages) and a.calls == b.calls
 
 
 def _rss() -> int:
