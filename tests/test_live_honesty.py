@@ -4,12 +4,15 @@ energy never served from a cache measured under other conditions, a progressive 
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from scipy.stats import binomtest
 
-from lab import measure, zoo
+from lab import artifact, measure, zoo
 from lab.datasets import as_data
 from lab.store import ResultStore
 from lab.techniques.configs import PruneConfig, QuantConfig, Recipe
@@ -359,3 +362,33 @@ def test_a_slow_models_first_look_rests_on_what_fits_its_budget(mlp, store):
     assert first.accuracy_high - first.accuracy_low > 0.05  # fewer items, a wider interval
     final = evaluation.final()
     assert final.n_images == 2000 and not final.preliminary
+
+
+def test_a_big_models_first_look_leaves_its_file_bytes_to_the_final(store):
+    """Encoding a file of millions of parameters takes seconds: a first look shows the
+    accuracy first and says the bytes follow; the final has the file's real size; once that
+    file is known, a first look of the same configuration shows it at once."""
+    from lab.evaluation import kinds
+    from widgets.metrics import MetricsPanel
+
+    torch.manual_seed(0)
+    big = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 2600), torch.nn.ReLU(), torch.nn.Linear(2600, 10)
+    ).eval()
+    assert sum(p.numel() for p in big.parameters()) > kinds.QUICK_ENCODE_PARAMETERS
+    recipe = PruneConfig(0.5)
+    evaluation = measure.Evaluation(big, recipe, effort="quick", store=store, use_cache=False)
+    first = evaluation.first_look()
+    assert first.preliminary and first.artifact_bytes is None and first.state_dict_bytes is None
+    assert "so do the bytes on disk" in first.notes[0] and first.flops > 0
+    assert math.isnan(first.compression_ratio) and "n/a B on disk" in repr(first)
+    panel = MetricsPanel()
+    panel.show(first)
+    assert "measuring…" in panel._values["size"].value
+    final = evaluation.final()
+    on_disk = artifact.save(
+        evaluation.runnable().compressed.model, Path(store.path).parent / "big.lab"
+    )
+    assert final.artifact_bytes == on_disk and final.state_dict_bytes > final.artifact_bytes
+    again = measure.Evaluation(big, recipe, effort="quick", store=store, use_cache=False)
+    assert again.first_look().artifact_bytes == on_disk  # remembered: shown in the first look

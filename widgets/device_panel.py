@@ -258,6 +258,11 @@ class DevicePanel(w.VBox):
             self.view, self.error, self.report.value = None, "", ""
             return
         self.view = None
+        if getattr(m, "artifact_bytes", 0) is None:  # a big model's first look: file follows
+            self._worker.invalidate()
+            self.error = ""
+            self.report.value = "<i class='lab-waiting'>waiting for the file's size…</i>"
+            return
         self.report.value = f"<i class='lab-waiting'>estimating on {html.escape(device)}…</i>"
         self._worker.submit(lambda: device_view(m, device), self._shown, self._failed)
 

@@ -530,6 +530,8 @@ class MetricsPanel(w.VBox):
         if preliminary:  # what is not measured yet says so; no empty cells, no layout jump
             for key in ("latency", "energy", "co2"):
                 texts[key], changes[key] = "measuring…", ""
+            if numbers["size"] is None:  # a big model's file: encoded for the final figures
+                texts["size"], changes["size"] = "measuring…", ""
             texts["accuracy"] += " prelim."
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in notes_for(measurement, self.item))
         flops_label = f"{unit[0].upper()}{unit[1:]} per {self.item}"

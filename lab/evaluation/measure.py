@@ -124,8 +124,9 @@ class Measurement:
     split: str
     n_images: int
     accuracy: float | None  # classification (None for regression: see metric_value)
-    artifact_bytes: int  # size on disk of lab.artifact.save's file
-    state_dict_bytes: int  # size on disk of torch.save(input_model.state_dict()): the fp32
+    artifact_bytes: int | None  # size on disk of lab.artifact.save's file (None: a big
+    # model's first look, before the file is encoded)
+    state_dict_bytes: int | None  # size on disk of torch.save(input_model.state_dict()): the fp32
     # baseline of every ratio (the model before the recipe, not the pruned one)
     parameters: int
     nonzero_parameters: int
@@ -192,6 +193,8 @@ class Measurement:
     @property
     def compression_ratio(self) -> float:
         """The input model's fp32 state_dict bytes / this artifact's bytes."""
+        if self.artifact_bytes is None or self.state_dict_bytes is None:
+            return math.nan  # a first look of a big model: its file follows
         return self.state_dict_bytes / max(1, self.artifact_bytes)
 
     def correct(self) -> np.ndarray | None:
@@ -355,7 +358,7 @@ class Measurement:
         co2 = "n/a" if self.co2_g_per_1k is None else f"{self.co2_g_per_1k * 1000:.3g} mg"
         return (
             f"Measurement({self.name} [{self.label}] on {self.split}: {self._quality_text()}, "
-            f"{self.artifact_bytes:,} B on disk ({self.compression_ratio:.1f}x), "
+            f"{_number(self.artifact_bytes, ',')} B on disk ({self.compression_ratio:.1f}x), "
             f"{self.macs:,} {self.operations_kind}, {_number(self.latency_ms_p50, '.2f')} ms p50, "
             f"{_number(self.throughput_ips, ',.0f')} img/s, CO2/1k {co2} @ {self.country})"
         )
@@ -627,7 +630,8 @@ def _from_first_look(run: _Run, phase: str) -> dict | None:
 
 
 def _measure_size(run: _Run) -> dict:
-    if (known := _from_first_look(run, "size")) is not None:
+    known = _from_first_look(run, "size")
+    if known is not None and known["artifact_bytes"] is not None:
         return known
     return {
         "artifact_bytes": run.runnable.artifact_bytes(run.cancel),
@@ -919,8 +923,11 @@ class Evaluation:
         with _threads(self.threads):
             run = _Run(runnable, self.dataset.split("live"), self.dataset, "quick", cancel)
             found = {}
+            quick_bytes = runnable.bytes_are_quick()
             for phase, metric in METRICS:
-                if phase in FIRST_LOOK:
+                if phase == "size" and not quick_bytes:  # seconds of encoding: with the final
+                    found.update(artifact_bytes=None, state_dict_bytes=None)
+                elif phase in FIRST_LOOK:
                     found.update(metric(run))
             deadline = None if images is not None else started + budget_s
             part, predicted = _first_look_pass(
@@ -943,7 +950,8 @@ class Evaluation:
         result.notes.insert(
             0,
             f"preliminary: accuracy on a fixed stratified {found['n_images']:,} of the "
-            f"{len(self.dataset.split('live')):,} live items; timings and energy follow",
+            f"{len(self.dataset.split('live')):,} live items; timings and energy follow"
+            + ("" if quick_bytes else "; so do the bytes on disk (a big file to encode)"),
         )
         self._first = result if self.split == "live" else None
         return result
