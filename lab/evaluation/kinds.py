@@ -288,6 +288,7 @@ class TorchRunnable(Runnable):
         self.executes_as = compressed.executes_as
         self.notes = list(compressed.notes)
         self.resolution = compressed.resolution
+        self._file_key_memo: str | None = None
 
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
         outputs = self.compressed.runtime(samples)
@@ -298,6 +299,13 @@ class TorchRunnable(Runnable):
     def scores(self, samples: torch.Tensor) -> np.ndarray:
         return quality.from_outputs(self.task, self.compressed.runtime(samples))[1]
 
+    def _file_key(self) -> str:
+        """:func:`_size_key` of the stored model, hashed once (the runnable's model is the
+        lab's own copy, not changed after the recipe is applied)."""
+        if self._file_key_memo is None:
+            self._file_key_memo = _size_key(self.compressed.model)
+        return self._file_key_memo
+
     def artifact_bytes(self, cancel: threading.Event | None = None) -> int:
         model = self.compressed.model
 
@@ -306,14 +314,14 @@ class TorchRunnable(Runnable):
             with tempfile.TemporaryDirectory() as tmp:
                 return artifact.save(model, Path(tmp) / "model.lab")
 
-        return _remembered_bytes(_size_key(model), write)
+        return _remembered_bytes(self._file_key(), write)
 
     def bytes_are_quick(self) -> bool:
         model = self.compressed.model
         if sum(p.numel() for p in model.parameters()) <= QUICK_ENCODE_PARAMETERS:
             return True
         with _SIZES_LOCK:
-            return _size_key(model) in _SIZES
+            return self._file_key() in _SIZES
 
     def baseline_bytes(self) -> int:
         original = self.compressed.original or self.compressed.model
