@@ -495,7 +495,11 @@ def _bootstrap(entry: Metric, t, p, s, k, seed: int, resamples: int) -> tuple[fl
     for start in range(0, resamples, CHUNK):
         idx = rng.integers(0, n, size=(min(CHUNK, resamples - start), n))
         values.append(entry.rows(t[idx], p[idx], None if s is None else s[idx], k))
-    values = np.concatenate(values)
+    return _percentile_interval(np.concatenate(values))
+
+
+def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    """The central 95 % of the finite resampled values ((nan, nan) when none is finite)."""
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return math.nan, math.nan
@@ -649,12 +653,7 @@ def _paired_bootstrap(entry, t, pa, pb, sa, sb, k, seed, resamples) -> tuple[flo
         else:
             va, vb = entry.rows(t[idx], pa[idx], None, k), entry.rows(t[idx], pb[idx], None, k)
         diffs.append(vb - va)
-    diffs = np.concatenate(diffs)
-    diffs = diffs[np.isfinite(diffs)]
-    if len(diffs) == 0:
-        return math.nan, math.nan
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return float(low), float(high)
+    return _percentile_interval(np.concatenate(diffs))
 
 
 def paired(
