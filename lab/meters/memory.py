@@ -18,7 +18,8 @@ The survey's footprint is "model size, latency, RAM"; MCUNet (Lin et al. 2020) a
   (TFLite Micro's arena, MCUNet's) would need, never above the eager plan. Pruned
   channels and a lower resolution shrink it through the shapes; int8 activations through
   the dtype. At a large batch each activation's size is extrapolated linearly from traces
-  at batch 1 and 2 (checked: the two traces must run the same operators).
+  at batch 1 and 2, or 2 and 3 where batch 1 runs other operators (checked: the two traces
+  must run the same operators).
 * :func:`measured_peak` — the **real high-water mark of tensor memory** during one
   inference on this machine: the same dispatch mode registers a ``weakref.finalize`` on
   the storage of every tensor an operator creates, so the live total goes up when an
