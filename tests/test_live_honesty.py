@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from lab import artifact, measure, zoo
@@ -392,3 +394,19 @@ def test_a_big_models_first_look_leaves_its_file_bytes_to_the_final(store):
     assert final.artifact_bytes == on_disk and final.state_dict_bytes > final.artifact_bytes
     again = measure.Evaluation(big, recipe, effort="quick", store=store, use_cache=False)
     assert again.first_look().artifact_bytes == on_disk  # remembered: shown in the first look
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    images=st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(), st.text()),
+    budget=st.one_of(
+        st.floats(max_value=-1e-9), st.just(math.inf), st.just(math.nan), st.booleans(), st.text()
+    ),
+)
+def test_a_first_look_refuses_bad_sizes_and_budgets_before_any_work(mlp, images, budget):
+    evaluation = measure.Evaluation(mlp, effort="quick", use_cache=False)
+    with pytest.raises(ValueError, match="images must be a positive whole number"):
+        evaluation.first_look(images=images)
+    with pytest.raises(ValueError, match="budget_s must be a finite number"):
+        evaluation.first_look(budget_s=budget)
+    assert evaluation._runnable is None  # refused before the recipe was applied

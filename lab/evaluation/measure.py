@@ -919,6 +919,16 @@ class Evaluation:
         rounds, each round's speed deciding the next (online aggregation): a big model's
         first look rests on fewer items, and its interval and notes say so."""
         started = time.perf_counter()
+        if images is not None and (
+            isinstance(images, bool) or not isinstance(images, int) or images < 1
+        ):
+            raise ValueError(f"images must be a positive whole number or None; got {images!r}")
+        if (
+            isinstance(budget_s, bool)
+            or not isinstance(budget_s, (int, float))
+            or not (budget_s >= 0 and math.isfinite(budget_s))
+        ):
+            raise ValueError(f"budget_s must be a finite number of seconds ≥ 0; got {budget_s!r}")
         runnable = self.runnable(cancel)
         with _threads(self.threads):
             run = _Run(runnable, self.dataset.split("live"), self.dataset, "quick", cancel)
