@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = (  # bottom first
-    ("lab.cancellation",),
+    ("lab.cancellation", "lab.memo"),
     ("lab.meters",),
     ("lab.datasets",),
     ("lab.models",),

@@ -10,8 +10,9 @@ import sys
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from lab import flops, zoo
+from lab import flops, measure, zoo
 from lab.architectures import LeNet300100
 from lab.techniques.resolution import AtResolution
 
@@ -78,3 +79,41 @@ def test_the_usual_path_does_not_load_dynamo():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     count, dynamo = out.stdout.split()
     assert int(count) > 0 and dynamo == "False"
+
+
+class _Repeated(nn.Module):
+    """Runs its one layer ``repeats`` times: the same modules and weights, other FLOPs."""
+
+    def __init__(self, repeats: int) -> None:
+        super().__init__()
+        self.repeats = repeats
+        self.layer, self.head = nn.Linear(784, 784), nn.Linear(784, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for _ in range(self.repeats):
+            x = self.layer(x).relu()
+        return self.head(x)
+
+
+def test_counts_remembered_by_structure_follow_settings_not_weights():
+    """An evaluation's FLOPs are remembered by the model's structure: other weights of the
+    same structure reuse the count, and a model whose settings differ (``repeats``), or
+    whose layers differ in shape, is counted anew — each equal to FlopCounterMode's."""
+    from lab.evaluation import kinds
+    from lab.models.fingerprint import structure_key
+    from lab.techniques.configs import PruneConfig
+
+    x = torch.zeros(1, 1, 28, 28)
+    once, twice = _Repeated(1).eval(), _Repeated(2).eval()
+    assert structure_key(once) != structure_key(twice)
+    other_weights = _Repeated(1).eval()
+    assert structure_key(other_weights) == structure_key(once)
+    for model in (once, twice, other_weights):
+        for recipe in (None, PruneConfig(0.5)):
+            got = measure.Evaluation(model, recipe, effort="quick").first_look(images=10).flops
+            with FlopCounterMode(display=False) as counter:
+                model(x)
+            assert got == counter.get_total_flops()
+    assert measure.Evaluation(twice).first_look(images=10).flops == 2 * 2 * 784 * 784 + 2 * 784 * 10
+    assert len(kinds._OPERATIONS) >= 2

@@ -374,3 +374,62 @@ def test_int8_notes_say_when_the_cpu_has_no_int8_instructions(tiny_model, monkey
     assert any("no VNNI/AMX" in note for note in apply(tiny_model, recipe).notes)
     monkeypatch.setattr(machine, "int8_instructions", lambda: ["avx512_vnni"])
     assert not any("VNNI" in note for note in apply(tiny_model, recipe).notes)
+
+
+def test_a_model_that_passed_the_check_is_run_again_only_when_it_changes():
+    """``check_model`` runs a model once per data set; changing its weights in place,
+    replacing a layer (caught: wrong output size) or reloading a state dict runs it again."""
+
+    calls = []
+
+    class Counted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(784, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(len(x))
+            return self.head(x.flatten(1))
+
+    model = Counted()
+    check_model(model)
+    check_model(model)
+    assert len(calls) == 1
+    with torch.no_grad():
+        model.head.weight.add_(1.0)
+    check_model(model)
+    assert len(calls) == 2
+    model.load_state_dict(model.state_dict())
+    check_model(model)
+    assert len(calls) == 3
+    model.head = nn.Linear(784, 5)
+    with pytest.raises(ModelInterfaceError, match="10 logits"):
+        check_model(model)
+    with pytest.raises(ModelInterfaceError):  # a failed check is not remembered as passed
+        check_model(model)
+    model.head = nn.Linear(784, 10)
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    digits = as_data((x.astype("float32"), y), name="digits (check)")
+    with pytest.raises(ModelInterfaceError):  # another data set: checked again, and refused
+        check_model(model, digits)
+
+
+def test_a_changed_setting_of_a_checked_model_is_checked_again():
+    """A plain setting that changes the outputs (here how many logits are kept) makes the
+    check run again, and refuse the model, although no tensor changed."""
+
+    class Cropped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head, self.keep = nn.Linear(784, 12), 10
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(x.flatten(1))[:, : self.keep]
+
+    model = Cropped()
+    check_model(model)
+    model.keep = 9
+    with pytest.raises(ModelInterfaceError, match=r"\(2, 10\)"):
+        check_model(model)

@@ -410,3 +410,65 @@ def test_a_first_look_refuses_bad_sizes_and_budgets_before_any_work(mlp, images,
     with pytest.raises(ValueError, match="budget_s must be a finite number"):
         evaluation.first_look(budget_s=budget)
     assert evaluation._runnable is None  # refused before the recipe was applied
+
+
+def test_a_big_models_first_look_leaves_its_memory_trace_to_the_final(store, monkeypatch):
+    """Tracing peak memory runs the model several times under a dispatch mode: a model of
+    more than ``QUICK_TRACE_FLOPS`` per item leaves it to the final figures, says so, and
+    the device panel waits for it; the final has the same figures as a memory trace alone."""
+    from lab.evaluation import kinds
+    from lab.meters import memory
+    from widgets.device_panel import DevicePanel
+
+    cnn = zoo.load("cnn")
+    monkeypatch.setattr(measure, "QUICK_TRACE_FLOPS", 1_000)  # the cnn is "big" here
+    evaluation = measure.Evaluation(
+        cnn, PruneConfig(0.4), effort="quick", store=store, use_cache=False
+    )
+    first = evaluation.first_look()
+    assert first.preliminary and first.flops > 1_000
+    assert first.peak_memory_bytes is None and first.memory_method is None
+    assert "so does peak memory" in first.notes[0]
+    panel = DevicePanel()
+    panel.measurement = first
+    assert "waiting for peak memory" in panel.report.value
+    panel.close()
+    final = evaluation.final()
+    runtime = evaluation.runnable().compressed.runtime
+    alone = memory.memory_fields(runtime, as_data(None).example(1))
+    assert final.peak_memory_bytes == alone["peak_memory_bytes"] > 0
+    assert final.peak_activation_bytes == alone["peak_activation_bytes"]
+    assert isinstance(evaluation.runnable(), kinds.TorchRunnable)
+    monkeypatch.undo()
+    quick = measure.Evaluation(cnn, PruneConfig(0.4), effort="quick", store=store, use_cache=False)
+    assert quick.first_look().peak_memory_bytes == final.peak_memory_bytes  # small: at once
+
+
+def test_a_binary_first_look_scores_from_the_same_pass_as_its_predictions(store):
+    """On a binary task the first look's scores (for ROC-AUC) come from the forward pass
+    that gives its predictions; they equal the model's own logit differences item by item,
+    and the final's ROC-AUC equals scikit-learn's on an independent pass."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.metrics import roc_auc_score
+
+    x, y = load_breast_cancer(return_X_y=True)
+    data = as_data((x.astype(np.float32), y), name="breast cancer (first look)")
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(30, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
+    ).eval()
+    evaluation = measure.Evaluation(model, data=data, effort="quick", store=store, use_cache=False)
+    runnable = evaluation.runnable()
+    calls = []
+    live = data.split("live")
+    handle = runnable.compressed.runtime.register_forward_hook(
+        lambda module, args, out: calls.append(len(args[0]))
+    )
+    first = evaluation.first_look(images=len(live))
+    handle.remove()
+    assert calls.count(len(live)) == 1  # the live items went through once, not twice
+    with torch.no_grad():
+        out = model(live.images)
+    independent = roc_auc_score(live.labels.numpy(), (out[:, 1] - out[:, 0]).numpy())
+    assert first.every_metric()["roc_auc"][0] == pytest.approx(independent, abs=1e-12)
+    assert evaluation.final().every_metric()["roc_auc"][0] == pytest.approx(independent, abs=1e-12)

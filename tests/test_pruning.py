@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.utils.prune as torch_prune
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -316,5 +318,43 @@ def test_lowest_matches_a_stable_argsort_with_ties():
         values = torch.randint(0, 6, (n,), generator=generator).float()  # many ties
         count = int(torch.randint(0, n + 1, (1,), generator=generator))
         expected = torch.zeros(n, dtype=torch.bool)
+        expected[torch.argsort(values, stable=True)[:count]] = True
+        assert torch.equal(_lowest(values, count), expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=True, width=32),
+            st.sampled_from([0.0, -0.0, 1.0, 0.5]),  # ties
+        ),
+        min_size=1,
+        max_size=400,
+    ),
+    data=st.data(),
+)
+def test_the_kth_smallest_is_torchs_kthvalue(values, data):
+    """NumPy's selection gives torch.kthvalue's value for any k, ties, signed zeros and infinities
+    included (with NaN the model is not prunable by magnitude: torch's own path runs)."""
+    from lab.techniques.pruning import _kth_smallest
+
+    tensor = torch.tensor(values, dtype=torch.float32)
+    k = data.draw(st.integers(1, len(values)))
+    assert _kth_smallest(tensor, k).item() == torch.kthvalue(tensor, k).values.item()
+    with_nan = torch.cat([tensor, torch.tensor([float("nan")])])
+    got, expected = _kth_smallest(with_nan, k), torch.kthvalue(with_nan, k).values
+    assert got.item() == expected.item() or (got.isnan() and expected.isnan())
+
+
+def test_global_selection_on_millions_of_weights_matches_a_stable_argsort():
+    """At resnet18's scale (the selection NumPy makes there), the masks equal the first
+    ``count`` of a stable argsort, ties included."""
+    from lab.techniques.pruning import _lowest
+
+    generator = torch.Generator().manual_seed(1)
+    values = torch.randint(0, 50_000, (3_000_000,), generator=generator).float() / 7
+    for count in (1, 1_234_567, 2_999_999):
+        expected = torch.zeros_like(values, dtype=torch.bool)
         expected[torch.argsort(values, stable=True)[:count]] = True
         assert torch.equal(_lowest(values, count), expected)

@@ -216,3 +216,32 @@ def test_int8_runtime_is_not_touched_by_the_fp32_fast_path():
     )
     assert out.executes_as.startswith("int8")
     assert "BN folded" not in out.executes_as and "channels_last" not in out.executes_as
+
+
+def test_fp32_fast_path_is_checked_once_per_structure_and_holds_for_other_weights(
+    trained_cnn, monkeypatch
+):
+    """The probe that checks BN folding and channels_last runs once per model structure
+    and input shape: other weights of the same structure (a pruned copy, new values) reuse
+    its verdict and still compute the stored model's function; another structure is probed."""
+    from lab.techniques import runtime
+
+    probes = []
+    real = runtime._same_function
+    monkeypatch.setattr(runtime, "_same_function", lambda *a: probes.append(1) or real(*a))
+    monkeypatch.setattr(runtime, "_CHECKED", type(runtime._CHECKED)(entries=64))
+    x = torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    outs = [
+        apply(trained_cnn, Recipe()),
+        apply(trained_cnn, Recipe(prune=PruneConfig(0.6)), progress=False),
+        apply(trained_cnn, Recipe(quant=QuantConfig(bits=4)), progress=False),
+    ]
+    assert len(probes) == 1
+    for out in outs:
+        assert "BN folded" in out.executes_as
+        with torch.no_grad():
+            stored, fast = out.model(x), out.runtime(x)
+        assert torch.allclose(fast, stored, rtol=1e-4, atol=1e-4 * stored.abs().max().item())
+    other = zoo.build("mobile").eval()  # another structure: probed again
+    apply(other, Recipe())
+    assert len(probes) == 2

@@ -258,10 +258,18 @@ class DevicePanel(w.VBox):
             self.view, self.error, self.report.value = None, "", ""
             return
         self.view = None
-        if getattr(m, "artifact_bytes", 0) is None:  # a big model's first look: file follows
+        waiting = [  # a big model's first look: the file's size and its memory follow
+            what
+            for what, missing in (
+                ("the file's size", getattr(m, "artifact_bytes", 0) is None),
+                ("peak memory", getattr(m, "preliminary", False) and m.memory_method is None),
+            )
+            if missing
+        ]
+        if waiting:
             self._worker.invalidate()
             self.error = ""
-            self.report.value = "<i class='lab-waiting'>waiting for the file's size…</i>"
+            self.report.value = f"<i class='lab-waiting'>waiting for {' and '.join(waiting)}…</i>"
             return
         self.report.value = f"<i class='lab-waiting'>estimating on {html.escape(device)}…</i>"
         self._worker.submit(lambda: device_view(m, device), self._shown, self._failed)

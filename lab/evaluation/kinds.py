@@ -30,7 +30,6 @@ import abc
 import hashlib
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +43,11 @@ from lab.cancellation import check
 from lab.datasets import Data, as_data
 from lab.evaluation import quality
 from lab.io import artifact
+from lab.memo import Memo
 from lab.meters import flops, memory
 from lab.meters.timing import THROUGHPUT_BATCH
 from lab.models import thin, tiny_models
-from lab.models.fingerprint import _hash_value, fingerprint
+from lab.models.fingerprint import _hash_value, fingerprint, structure_key
 from lab.techniques.apply import Compressed, apply
 from lab.techniques.codes import codes_of
 from lab.techniques.configs import Recipe
@@ -125,6 +125,20 @@ class Runnable(abc.ABC):
     @abc.abstractmethod
     def scores(self, samples: torch.Tensor) -> np.ndarray:
         """Binary tasks: one score per item, higher for the positive class (ROC-AUC)."""
+
+    def predict_with_scores(
+        self, samples: torch.Tensor, scores: bool
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        """``(predict(samples), scores(samples) or None)``: None when ``scores`` is false or
+        the model gives none (e.g. a hard-voting ensemble). A kind whose predictions and
+        scores come from one forward pass overrides it to run the model once."""
+        predicted = self.predict(samples)
+        if not scores:
+            return predicted, None
+        try:
+            return predicted, self.scores(samples)
+        except (TypeError, AttributeError, ValueError):
+            return predicted, None
 
     @abc.abstractmethod
     def artifact_bytes(self, cancel: threading.Event | None = None) -> int:
@@ -209,25 +223,21 @@ class ModelKind(abc.ABC):
 # --------------------------------------------------------------------------- shared helpers
 
 
-# a file of up to this many parameters is encoded within a first look's budget (~0.1 s); a
-# bigger one (resnet18's 11.7 M: seconds) follows with the final figures unless remembered
-QUICK_ENCODE_PARAMETERS = 2_000_000
-_SIZES: OrderedDict[str, int] = OrderedDict()  # content key → bytes of a file written once
-_SIZES_LOCK = threading.Lock()
+# a file of up to this many parameters (the zoo's models: ≤ 0.3 M) is encoded within a first
+# look's budget; a bigger one (mobilenet_v3_small's 1.5 M: about a second, resnet18's 11.7 M:
+# several) follows with the final figures unless remembered
+QUICK_ENCODE_PARAMETERS = 500_000
+_SIZES: Memo[int] = Memo(SIZE_CACHE_ENTRIES)  # content key → bytes of a file written once
+# FLOPs by what decides them: the model's structure (:func:`structure_key`: modules, their
+# settings, tensor shapes) and the example it runs on. Weights do not change the count (a
+# pruned weight is still multiplied: torch's rule): a dashboard's moves on one structure
+# count it once.
+_OPERATIONS: Memo[int] = Memo(SIZE_CACHE_ENTRIES)
 
 
 def _remembered_bytes(key: str, write: Callable[[], int]) -> int:
     """Bytes of a file ``write()`` produces, remembered (LRU) by the content ``key``."""
-    with _SIZES_LOCK:
-        if key in _SIZES:
-            _SIZES.move_to_end(key)
-            return _SIZES[key]
-    size = write()
-    with _SIZES_LOCK:
-        _SIZES[key] = size
-        while len(_SIZES) > SIZE_CACHE_ENTRIES:
-            _SIZES.popitem(last=False)
-    return size
+    return _SIZES.get(key, write)
 
 
 def _size_key(model: nn.Module) -> str:
@@ -299,6 +309,15 @@ class TorchRunnable(Runnable):
     def scores(self, samples: torch.Tensor) -> np.ndarray:
         return quality.from_outputs(self.task, self.compressed.runtime(samples))[1]
 
+    def predict_with_scores(
+        self, samples: torch.Tensor, scores: bool
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        outputs = self.compressed.runtime(samples)
+        if self.task == "regression":
+            return outputs.reshape(len(outputs), -1)[:, 0].double(), None
+        found = quality.from_outputs(self.task, outputs)[1] if scores else None
+        return outputs.argmax(1), found
+
     def _file_key(self) -> str:
         """:func:`_size_key` of the stored model, hashed once (the runnable's model is the
         lab's own copy, not changed after the recipe is applied)."""
@@ -320,8 +339,7 @@ class TorchRunnable(Runnable):
         model = self.compressed.model
         if sum(p.numel() for p in model.parameters()) <= QUICK_ENCODE_PARAMETERS:
             return True
-        with _SIZES_LOCK:
-            return self._file_key() in _SIZES
+        return self._file_key() in _SIZES
 
     def baseline_bytes(self) -> int:
         original = self.compressed.original or self.compressed.model
@@ -333,8 +351,9 @@ class TorchRunnable(Runnable):
         return sum(p.numel() for p in params), sum(int(torch.count_nonzero(p)) for p in params)
 
     def operations(self, data: Data) -> tuple[int, int, str]:
-        example = data.example(1, self.resolution)
-        count = flops.count_flops(self.compressed.model, example)
+        model, example = self.compressed.model, data.example(1, self.resolution)
+        key = (structure_key(model), example.dtype, tuple(example.shape), example.numpy().tobytes())
+        count = _OPERATIONS.get(key, lambda: flops.count_flops(model, example))
         return count, count // 2, "MACs"
 
     def memory(self, data: Data) -> dict:

@@ -655,7 +655,8 @@ def _measure_counts(run: _Run) -> dict:
 
 
 def _measure_memory(run: _Run) -> dict:
-    if (known := _from_first_look(run, "memory")) is not None:
+    known = _from_first_look(run, "memory")
+    if known is not None and known["memory_method"] is not None:
         return known
     return {
         **run.runnable.memory(run.dataset),
@@ -780,6 +781,9 @@ SPLITS = ("live", "val", "test")
 PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
 FIRST_LOOK_MIN_IMAGES = 10  # the fewest live items a first look rests on (its first round)
 FIRST_LOOK_BUDGET_S = 1.0  # seconds a first look may take, from its call (at least its first round)
+# A first look traces memory (several forward passes under a dispatch mode) only for models of
+# at most this many FLOPs per item; a bigger one's memory follows with the final figures.
+QUICK_TRACE_FLOPS = 100_000_000  # the zoo's models: ≤ 45 M; mobilenet_v3_small at 224 px: 0.12 G
 
 
 def _first_look_pass(
@@ -788,8 +792,10 @@ def _first_look_pass(
     n: int,
     deadline: float | None,
     cancel: threading.Event | None,
-) -> tuple[Split, torch.Tensor]:
-    """``(the live subset of the first look, its per-item predictions)``.
+) -> tuple[Split, torch.Tensor, np.ndarray | None]:
+    """``(the live subset of the first look, its per-item predictions, their scores)``:
+    scores (one forward pass with the predictions) on binary tasks where the model gives
+    them, else None.
 
     Without a ``deadline``: exactly :meth:`Data.subset` of ``n`` items. With one: starting
     from ``n`` items, rounds grow the stratified subset (the subsets of a split are nested,
@@ -797,6 +803,7 @@ def _first_look_pass(
     says the next round ends before ``deadline``; at most :data:`PREVIEW_IMAGES`."""
     whole = dataset.split("live")
     done: dict[int, torch.Tensor] = {}
+    scored: dict[int, float] | None = {} if dataset.task == "binary" else None
     spent, counted = 0.0, 0
     while True:
         n = min(n, len(whole))
@@ -807,10 +814,16 @@ def _first_look_pass(
             check(cancel)
             chunk = new[lo : lo + THROUGHPUT_BATCH]
             batch_start = time.perf_counter()
-            out = runnable.predict(whole.images[torch.tensor(chunk)])
+            out, scores = runnable.predict_with_scores(
+                whole.images[torch.tensor(chunk)], scored is not None
+            )
             if done:  # the very first call pays one-off costs: not a per-item rate
                 spent, counted = spent + time.perf_counter() - batch_start, counted + len(chunk)
             done.update(zip(chunk, out, strict=True))
+            if scores is None:  # the model gives no scores: ROC-AUC is left out
+                scored = None
+            elif scored is not None:
+                scored.update(zip(chunk, scores.tolist(), strict=True))
         if deadline is None or n >= min(PREVIEW_IMAGES, len(whole)):
             break
         left = deadline - time.perf_counter()
@@ -822,7 +835,8 @@ def _first_look_pass(
             break
         n = min(PREVIEW_IMAGES, n + grow)
     part = dataset.subset("live", n)
-    return part, torch.stack([done[p] for p in wanted])
+    scores = None if scored is None else np.array([scored[p] for p in wanted], dtype=np.float64)
+    return part, torch.stack([done[p] for p in wanted]), scores
 
 
 # Each model's prepared baseline (identity recipe), weakly keyed by the model object: the
@@ -899,8 +913,16 @@ class Evaluation:
         """The model with the recipe applied (applied once, on first use)."""
         if self._runnable is None:
             check(cancel)
-            with _threads(self.threads), _phase(self.timings, "apply"):
-                self._runnable = self.kind.prepare(self.recipe, self.dataset, self.runtime)
+            if (
+                self.recipe.is_identity
+                and self.runtime == "torch"
+                and isinstance(self.kind.model, nn.Module)
+            ):  # the baseline: prepared once per model and data, shared with later moves
+                with _threads(self.threads):
+                    self._runnable = self._shared_baseline(cancel)
+            else:
+                with _threads(self.threads), _phase(self.timings, "apply"):
+                    self._runnable = self.kind.prepare(self.recipe, self.dataset, self.runtime)
         return self._runnable
 
     def first_look(
@@ -937,13 +959,14 @@ class Evaluation:
             for phase, metric in METRICS:
                 if phase == "size" and not quick_bytes:  # seconds of encoding: with the final
                     found.update(artifact_bytes=None, state_dict_bytes=None)
+                elif phase == "memory" and (found.get("flops") or 0) > QUICK_TRACE_FLOPS:
+                    found.update(dict.fromkeys(_EXACT_FIELDS["memory"]))  # with the final
                 elif phase in FIRST_LOOK:
                     found.update(metric(run))
             deadline = None if images is not None else started + budget_s
-            part, predicted = _first_look_pass(
+            part, predicted, scores = _first_look_pass(
                 runnable, self.dataset, images or FIRST_LOOK_MIN_IMAGES, deadline, cancel
             )
-            scores = _scores(runnable, part, self.dataset)
             found.update(_quality_fields(self.dataset, part.labels, predicted, scores))
         result = self._result(
             runnable,
@@ -961,7 +984,12 @@ class Evaluation:
             0,
             f"preliminary: accuracy on a fixed stratified {found['n_images']:,} of the "
             f"{len(self.dataset.split('live')):,} live items; timings and energy follow"
-            + ("" if quick_bytes else "; so do the bytes on disk (a big file to encode)"),
+            + ("" if quick_bytes else "; so do the bytes on disk (a big file to encode)")
+            + (
+                "; so does peak memory (a big model to trace)"
+                if found["memory_method"] is None
+                else ""
+            ),
         )
         self._first = result if self.split == "live" else None
         return result
@@ -1008,9 +1036,14 @@ class Evaluation:
 
         Prepared once per model object, data and model content: a dashboard's every move
         times its configuration beside the same baseline without preparing it again."""
-        model = self.kind.model
-        if self.recipe.is_identity or not isinstance(model, nn.Module):
+        if self.recipe.is_identity or not isinstance(self.kind.model, nn.Module):
             return None
+        return self._shared_baseline(cancel)
+
+    def _shared_baseline(self, cancel: threading.Event | None) -> Runnable:
+        """The model prepared with the identity recipe for the torch runtime, shared by every
+        evaluation of this model object on this data (see :meth:`_baseline`)."""
+        model = self.kind.model
         check(cancel)
         wanted = (self.key.model_hash, self.dataset.fingerprint)
         with _BASELINES_LOCK:

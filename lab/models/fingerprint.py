@@ -7,7 +7,7 @@ import hashlib
 import torch
 from torch import nn
 
-__all__ = ["fingerprint"]
+__all__ = ["fingerprint", "structure_key"]
 
 
 def _hash_value(digest, name: str, value: object) -> None:
@@ -27,3 +27,34 @@ def fingerprint(model: nn.Module) -> str:
     for name, tensor in model.state_dict().items():
         _hash_value(digest, name, tensor)
     return digest.hexdigest()[:16]
+
+
+_PLAIN = (bool, int, float, str, bytes, type(None))
+
+
+def _plain(value: object) -> bool:
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def structure_key(model: nn.Module) -> tuple:
+    """What decides a model's computation apart from its weights' values: each module's
+    name, class and plain settings (numbers, strings, flags and tuples of them: strides,
+    ``inplace``, a user's ``repeats = 3``) and each parameter's and buffer's shape and dtype.
+    Two models with equal keys run the same operators on the same shapes, so their FLOPs,
+    and the validity of a rewrite checked on one, carry over to the other."""
+    parts: list[tuple] = []
+    for name, module in model.named_modules():
+        settings = tuple(
+            (k, repr(v))
+            for k, v in sorted(vars(module).items())
+            if not k.startswith("_") and _plain(v)
+        )
+        tensors = tuple(
+            (k, tuple(t.shape), t.dtype)
+            for k, t in (*module._parameters.items(), *module._buffers.items())
+            if t is not None
+        )
+        parts.append((name, type(module), settings, tensors))
+    return tuple(parts)

@@ -14,10 +14,14 @@ Example:
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import torch
 from torch import nn
 
 from lab.datasets import as_data
+from lab.models.fingerprint import structure_key
 from lab.models.training import eval_mode
 
 __all__ = ["ModelInterfaceError", "check_model"]
@@ -33,14 +37,44 @@ def _device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+# Models that passed, weakly by object: the data's fingerprint and the state they passed in.
+_PASSED: weakref.WeakKeyDictionary[nn.Module, set[tuple]] = weakref.WeakKeyDictionary()
+_PASSED_LOCK = threading.Lock()
+
+
+def _state(model: nn.Module) -> tuple:
+    """What changes when the model's structure, settings or tensors change: its
+    :func:`structure_key` and each parameter's and buffer's identity, storage and in-place
+    version counter."""
+    tensors = (*model.parameters(), *model.buffers())
+    return (
+        structure_key(model),
+        tuple((id(t), t.data_ptr(), t._version) for t in tensors),
+    )
+
+
 def check_model(model: nn.Module, data: object = None) -> None:
     """Raise :class:`ModelInterfaceError` unless ``model`` maps a batch of the data's
     samples (N×C×H×W images or N×D features; Fashion-MNIST by default) to N×K logits, or
-    to N×1 predictions on regression data."""
+    to N×1 predictions on regression data.
+
+    A model that passed on the same data is not run again until its modules, their settings
+    or its tensors change (replaced, reloaded or edited in place): a dashboard's every move
+    applies a recipe to the same model."""
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     dataset = as_data(data)
+    passed = (dataset.fingerprint, dataset.input_shape, _state(model))
+    with _PASSED_LOCK:
+        if passed in _PASSED.get(model, ()):
+            return
+    _run_check(model, dataset)
+    with _PASSED_LOCK:
+        _PASSED.setdefault(model, set()).add(passed)
+
+
+def _run_check(model: nn.Module, dataset) -> None:
     shape = "×".join(str(d) for d in dataset.input_shape)
     what = "images" if dataset.kind == "image" else "feature rows"
     k = dataset.n_outputs

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.utils.prune as torch_prune
@@ -147,12 +148,21 @@ def _allocation(names: Iterable[str], config: PruneConfig) -> list[tuple[list[st
     return pools + [([name], config.sparsity) for name in rest]
 
 
+def _kth_smallest(values: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th smallest of the 1-D ``values`` (1-based): ``torch.kthvalue``'s value,
+    found by NumPy's introselect on the CPU (several times faster on millions of weights)."""
+    if values.device.type != "cpu" or bool(torch.isnan(values).any()):
+        return torch.kthvalue(values, k).values
+    found = np.partition(values.detach().numpy(), k - 1)[k - 1]
+    return torch.tensor(found, dtype=values.dtype)
+
+
 def _lowest(values: torch.Tensor, count: int) -> torch.Tensor:
     """Bool mask of the ``count`` smallest ``values``, ties taken in index order — the first
-    ``count`` of a stable argsort, found in linear time with ``torch.kthvalue``."""
+    ``count`` of a stable argsort, found in linear time (:func:`_kth_smallest`)."""
     if count <= 0:
         return torch.zeros_like(values, dtype=torch.bool)
-    threshold = torch.kthvalue(values, count).values
+    threshold = _kth_smallest(values, count)
     chosen = values < threshold
     ties = torch.nonzero(values == threshold).flatten()
     chosen[ties[: count - int(chosen.sum())]] = True

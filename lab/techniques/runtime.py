@@ -8,9 +8,13 @@ model that cannot be traced, or whose copy disagrees, runs as it is).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
+
+from lab.memo import Memo
+from lab.models.fingerprint import structure_key
 
 __all__ = ["ChannelsLast", "fast_fp32"]
 
@@ -60,17 +64,21 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
         return model, []
     done: list[str] = []
     fast = model
+    how: tuple = (structure_key(model), tuple(example.shape[1:]), example.dtype)
     if has_bn:
-        fused, folded = _fold_in_sequentials(model)
-        if _count(fused, _BATCH_NORMS) > 0:  # some BN outside a Sequential: try torch.fx
+        fused, folded = None, False
+        if _foldable_in_sequentials(model) < _count(model, _BATCH_NORMS):  # try torch.fx
             try:
                 from torch.fx.experimental.optimization import fuse
 
-                traced = fuse(model)  # a traced, fused deep copy
-                if _count(traced, _BATCH_NORMS) < _count(fused, _BATCH_NORMS):
-                    fused, folded = traced, True
+                fused = fuse(model)  # a traced, fused deep copy
+                folded = _count(fused, _BATCH_NORMS) < _count(model, _BATCH_NORMS)
+                how += ("torch.fx", fused.code)
             except Exception:  # not traceable by torch.fx (data-dependent control flow, ...)
-                pass
+                fused = None
+        if fused is None or not folded:
+            fused, folded = _fold_in_sequentials(model)
+            how = how[:3]
         if folded:
             fast, done = fused, ["BN folded"]
     if has_conv:
@@ -82,9 +90,18 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
             )
         except Exception:
             pass
-    if fast is model or not _same_function(model, fast, example):
+    if fast is model or not _CHECKED.get(
+        how + tuple(done), lambda: _same_function(model, fast, example)
+    ):
         return model, []
     return fast.eval(), done
+
+
+# Rewrites already checked, by what decides the computed function: the model's structure
+# (:func:`structure_key`), the traced code of a torch.fx fold, the input shape and what was done.
+# The weights do not enter: folding and layout are exact for any weights, so a dashboard's
+# every configuration of one model is checked once (a probe batch: two forward passes).
+_CHECKED: Memo[bool] = Memo(entries=64)
 
 
 def _count(model: nn.Module, types: tuple[type, ...]) -> int:
@@ -103,13 +120,11 @@ def _hooked(module: nn.Module) -> bool:
     return bool(module._forward_hooks or module._forward_pre_hooks)
 
 
-def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
-    """A deep copy of ``model`` with each (Conv/Linear, BatchNorm) pair that follows each other
-    in an ``nn.Sequential`` (whose ``forward`` is Sequential's own) folded; and whether any was."""
+def _sequential_pairs(model: nn.Module) -> Iterator[tuple[nn.Sequential, str, str, Callable]]:
+    """Each (container, layer name, BN name, fusing function) of a Conv/Linear followed by
+    a foldable BatchNorm inside an ``nn.Sequential`` whose ``forward`` is Sequential's own."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-    model = copy.deepcopy(model)
-    folded = False
     for container in list(model.modules()):
         if (
             not isinstance(container, nn.Sequential)
@@ -129,9 +144,22 @@ def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
             ):
                 continue
             fuse = fuse_linear_bn_eval if pair[0] is nn.Linear else fuse_conv_bn_eval
-            container._modules[first] = fuse(layer, bn)
-            container._modules[second] = nn.Identity()
-            folded = True
+            yield container, first, second, fuse
+
+
+def _foldable_in_sequentials(model: nn.Module) -> int:
+    return sum(1 for _ in _sequential_pairs(model))
+
+
+def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
+    """A deep copy of ``model`` with each (Conv/Linear, BatchNorm) pair that follows each other
+    in an ``nn.Sequential`` (whose ``forward`` is Sequential's own) folded; and whether any was."""
+    model = copy.deepcopy(model)
+    folded = False
+    for container, first, second, fuse in list(_sequential_pairs(model)):
+        container._modules[first] = fuse(container._modules[first], container._modules[second])
+        container._modules[second] = nn.Identity()
+        folded = True
     return model, folded
 
 
