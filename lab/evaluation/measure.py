@@ -781,6 +781,7 @@ SPLITS = ("live", "val", "test")
 PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
 FIRST_LOOK_MIN_IMAGES = 10  # the fewest live items a first look rests on (its first round)
 FIRST_LOOK_BUDGET_S = 1.0  # seconds a first look may take, from its call (at least its first round)
+ROUND_MARGIN = 0.8  # a round is planned to fill this part of the time left (speeds vary)
 # A first look traces memory (several forward passes under a dispatch mode) only for models of
 # at most this many FLOPs per item; a bigger one's memory follows with the final figures.
 QUICK_TRACE_FLOPS = 100_000_000  # the zoo's models: ≤ 45 M; mobilenet_v3_small at 224 px: 0.12 G
@@ -830,7 +831,7 @@ def _first_look_pass(
         if not counted:  # only the first (warm-up) round ran: one more of the same size
             grow = n if left > 0 else 0
         else:
-            grow = int(left / max(spent / counted, 1e-9))
+            grow = int(ROUND_MARGIN * left / max(spent / counted, 1e-9))
         if grow < max(1, n // 4):  # not worth another round
             break
         n = min(PREVIEW_IMAGES, n + grow)
