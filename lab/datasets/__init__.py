@@ -79,6 +79,7 @@ __all__ = [
     "Data",
     "DataError",
     "as_data",
+    "layout_problem",
     "fashion_mnist",
 ]
 
