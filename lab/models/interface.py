@@ -69,3 +69,9 @@ def check_model(model: nn.Module, data: object = None) -> None:
         )
     if not out.is_floating_point():
         raise ModelInterfaceError(f"the model returned {out.dtype} values; expected float logits")
+    if torch.isnan(out).any():
+        raise ModelInterfaceError(
+            f"the model returned NaN for 2 real samples of {dataset.name!r}; the lab expects "
+            f"{expected}. Its accuracy would be the share of the class argmax picks for NaN: "
+            "check its weights (torch.isfinite) and its forward()"
+        )
