@@ -171,11 +171,7 @@ def test_the_lazy_path_keeps_float_labels_of_a_regression():
     )
 )
 def test_seed_takes_exactly_the_whole_numbers_of_the_shared_range(value):
-    ok = (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and 0 <= value <= checks.MAX_SEED
-    )
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= checks.MAX_SEED
     if ok:
         assert checks.seed(value, DataError) == value
     else:
