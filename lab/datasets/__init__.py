@@ -330,7 +330,8 @@ def _frame_array(frame: object, what: str) -> np.ndarray:
             f"{what} must hold numbers; the DataFrame's columns {shown} do not: encode them "
             "first (e.g. pd.get_dummies for categories, a number per date)"
         )
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)  # pd.NA → NaN: refused later
+    # pd.NA → NaN (refused later); a copy: the frame's own buffer may be read-only
+    return np.array(frame.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
 def _tensor(value: object, what: str) -> torch.Tensor:
