@@ -217,3 +217,21 @@ def test_any_float64_table_is_taken_exactly_or_refused_by_name(x):
     got = np.concatenate([p.images.numpy() for p in parts])
     assert np.isfinite(got).all()
     assert sorted(map(tuple, got)) == sorted(map(tuple, x.astype(np.float32)))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"name": "other"}, {"standardize": False}, {"classes": ["x", "y", "z"]}, {"seed": 5}],
+)
+@pytest.mark.parametrize("source", ["fashion", "data"])
+def test_building_options_on_a_finished_data_set_are_refused_not_ignored(options, source):
+    data = None if source == "fashion" else as_data((X, Y))
+    with pytest.raises(DataError, match=f"{next(iter(options))}=.*Build it again"):
+        as_data(data, **options)
+    if data is not None:
+        assert as_data(data, task=data.task) is data  # task= is checked, not rebuilt
+
+
+def test_a_list_of_tensors_of_different_shapes_is_named():
+    with pytest.raises(DataError, match=r"different shapes \(\(3,\) and \(4,\)\)"):
+        as_data(([torch.rand(3), torch.rand(4)] * 10, [0, 1] * 10))

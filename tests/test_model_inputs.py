@@ -6,6 +6,7 @@ exporter's pages of tracing output or an AttributeError halfway through."""
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 
@@ -176,3 +177,15 @@ def test_import_kept_puts_back_rng_and_environment(monkeypatch):
     import os
 
     assert "KMP_DUPLICATE_LIB_OK" not in os.environ
+
+
+def test_a_model_returning_plus_inf_is_refused_and_minus_inf_masking_is_not():
+    with pytest.raises(ModelInterfaceError, match=r"returned \+inf"):
+        check_model(Linear(scale=math.inf), WINE)
+
+    class Masked(Linear):
+        def forward(self, x):
+            out = super().forward(x)
+            return torch.cat([out[:, :2], torch.full_like(out[:, 2:], -math.inf)], dim=1)
+
+    check_model(Masked(), WINE)

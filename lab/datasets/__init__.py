@@ -338,6 +338,13 @@ def _tensor(value: object, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().clone()
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], torch.Tensor):
+        shapes = sorted({tuple(v.shape) for v in value if isinstance(v, torch.Tensor)})
+        if len(shapes) > 1 or not all(isinstance(v, torch.Tensor) for v in value):
+            shown = " and ".join(map(str, shapes[:2])) if len(shapes) > 1 else "other objects"
+            raise DataError(
+                f"{what} is a list of tensors of different shapes ({shown}); the lab needs one "
+                "shape: resize or pad them first"
+            )
         return torch.stack([v.detach().cpu() for v in value])
     module = type(value).__module__.split(".")[0]
     if module == "pandas" and hasattr(value, "dtypes") and hasattr(value, "columns"):
@@ -901,6 +908,18 @@ def as_data(
             says what was expected).
     """
 
+    if value is None or isinstance(value, Data):
+        building = {"name": name, "classes": classes, "standardize": standardize, "lazy": lazy,
+                    "tokens": tokens, "pad_id": pad_id}  # fmt: skip
+        given = [k for k, v in building.items() if v is not None]
+        given += ["seed"] if seed != SPLIT_SEED else []
+        if given:
+            what = "Fashion-MNIST" if value is None else f"already a lab Data ({value.name!r})"
+            raise DataError(
+                f"{', '.join(f'{k}=' for k in given)} shape a data set as it is built from "
+                f"arrays, a Bunch or a Dataset; the data is {what} and would be used unchanged. "
+                "Build it again from its source: as_data((X, y), name=…, …)"
+            )
     if value is None:
         if task not in (None, "multiclass"):
             raise DataError(f"Fashion-MNIST is a multiclass task; got task={task!r}")

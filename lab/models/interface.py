@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -69,9 +71,11 @@ def check_model(model: nn.Module, data: object = None) -> None:
         )
     if not out.is_floating_point():
         raise ModelInterfaceError(f"the model returned {out.dtype} values; expected float logits")
-    if torch.isnan(out).any():
+    if torch.isnan(out).any() or (out == math.inf).any():
+        bad = "NaN" if torch.isnan(out).any() else "+inf"
         raise ModelInterfaceError(
-            f"the model returned NaN for 2 real samples of {dataset.name!r}; the lab expects "
-            f"{expected}. Its accuracy would be the share of the class argmax picks for NaN: "
-            "check its weights (torch.isfinite) and its forward()"
+            f"the model returned {bad} for 2 real samples of {dataset.name!r}; the lab expects "
+            f"{expected} (−inf may mask a class; NaN and +inf rank nothing). Its accuracy would "
+            "be the share of the class argmax picks for them: check its weights "
+            "(torch.isfinite) and its forward()"
         )
