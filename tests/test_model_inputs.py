@@ -29,7 +29,7 @@ from lab.io.store import ResultStore
 from lab.meters.process import import_kept
 from lab.models.interface import ModelInterfaceError, check_model
 from lab.models.thin import check_fitted
-from lab.runtimes.loading import ModelFileError, load_model
+from lab.runtimes.loading import load_model
 
 WINE = as_data(load_wine(), name="wine")
 
@@ -130,9 +130,13 @@ def test_a_torch_export_file_with_a_dynamic_batch_is_evaluated(tmp_path, store):
     assert 0.0 <= found.accuracy <= 1.0
 
 
-def test_a_torch_export_file_with_a_fixed_batch_is_refused_with_the_fix(tmp_path):
-    with pytest.raises(ModelFileError, match=r"batches of exactly 2.*dynamic_shapes"):
-        load_model(_exported(tmp_path, dynamic=False))
+def test_a_torch_export_file_with_a_fixed_batch_loads_but_is_not_measured(tmp_path, store):
+    model = load_model(_exported(tmp_path, dynamic=False))
+    assert model(torch.rand(2, 13)).shape == (2, 3)  # it runs the batch it was made for
+    with pytest.raises(
+        ModelInterfaceError, match=r"one batch size only \(x: 2×13\).*dynamic_shapes"
+    ):
+        Evaluation(model, data=WINE, store=store, use_cache=False).first_look(images=7)
 
 
 @pytest.mark.parametrize("path", [None, 3, 2.5, b"x"])

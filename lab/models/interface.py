@@ -50,6 +50,14 @@ def check_model(model: nn.Module, data: object = None) -> None:
         expected = f"N×{shape} {what} → N×{k} logits (one per class of {dataset.name!r})"
     else:
         expected = f"N×{shape} {what} → N×1 predictions (the regression target of {dataset.name!r})"
+    fixed = getattr(model, "fixed_batch", None)  # a torch.export program (lab.loading)
+    if isinstance(fixed, str):
+        name = fixed.split(":")[0]
+        raise ModelInterfaceError(
+            f"the model was exported for one batch size only ({fixed}); the lab runs batches "
+            "of 1 to thousands. Export it with a dynamic batch: torch.export.export(model, "
+            f"(x,), dynamic_shapes={{{name!r}: {{0: torch.export.Dim('batch')}}}})"
+        )
     x = dataset.example(2).to(_device_of(model))
     try:
         with torch.no_grad(), eval_mode(model):

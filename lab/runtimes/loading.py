@@ -194,22 +194,20 @@ def load_model(path: str | os.PathLike, *, architecture: object = None) -> nn.Mo
 
 
 def _exported_module(path: Path) -> nn.Module:
-    """A ``torch.export`` program's module; a ModelFileError when its batch size is fixed
-    (the lab runs batches of 1 to thousands: every call would fail a shape guard)."""
+    """A ``torch.export`` program's module. One exported for a fixed batch size keeps it in
+    ``module.fixed_batch`` (``"x: 2×13"``): it runs that batch only, and the lab's
+    interface check (:func:`lab.models.interface.check_model`) refuses to measure it."""
     program = torch.export.load(str(path))
+    module = program.module()
     inputs = set(program.graph_signature.user_inputs)
     for node in program.graph.nodes:
         value = node.meta.get("val") if node.op == "placeholder" else None
         if node.name not in inputs or not isinstance(value, torch.Tensor) or value.ndim == 0:
             continue
         if isinstance(value.shape[0], int):
-            raise ModelFileError(
-                f"{str(path)!r} was exported for batches of exactly {value.shape[0]} "
-                f"(input {node.name!r} is {tuple(value.shape)}); the lab runs other batch sizes. "
-                "Export it with a dynamic batch: torch.export.export(model, (x,), "
-                f"dynamic_shapes={{{node.name!r}: {{0: torch.export.Dim('batch')}}}})"
-            )
-    return program.module()
+            module.fixed_batch = f"{node.name}: {'×'.join(map(str, value.shape))}"
+            break
+    return module
 
 
 def _eval(model: nn.Module) -> nn.Module:
