@@ -14,8 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -42,6 +40,7 @@ def check_model(model: nn.Module, data: object = None) -> None:
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    _check_batch_free(model)
     dataset = as_data(data)
     shape = "×".join(str(d) for d in dataset.input_shape)
     what = "images" if dataset.kind == "image" else "feature rows"
@@ -50,14 +49,6 @@ def check_model(model: nn.Module, data: object = None) -> None:
         expected = f"N×{shape} {what} → N×{k} logits (one per class of {dataset.name!r})"
     else:
         expected = f"N×{shape} {what} → N×1 predictions (the regression target of {dataset.name!r})"
-    fixed = getattr(model, "fixed_batch", None)  # a torch.export program (lab.loading)
-    if isinstance(fixed, str):
-        name = fixed.split(":")[0]
-        raise ModelInterfaceError(
-            f"the model was exported for one batch size only ({fixed}); the lab runs batches "
-            "of 1 to thousands. Export it with a dynamic batch: torch.export.export(model, "
-            f"(x,), dynamic_shapes={{{name!r}: {{0: torch.export.Dim('batch')}}}})"
-        )
     x = dataset.example(2).to(_device_of(model))
     try:
         with torch.no_grad(), eval_mode(model):
@@ -79,11 +70,30 @@ def check_model(model: nn.Module, data: object = None) -> None:
         )
     if not out.is_floating_point():
         raise ModelInterfaceError(f"the model returned {out.dtype} values; expected float logits")
-    if torch.isnan(out).any() or (out == math.inf).any():
-        bad = "NaN" if torch.isnan(out).any() else "+inf"
+    _check_outputs_rank(out, dataset.name, expected)
+
+
+def _check_batch_free(model: nn.Module) -> None:
+    """A ModelInterfaceError for a ``torch.export`` program made for one batch size
+    (``lab.loading`` keeps it in ``model.fixed_batch``): the lab runs batches of any size."""
+    fixed = getattr(model, "fixed_batch", None)
+    if isinstance(fixed, str):
+        name = fixed.split(":")[0]
         raise ModelInterfaceError(
-            f"the model returned {bad} for 2 real samples of {dataset.name!r}; the lab expects "
-            f"{expected} (−inf may mask a class; NaN and +inf rank nothing). Its accuracy would "
-            "be the share of the class argmax picks for them: check its weights "
-            "(torch.isfinite) and its forward()"
+            f"the model was exported for one batch size only ({fixed}); the lab runs batches "
+            "of 1 to thousands. Export it with a dynamic batch: torch.export.export(model, "
+            f"(x,), dynamic_shapes={{{name!r}: {{0: torch.export.Dim('batch')}}}})"
+        )
+
+
+def _check_outputs_rank(out: torch.Tensor, name: str, expected: str) -> None:
+    """A ModelInterfaceError when outputs hold NaN or +inf: argmax would pick a class for
+    them (−inf may mask a class and is allowed)."""
+    nan = bool(torch.isnan(out).any())
+    if nan or bool((out == float("inf")).any()):
+        raise ModelInterfaceError(
+            f"the model returned {'NaN' if nan else '+inf'} for 2 real samples of {name!r}; "
+            f"the lab expects {expected} (−inf may mask a class; NaN and +inf rank nothing). "
+            "Its accuracy would be the share of the class argmax picks for them: check its "
+            "weights (torch.isfinite) and its forward()"
         )
