@@ -60,7 +60,14 @@ def fingerprint(value: object) -> object:
         return {k: fingerprint(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [fingerprint(v) for v in value]
-    return pickle.dumps(value)  # DataFrames, Series, estimators, configs
+    if isinstance(value, (pd.DataFrame, pd.Series)):  # content, not pandas' lazy caches
+        columns = list(value.columns) if isinstance(value, pd.DataFrame) else [value.name]
+        dtypes = [
+            str(d) for d in (value.dtypes if isinstance(value, pd.DataFrame) else [value.dtype])
+        ]
+        hashed = pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+        return (columns, dtypes, list(value.index), dict(value.attrs), hashed)
+    return pickle.dumps(value)  # estimators, configs
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +175,49 @@ def _export(given: dict, tmp_path: Path) -> None:
     to_onnx(given["model"], tmp_path / "mine.onnx")
 
 
+def _mixed_frame() -> dict:
+    """A DataFrame with bool, nullable-integer and float columns (issue 19, second round)."""
+    x, y = _digits()
+    frame = pd.DataFrame(x[:, :6], columns=list("abcdef"))
+    frame["flag"] = y % 2 == 0
+    frame["count"] = pd.Series(y, dtype="Int64")
+    return {"frame": frame, "y": pd.Series(y)}
+
+
+def _digit_images() -> dict:
+    bunch = load_digits()
+    images = bunch.images[:300].copy()
+    images.setflags(write=False)  # read-only, as a memory-mapped file would be
+    return {"x": images, "y": bunch.target[:300].copy(), "model": _user_model("mixed")}
+
+
+def _first_look(given: dict, tmp_path: Path) -> None:
+    from lab.evaluation.measure import Evaluation
+
+    store = lab.store.ResultStore(tmp_path / "s.sqlite")
+    Evaluation(given["model"], data=(given["x"], given["y"]), store=store).first_look(images=20)
+
+
+def _load_into(given: dict, tmp_path: Path) -> None:
+    from lab.runtimes.loading import load_model
+
+    path = tmp_path / "weights.pt"
+    torch.save(_user_model("eval").state_dict(), path)
+    load_model(path, architecture=given["model"])  # fills a copy, never the module given
+
+
+def _scores(given: dict, tmp_path: Path) -> None:
+    from lab.evaluation import quality
+
+    quality.positive_scores(given["estimator"], given["x"])
+    quality.score("multiclass", given["y"], given["estimator"].predict(given["x"]))
+
+
+def _binary_estimator() -> dict:
+    x, y = _digits()
+    return {"estimator": LogisticRegression(max_iter=200).fit(x, y % 2), "x": x, "y": y}
+
+
 Make = Callable[[Path], dict]
 Call = Callable[[dict, Path], object]
 
@@ -224,6 +274,27 @@ SURFACES: dict[str, tuple[Make, Call]] = {
     ),
     "Dashboard(model)": (lambda p: {"model": _user_model("mixed")}, _dashboard),
     "to_onnx(model)": (lambda p: {"model": _user_model("train")}, _export),
+    "as_data(DataFrame of bool/Int64/float columns)": (
+        lambda p: _mixed_frame(),
+        lambda g, p: as_data((g["frame"], g["y"])),
+    ),
+    "as_data(lazy read-only images)": (
+        lambda p: _digit_images(),
+        lambda g, p: as_data((g["x"], g["y"]), lazy=True),
+    ),
+    "Evaluation.first_look(torch model, read-only images)": (
+        lambda p: _digit_images(),
+        _first_look,
+    ),
+    "load_model(architecture=module)": (lambda p: {"model": _user_model("train")}, _load_into),
+    "positive_scores + score": (lambda p: _binary_estimator(), _scores),
+    "pareto_front + tradeoff": (
+        lambda p: {"points": [(3, 0.5), (1, 0.7)], "rows": [dict(r) for r in ROWS]},
+        lambda g, p: (
+            __import__("lab.decide.pareto").decide.pareto.pareto_front(g["points"]),
+            __import__("lab.decide.pareto").decide.pareto.tradeoff(g["rows"]),
+        ),
+    ),
     "RecommendationView(DataFrame)": (
         lambda p: _frame(),
         lambda g, p: __import__("widgets").RecommendationView(g["frame"], interactive=False),

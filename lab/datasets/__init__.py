@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -71,6 +71,7 @@ from lab.datasets import fashion as fashion
 from lab.datasets.errors import DataError
 from lab.datasets.lazy import LazyImages, channel_statistics, float32_bytes
 from lab.datasets.tasks import check_task, make_target, read_target, strata
+from lab.meters import checks
 
 __all__ = [
     "FASHION_MNIST",
@@ -78,6 +79,7 @@ __all__ = [
     "Data",
     "DataError",
     "as_data",
+    "layout_problem",
     "fashion_mnist",
 ]
 
@@ -308,11 +310,57 @@ def fashion_mnist() -> Data:
 
 
 # ---------------------------------------------------------------------- conversion
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+CHANNELS = (1, 3, 4)  # channel counts of grayscale, RGB and RGBA images
+
+
+def _frame_array(frame: object, what: str) -> np.ndarray:
+    """A pandas DataFrame's values as float64 (booleans and nullable numbers included), or a
+    DataError naming the columns that are not numbers."""
+    from pandas.api import types
+
+    bad = [
+        f"{column!r} ({dtype})"
+        for column, dtype in frame.dtypes.items()
+        if not (types.is_numeric_dtype(dtype) or types.is_bool_dtype(dtype))
+    ]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise DataError(
+            f"{what} must hold numbers; the DataFrame's columns {shown} do not: encode them "
+            "first (e.g. pd.get_dummies for categories, a number per date)"
+        )
+    # pd.NA → NaN (refused later); a copy: the frame's own buffer may be read-only
+    return np.array(frame.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
 def _tensor(value: object, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().clone()
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], torch.Tensor):
+        shapes = sorted({tuple(v.shape) for v in value if isinstance(v, torch.Tensor)})
+        if len(shapes) > 1 or not all(isinstance(v, torch.Tensor) for v in value):
+            shown = " and ".join(map(str, shapes[:2])) if len(shapes) > 1 else "other objects"
+            raise DataError(
+                f"{what} is a list of tensors of different shapes ({shown}); the lab needs one "
+                "shape: resize or pad them first"
+            )
         return torch.stack([v.detach().cpu() for v in value])
+    module = type(value).__module__.split(".")[0]
+    if module == "pandas" and hasattr(value, "dtypes") and hasattr(value, "columns"):
+        return torch.from_numpy(_frame_array(value, what))
+    if module == "scipy" and hasattr(value, "toarray"):
+        raise DataError(
+            f"{what} is a SciPy sparse matrix; the lab needs dense numbers: pass X.toarray() "
+            f"({value.shape[0]:,}×{value.shape[1]:,} values)"
+        )
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.count_masked(value):
+            raise DataError(
+                f"{what} is a masked array with {np.ma.count_masked(value):,} masked values; "
+                "fill or drop them first (X.filled(value), or X[~X.mask.any(axis=1)])"
+            )
+        value = value.data
     try:
         array = np.array(value)  # a copy: the caller's array is never touched
     except Exception as exc:  # noqa: BLE001 - any failure means "not array-like"
@@ -322,10 +370,32 @@ def _tensor(value: object, what: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def layout_problem(shape: tuple[int, ...]) -> str | None:
+    """Why samples of ``shape`` (one sample, without N) cannot be the lab's features or
+    C×H×W images: an axis of length 0, or images with their channels last (more than 4
+    "channels" of images 1, 3 or 4 px wide: H×W×C read as C×H×W)."""
+    if any(d == 0 for d in shape):
+        return f"samples of shape {tuple(shape)} hold no values"
+    if len(shape) == 3 and shape[2] in CHANNELS and min(shape[:2]) > max(CHANNELS):
+        c, h, w = shape
+        return (
+            f"samples of shape {tuple(shape)} look like H×W×C images (channels last: {w} "
+            f"channels of {c}×{h} px); the lab needs C×H×W: pass X.transpose(0, 3, 1, 2) "
+            "(NumPy) or X.permute(0, 3, 1, 2) (torch)"
+        )
+    return None
+
+
 def _features(x: object, what: str) -> torch.Tensor:
     x = _tensor(x, what)
     if x.dtype == torch.bool or x.is_complex():
         raise DataError(f"{what} must hold real numbers; got {x.dtype}")
+    if x.dtype == torch.float64 and torch.isfinite(x).all() and x.numel():
+        if float(x.abs().max()) > FLOAT32_MAX:
+            raise DataError(
+                f"{what} holds values up to {float(x.abs().max()):.3g}, beyond float32's range "
+                f"(±{FLOAT32_MAX:.3g}) that models compute in: rescale them first"
+            )
     x = x.float()
     if x.ndim == 3:  # N×H×W grayscale images
         x = x.unsqueeze(1)
@@ -335,6 +405,9 @@ def _features(x: object, what: str) -> torch.Tensor:
         )
     if len(x) == 0:
         raise DataError(f"{what} is empty: the lab needs at least one sample per split")
+    problem = layout_problem(tuple(x.shape[1:]))
+    if problem is not None:
+        raise DataError(f"{what}: {problem}")
     if not torch.isfinite(x).all():
         raise DataError(f"{what} holds NaN or infinite values; clean or impute them first")
     return x
@@ -388,6 +461,23 @@ def _sample_tensor(x: object, what: str) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.float32))
 
 
+def _item(item: object) -> str:
+    """What a Dataset yielded, for a message: ``"a tuple of 3 items"``, ``"a dict"``."""
+    if isinstance(item, (tuple, list)):
+        return f"a {type(item).__name__} of {len(item)} item{'s' if len(item) != 1 else ''}"
+    return f"a {type(item).__name__}"
+
+
+def _pair_of(item: object, what: str) -> tuple[object, object]:
+    """``(x, label)`` of one Dataset item, or a DataError saying what it yielded instead."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise DataError(
+            f"{what} must yield (x, label) pairs; got {_item(item)} (a dict or more items: "
+            "wrap the dataset so that __getitem__ returns (x, label))"
+        )
+    return item[0], item[1]
+
+
 def _label_value(y: object, what: str) -> object:
     """One label as a number (its range and kind are checked later, with the others)."""
     if isinstance(y, torch.Tensor):
@@ -411,10 +501,9 @@ def _collate(what: str):
     def collate(batch: list) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
         for item in batch:
-            if not isinstance(item, (tuple, list)) or len(item) != 2:
-                raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
-            xs.append(_sample_tensor(item[0], what))
-            ys.append(_label_value(item[1], what))
+            x, y = _pair_of(item, what)
+            xs.append(_sample_tensor(x, what))
+            ys.append(_label_value(y, what))
         shapes = sorted({tuple(x.shape) for x in xs})
         if len(shapes) > 1:
             shown = " and ".join("×".join(map(str, s)) or "scalar" for s in shapes[:2])
@@ -466,10 +555,16 @@ def _from_torch_dataset(dataset: object, what: str) -> tuple[torch.Tensor, torch
                 f"{what} could not build a batch ({first}); the lab needs samples that are "
                 "tensors or arrays of numbers of one shape, with class-number labels"
             ) from None
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
-        x = _sample_tensor(item[0], what)
-        y = item[1] if isinstance(item[1], torch.Tensor) else _tensor(item[1], f"{what} labels")
+        except Exception as exc:  # noqa: BLE001 - the user's __getitem__/__iter__ failed
+            raise _reading_failed(exc, what, read, size) from exc
+        x_part, y_part = _pair_of(item, what)
+        x = _sample_tensor(x_part, what)
+        y = y_part if isinstance(y_part, torch.Tensor) else _tensor(y_part, f"{what} labels")
+        if y.ndim == 0:
+            raise DataError(
+                f"{what} yields one sample at a time, not batches (a DataLoader with "
+                "batch_size=None?): pass the Dataset itself, or a DataLoader with a batch_size"
+            )
         if x.ndim == 0 or len(x) != len(y):
             raise DataError(f"{what} yields batches of {len(y)} labels for {x.shape} samples")
         xs.append(x)
@@ -491,6 +586,18 @@ def _from_torch_dataset(dataset: object, what: str) -> tuple[torch.Tensor, torch
             "the lab needs one shape"
         )
     return torch.cat(xs), torch.cat(ys)
+
+
+def _reading_failed(exc: Exception, what: str, read: int, size: int | None) -> DataError:
+    """A DataError for an exception raised by the user's Dataset while the lab read it."""
+    said = " ".join(str(exc).split())[:200] or "no message"
+    length = ""
+    if isinstance(exc, IndexError) and size is not None:
+        length = f" (its __len__ says {size:,} items: does it hold that many?)"
+    return DataError(
+        f"{what} raised {type(exc).__name__}: {said} while the lab read it, after {read:,} "
+        f"samples{length}; the traceback above this error is the dataset's own"
+    )
 
 
 def _pair(value: object, what: str) -> tuple[torch.Tensor, np.ndarray, tuple | None, bool]:
@@ -610,10 +717,11 @@ def _dataset_labels(dataset: object, what: str) -> object:
             return labels
     labels = []
     for i in range(len(dataset)):
-        item = dataset[i]
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise DataError(f"{what} must yield (x, label) pairs; got {type(item).__name__}")
-        labels.append(int(torch.as_tensor(item[1])))
+        try:
+            item = dataset[i]
+        except Exception as exc:  # noqa: BLE001 - the user's __getitem__ failed
+            raise _reading_failed(exc, what, i, len(dataset)) from exc
+        labels.append(_label_value(_pair_of(item, what)[1], what))
     return labels
 
 
@@ -630,6 +738,9 @@ def _lazy_part(source: object, labels: object, what: str) -> tuple[LazyImages, t
             f"{what} must hold N×H×W or N×C×H×W images to be read lazily; "
             f"got samples of shape {images.sample_shape}"
         )
+    problem = layout_problem(images.sample_shape)
+    if problem is not None:
+        raise DataError(f"{what}: {problem}")
     if not images.all_finite():
         raise DataError(f"{what} holds NaN or infinite values; clean or impute them first")
     return images, y
@@ -659,7 +770,11 @@ def _lazy_wanted(value: object, lazy: bool | None) -> bool:
         elif len(source):
             if len(source) > MAX_SAMPLES:  # refused by the reading path, before any reading
                 return False
-            shape = _image_shape(source[0])
+            try:
+                first = source[0]
+            except Exception:  # noqa: BLE001 - the reading path names the dataset's error
+                return False
+            shape = _image_shape(first)
             if shape is None:  # text, PIL images, objects: the reading path names them
                 return False
             total += float32_bytes(len(source), shape)
@@ -734,6 +849,25 @@ def _token_pair(value: object, what: str) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, _labels(value[1], len(ids), f"{what} y")
 
 
+def _class_names(classes: object) -> tuple[str, ...] | None:
+    """``classes=`` as a tuple of distinct names (None stays None)."""
+    if classes is None:
+        return None
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+        raise DataError(
+            "classes must be a list of class names, one per class (e.g. ['cat', 'dog']); got "
+            f"{classes!r} ({type(classes).__name__})"
+        )
+    names = tuple(str(c) for c in classes)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(
+            f"classes must name each class once; {', '.join(map(repr, repeated))} "
+            "appears more than once"
+        )
+    return names
+
+
 def as_data(
     value: object = None,
     *,
@@ -774,6 +908,18 @@ def as_data(
             says what was expected).
     """
 
+    if value is None or isinstance(value, Data):
+        building = {"name": name, "classes": classes, "standardize": standardize, "lazy": lazy,
+                    "tokens": tokens, "pad_id": pad_id}  # fmt: skip
+        given = [k for k, v in building.items() if v is not None]
+        given += ["seed"] if seed != SPLIT_SEED else []
+        if given:
+            what = "Fashion-MNIST" if value is None else f"already a lab Data ({value.name!r})"
+            raise DataError(
+                f"{', '.join(f'{k}=' for k in given)} shape a data set as it is built from "
+                f"arrays, a Bunch or a Dataset; the data is {what} and would be used unchanged. "
+                "Build it again from its source: as_data((X, y), name=…, …)"
+            )
     if value is None:
         if task not in (None, "multiclass"):
             raise DataError(f"Fashion-MNIST is a multiclass task; got task={task!r}")
@@ -783,11 +929,12 @@ def as_data(
             raise DataError(f"{value.name!r} is a {value.task} task; got task={task!r}")
         return value
     check_task(task)
-    if standardize is not None and not isinstance(standardize, bool):
-        raise DataError(f"standardize must be True, False or None; got {standardize!r}")
-    for flag, given in (("lazy", lazy), ("tokens", tokens)):
-        if given is not None and not isinstance(given, bool):
-            raise DataError(f"{flag} must be True, False or None; got {given!r}")
+    for argument, given in (("standardize", standardize), ("lazy", lazy), ("tokens", tokens)):
+        checks.flag(argument, given, DataError, none=True)
+    seed = checks.seed(seed, DataError)
+    if name is not None and not isinstance(name, str):
+        raise DataError(f"name must be a str or None; got {name!r} ({type(name).__name__})")
+    classes = _class_names(classes)
     if pad_id is not None and (
         isinstance(pad_id, bool) or not isinstance(pad_id, int) or pad_id < 0
     ):

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lab.datasets.errors import DataError
+
 __all__ = ["READ_BATCH", "LazyImages", "channel_statistics", "float32_bytes"]
 
 READ_BATCH = 256  # rows converted at once by whole-split helpers (materialize, fingerprint)
@@ -50,8 +52,46 @@ def _rows(source: object, positions: torch.Tensor) -> torch.Tensor:
         out = np.empty_like(rows)
         out[order] = rows
         return torch.from_numpy(out)
-    items = [source[int(i)] for i in positions]
-    return torch.stack([torch.as_tensor(item[0]).detach().cpu() for item in items])
+    return torch.stack(_dataset_samples(source, positions.tolist()))
+
+
+def _dataset_samples(dataset: object, positions: list[int]) -> list[torch.Tensor]:
+    """Items ``positions`` of a torch Dataset as tensors of one shape, or a DataError saying
+    which item is not an ``(image, label)`` pair of numbers (torch's errors do not)."""
+    samples = []
+    for i in positions:
+        try:
+            item = dataset[i]
+        except Exception as exc:  # noqa: BLE001 - the user's __getitem__ failed
+            said = " ".join(str(exc).split())[:200]
+            raise DataError(
+                f"the dataset raised {type(exc).__name__} ({said}) reading item {i} of "
+                f"{len(dataset):,}; the traceback above this error is the dataset's own"
+            ) from exc
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise DataError(
+                f"the dataset must yield (image, label) pairs; item {i} is a "
+                f"{type(item).__name__}"
+                + (f" of {len(item)}" if isinstance(item, (tuple, list)) else "")
+            )
+        x = item[0]
+        try:
+            sample = torch.as_tensor(x).detach().cpu()
+        except (TypeError, RuntimeError, ValueError):
+            sample = None
+        if sample is None or sample.dtype == torch.bool or sample.is_complex():
+            raise DataError(
+                f"the dataset's item {i} holds a {type(x).__name__}, not an image of real "
+                "numbers (a tensor or an array); for PIL images add "
+                "torchvision.transforms.ToTensor() to its transform"
+            )
+        if samples and sample.shape != samples[0].shape:
+            raise DataError(
+                f"the dataset yields images of different shapes ({tuple(samples[0].shape)} and "
+                f"{tuple(sample.shape)} at item {i}); the lab needs one: resize or pad them first"
+            )
+        samples.append(sample)
+    return samples
 
 
 class LazyImages:

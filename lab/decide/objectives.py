@@ -20,12 +20,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lab.meters.units import format_bytes, format_grams, format_si
 
-__all__ = ["OBJECTIVES", "Objective", "get", "names"]
+__all__ = ["OBJECTIVES", "Objective", "check_cost", "get", "names"]
 
 
 def _bytes(value: float) -> str:
@@ -75,6 +76,13 @@ class Objective:
             return None
         return number if math.isfinite(number) and number >= 0 else None
 
+    def checked_value(self, row: object, who: str = "a row") -> float | None:
+        """:meth:`value`, but a ValueError for a cost that cannot be real (negative,
+        infinite, a bool or text): only a missing value (None or NaN) is None."""
+        raw = row.get(self.field) if isinstance(row, Mapping) else getattr(row, self.field, None)
+        check_cost(raw, self.field, who)
+        return self.value(dict(row) if isinstance(row, Mapping) else row)
+
     def compare(self, a: float, b: float) -> str:
         """How ``a`` compares with ``b``: "42× smaller than", "6% faster than", "about as
         small as" (ratios under 1.1 in percent)."""
@@ -84,6 +92,28 @@ class Objective:
         if ratio < 1.1:
             return f"{(ratio - 1) * 100:.0f}% {word} than"
         return f"{ratio:.0f}× {word} than" if ratio >= 10 else f"{ratio:.1f}× {word} than"
+
+
+def check_cost(value: object, column: str, who: str = "a row") -> None:
+    """A ValueError unless ``value`` is a cost that can have been measured: None or NaN
+    (unknown), or a finite real number ≥ 0 (> 0 for a file's bytes)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    number = float(value) if real else math.nan
+    if real and math.isnan(number):
+        return
+    if not real or not math.isfinite(number):
+        problem = "not a finite number"
+    elif number < 0 or (column == "artifact_bytes" and number == 0):
+        problem = "negative" if number < 0 else "an empty file"
+    else:
+        return
+    lowest = "> 0" if column == "artifact_bytes" else "≥ 0"
+    raise ValueError(
+        f"{who} has {column}={value!r}, which cannot be a measured cost ({problem}); costs "
+        f"must be finite numbers {lowest}, or None when unknown: fix or drop that row"
+    )
 
 
 OBJECTIVES: dict[str, Objective] = {

@@ -11,12 +11,32 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lab.decide import objectives
+from lab.evaluation.quality import METRICS
+from lab.meters import checks
 
 __all__ = ["Tradeoff", "dominates", "pareto_front", "tradeoff"]
+
+
+def _point(point: object, what: str) -> tuple[object, object]:
+    """``point`` as ``(x, y)``: two real numbers, each possibly None or NaN (unknown); a
+    TypeError or ValueError naming ``what`` otherwise (a bool or a string is no coordinate)."""
+    if isinstance(point, (str, bytes)) or not isinstance(point, Iterable):
+        raise TypeError(f"{what} must be an (x, y) pair of numbers; got {point!r}")
+    pair = tuple(point)
+    if len(pair) != 2:
+        raise ValueError(f"{what} must be an (x, y) pair of numbers; got {len(pair)} values")
+    for value in pair:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise TypeError(
+                f"{what} must be an (x, y) pair of numbers (None or NaN when unknown); got "
+                f"{value!r} ({type(value).__name__})"
+            )
+    return pair
 
 
 def dominates(a: Sequence[float], b: Sequence[float], maximize_y: bool = True) -> bool:
@@ -28,7 +48,8 @@ def dominates(a: Sequence[float], b: Sequence[float], maximize_y: bool = True) -
         >>> dominates((1, 0.9), (2, 0.9)), dominates((1, 0.9), (1, 0.9))
         (True, False)
     """
-    (ax, ay), (bx, by) = a, b
+    (ax, ay), (bx, by) = _point(a, "a"), _point(b, "b")
+    checks.flag("maximize_y", maximize_y)
     if not maximize_y:
         ay, by = -ay, -by
     return ax <= bx and ay >= by and (ax < bx or ay > by)
@@ -49,10 +70,19 @@ def pareto_front(points: Sequence[Sequence[float]], maximize_y: bool = True) -> 
         >>> pareto_front([(10, 0.5), (10, 0.7), (5, 0.6)])
         [2, 1]
     """
+    checks.flag("maximize_y", maximize_y)
+    if isinstance(points, (str, bytes)) or not isinstance(points, Iterable):
+        raise TypeError(f"points must be a list of (x, y) pairs; got {type(points).__name__}")
+    if hasattr(points, "columns"):
+        raise TypeError(
+            "points must be a list of (x, y) pairs; got a DataFrame (iterating it gives its "
+            "column names): pass frame[[x_column, y_column]].to_numpy()"
+        )
     sign = 1.0 if maximize_y else -1.0
+    pairs = [_point(point, f"points[{i}]") for i, point in enumerate(points)]
     valid = [
         (float(x), sign * float(y), i)
-        for i, (x, y) in enumerate(points)
+        for i, (x, y) in enumerate(pairs)
         if x is not None and y is not None and x == x and y == y  # NaN != NaN
     ]
     # by x ascending, then y best-first, then original order (so the first duplicate wins)
@@ -90,8 +120,10 @@ def tradeoff(
     rows: Sequence[object], objective: str = "size", quality: str = "accuracy"
 ) -> Tradeoff:
     """The points and Pareto frontier of ``quality`` (maximized) against ``objective``'s cost
-    (:mod:`lab.decide.objectives`) over ``rows`` (Measurements or dicts). Rows without a
-    finite, non-negative cost or a finite quality are left out.
+    (:mod:`lab.decide.objectives`) over ``rows`` (Measurements, dicts or a DataFrame). Rows
+    with a missing cost or quality (None, NaN) are left out; a cost that cannot be real
+    (negative, infinite, text), a quality that is not a number, or a fraction metric
+    outside 0–1 (a percentage) is a ValueError/TypeError naming the row.
 
     Example:
         >>> t = tradeoff([{"artifact_bytes": 10, "accuracy": 0.9},
@@ -101,11 +133,28 @@ def tradeoff(
         ([1, 0], [5.0, 10.0, 20.0], [0.8, 0.9, 0.9])
     """
     cost = objectives.get(objective)
+    if quality not in METRICS:
+        raise ValueError(f"quality must be one of {', '.join(METRICS)}; got {quality!r}")
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a DataFrame: its rows
+        rows = [{k: v for k, v in r.items()} for r in rows.to_dict("records")]
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise TypeError(
+            f"rows must be a list of Measurements or dicts (or a DataFrame); got "
+            f"{type(rows).__name__}"
+        )
+    fraction = METRICS[quality].unit == "fraction"
     kept, xs, ys = [], [], []
-    for row in rows:
-        x = cost.value(row)
-        raw = row.get(quality) if isinstance(row, dict) else getattr(row, quality, None)
-        y = None if raw is None or isinstance(raw, bool) else float(raw)
+    for i, row in enumerate(rows):
+        who = f"rows[{i}]"
+        x = cost.checked_value(row, who)
+        raw = row.get(quality) if isinstance(row, Mapping) else getattr(row, quality, None)
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, numbers.Real)):
+            raise TypeError(f"{who} has {quality}={raw!r}: not a number (None when unknown)")
+        y = None if raw is None else float(raw)
+        if fraction and y is not None and math.isfinite(y) and not 0.0 <= y <= 1.0:
+            raise ValueError(
+                f"{who} has {quality}={raw!r}; it must be a fraction from 0 to 1 (a percentage?)"
+            )
         if x is None or y is None or not math.isfinite(y):
             continue
         kept.append(row)

@@ -119,6 +119,11 @@ def _rows(results: object) -> list[dict]:
         results = results.to_frame()  # a ResultStore (or anything with to_frame())
     if isinstance(results, pd.DataFrame):
         return [_clean(r) for r in results.to_dict("records")]
+    if isinstance(results, Mapping) or hasattr(results, "to_row"):
+        raise TypeError(
+            f"results must be a list of measurements (or a DataFrame, a ResultStore); got one "
+            f"{type(results).__name__}: wrap it in a list, [result]"
+        )
     if isinstance(results, (str, bytes)) or not isinstance(results, Iterable):
         raise TypeError(
             f"results must be a DataFrame, a ResultStore or a list of measurements; got "
@@ -211,23 +216,7 @@ def _check_costs(rows: list[dict], columns: Iterable[str]) -> None:
     value — None, or NaN as pandas writes it — only leaves the row out)."""
     for row in rows:
         for column in columns:
-            value = row.get(column)
-            if value is None:
-                continue
-            number = None if isinstance(value, bool) else _number(value)
-            real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            if number is None or not real:
-                problem = "not a finite number"
-            elif number < 0 or (column == "artifact_bytes" and number == 0):
-                problem = "negative" if number < 0 else "an empty file"
-            else:
-                continue
-            lowest = "> 0" if column == "artifact_bytes" else "≥ 0"
-            raise ValueError(
-                f"{display_name(row)} has {column}={value!r}, which cannot be a measured cost "
-                f"({problem}); costs must be finite numbers {lowest}, or None when unknown: "
-                "fix or drop that row"
-            )
+            objective_table.check_cost(row.get(column), column, display_name(row))
 
 
 def _check_floors(floors: object) -> list[float | None]:
@@ -239,6 +228,11 @@ def _check_floors(floors: object) -> list[float | None]:
             + (f" — for one floor write [{floors!r}]" if isinstance(floors, numbers.Real) else "")
         )
     floors = list(floors)
+    if not floors:
+        raise ValueError(
+            "floors must list at least one accuracy floor (a fraction from 0 to 1, or None "
+            "for the tolerance), e.g. [0.8, 0.9]; got an empty list"
+        )
     for i, floor in enumerate(floors):
         try:
             check_floor(floor)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -426,6 +427,8 @@ class TorchKind(ModelKind):
 
 
 def _is_estimator(model: object) -> bool:
+    if "sklearn.base" not in sys.modules:  # no estimator exists yet: never import it here
+        return False
     try:
         from sklearn.base import BaseEstimator
     except ImportError:  # pragma: no cover - scikit-learn is a dependency

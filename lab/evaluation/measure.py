@@ -60,11 +60,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lab.cancellation import Cancelled, check
+from lab.cancellation import Cancelled, check, check_event
 from lab.datasets import Data, as_data
 from lab.datasets import fashion as data
 from lab.datasets.fashion import Split
 from lab.evaluation import quality
+from lab.evaluation.arguments import check_arguments
 from lab.evaluation.kinds import ModelKind, Runnable, fingerprint, is_thin, model_kind
 from lab.io.store import ResultStore, default_store
 from lab.meters import energy, flops, machine, stats
@@ -884,6 +885,9 @@ class Evaluation:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         if effort not in EFFORTS:
             raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)}")
+        check_arguments(
+            name=name, store=store, use_cache=use_cache, timings=timings, runtime=runtime
+        )
         self.country = energy.validate_country(country)
         self.threads = _threads_wanted(threads)
         self.kind = model_kind(model)
@@ -942,6 +946,7 @@ class Evaluation:
         rounds, each round's speed deciding the next (online aggregation): a big model's
         first look rests on fewer items, and its interval and notes say so."""
         started = time.perf_counter()
+        check_event(cancel)
         if images is not None and (
             isinstance(images, bool) or not isinstance(images, int) or images < 1
         ):
@@ -998,6 +1003,7 @@ class Evaluation:
     def final(self, cancel: threading.Event | None = None) -> Measurement:
         """Every figure, from the store when it has them (see :func:`evaluate`)."""
         started = time.perf_counter()
+        check_event(cancel)
         if self.use_cache and (hit := self.cached()) is not None:
             return hit
         runnable = self.runnable(cancel)

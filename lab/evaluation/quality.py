@@ -45,14 +45,15 @@ import math
 import numbers
 import threading
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lab.datasets import as_data
 from lab.datasets.tasks import CLASSIFICATION, TASKS
-from lab.meters import stats
+from lab.meters import checks, stats
+from lab.meters.process import import_kept
 from lab.models.thin import ThinModel, check_estimator_task, features
 from lab.models.training import eval_mode
 
@@ -231,7 +232,7 @@ def _r2_rows(y, p, s, k):
 
 def _sk(name: str) -> Callable:
     def compute(y_true, y_pred, scores=None):
-        from sklearn import metrics as m
+        m = import_kept("sklearn.metrics")  # its first import draws from Python's RNG
 
         if name == "accuracy":
             return float(m.accuracy_score(y_true, y_pred))
@@ -532,9 +533,19 @@ def score(
         ``{name: Estimate}``; ``per_class_recall`` maps to ``{class label: Estimate}``.
     """
     task = _check_task(task)
-    names = metrics_for(task) if metrics is None else [get_metric(m, task).name for m in metrics]
+    names = (
+        metrics_for(task)
+        if metrics is None
+        else [get_metric(m, task).name for m in _names(metrics)]
+    )
+    seed, resamples = _check_draws(seed, resamples=resamples)
     raw_true = _values("y_true", y_true)
     t, p, s, k = _prepared(task, y_true, y_pred, scores)
+    if task == "binary" and k > 2:
+        raise ValueError(
+            f"task='binary' needs at most 2 distinct labels in y_true and y_pred; got {k}: "
+            "say task='multiclass'"
+        )
     n = len(t)
     result: dict = {}
     for name in names:
@@ -564,6 +575,25 @@ def score(
             method = f"bootstrap ({resamples:,} resamples, seed {seed})"
         result[name] = Estimate(name, value, low, high, n, method)
     return result
+
+
+def _names(metrics: object) -> list:
+    """``metrics=``: a list of metric names (one name alone would be read letter by letter)."""
+    if isinstance(metrics, (str, Metric)) or not isinstance(metrics, Iterable):
+        raise ValueError(
+            f"metrics must be a list of names from {', '.join(METRICS)}, e.g. ['accuracy']; "
+            f"got {metrics!r}"
+        )
+    return list(metrics)
+
+
+def _check_draws(seed: object, **counts: object) -> tuple[int, ...]:
+    """The seed (0 to 2**63 − 1) and each count of random draws (a whole number ≥ 1:
+    zero resamples or swaps would give an interval or a p-value of nothing)."""
+    return (
+        checks.seed(seed),
+        *(checks.whole(name, value, 1) for name, value in counts.items()),
+    )
 
 
 def _per_class(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
@@ -687,6 +717,9 @@ def paired(
             "one class's recall instead"
         )
     alpha = stats._check_probability("alpha", alpha)
+    seed, permutations, resamples = _check_draws(
+        seed, permutations=permutations, resamples=resamples
+    )
     if task is not None:
         get_metric(entry, task)  # the metric must fit the task
     raw_true = _values("y_true", y_true)
@@ -744,7 +777,16 @@ def positive_scores(model: object, x: object) -> np.ndarray:
             except AttributeError:  # e.g. SVC(probability=False) advertises but refuses
                 pass
         if hasattr(estimator, "decision_function"):
-            return np.asarray(estimator.decision_function(rows), dtype=np.float64).ravel()
+            decision = np.asarray(estimator.decision_function(rows), dtype=np.float64)
+            if decision.ndim == 2 and decision.shape[1] == 1:
+                decision = decision[:, 0]
+            if decision.ndim != 1:
+                raise TypeError(
+                    f"{type(estimator).__name__} is not a binary model: it gives "
+                    f"{decision.shape[1]} scores per item (one per class); positive-class "
+                    "scores (ROC-AUC) need 2 classes"
+                )
+            return decision
         raise TypeError(f"{type(estimator).__name__} gives no binary scores")
     import torch
 
@@ -959,11 +1001,19 @@ def cross_validate(
     entry = get_metric(metric or default_metric(data.task, _all_items(data)[1]), data.task)
     if entry.rows is None:
         raise ValueError(f"{entry.name} is one value per class; cross-validate a single number")
-    for name, value in (("n_splits", n_splits), ("n_repeats", n_repeats)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a whole number ≥ 1; got {value!r}")
-    if n_splits < 2:
-        raise ValueError(f"n_splits must be at least 2; got {n_splits}")
+    n_splits = checks.whole("n_splits", n_splits, 2)
+    n_repeats = checks.whole("n_repeats", n_repeats, 1)
+    seed = checks.seed(seed)
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "get_params"):
+        raise TypeError(
+            "estimator must be an unfitted scikit-learn estimator (it is cloned and fitted on "
+            f"every fold); got {type(estimator).__name__}"
+            + (
+                ": a torch model has no fit() to refit per fold"
+                if hasattr(estimator, "forward")
+                else ""
+            )
+        )
 
     check_estimator_task(estimator, data, fitted=False)
     x, y = _all_items(data)
@@ -1096,6 +1146,16 @@ def estimate_of(measurement: object, metric: str | Metric, *, interval: bool = T
         1.0
     """
     entry = get_metric(metric)
+    found = _estimate_of(measurement, entry, interval)
+    if found is not None and entry.unit == "fraction" and not 0.0 <= found.value <= 1.0:
+        raise ValueError(
+            f"the measurement's {entry.name} is {found.value!r}; it must be a fraction from 0 "
+            "to 1 (a percentage?)"
+        )
+    return found
+
+
+def _estimate_of(measurement: object, entry: Metric, interval: bool):
     task = _task_of(measurement, entry)
     n = _field(measurement, "n_images")
     n = int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else 0

@@ -312,7 +312,7 @@ def mann_whitney_p(base: Sequence[float], new: Sequence[float]) -> float:
         >>> round(mann_whitney_p([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]), 4)
         0.0286
     """
-    x, y = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    x, y = _as_samples("base", base), _as_samples("new", new)
     n1, n2 = len(x), len(y)
     ranks, ties = _average_ranks(np.concatenate([x, y]))
     u1 = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2)

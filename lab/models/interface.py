@@ -64,6 +64,7 @@ def check_model(model: nn.Module, data: object = None) -> None:
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    _check_batch_free(model)
     dataset = as_data(data)
     passed = (dataset.fingerprint, dataset.input_shape, _state(model))
     with _PASSED_LOCK:
@@ -103,3 +104,30 @@ def _run_check(model: nn.Module, dataset) -> None:
         )
     if not out.is_floating_point():
         raise ModelInterfaceError(f"the model returned {out.dtype} values; expected float logits")
+    _check_outputs_rank(out, dataset.name, expected)
+
+
+def _check_batch_free(model: nn.Module) -> None:
+    """A ModelInterfaceError for a ``torch.export`` program made for one batch size
+    (``lab.loading`` keeps it in ``model.fixed_batch``): the lab runs batches of any size."""
+    fixed = getattr(model, "fixed_batch", None)
+    if isinstance(fixed, str):
+        name = fixed.split(":")[0]
+        raise ModelInterfaceError(
+            f"the model was exported for one batch size only ({fixed}); the lab runs batches "
+            "of 1 to thousands. Export it with a dynamic batch: torch.export.export(model, "
+            f"(x,), dynamic_shapes={{{name!r}: {{0: torch.export.Dim('batch')}}}})"
+        )
+
+
+def _check_outputs_rank(out: torch.Tensor, name: str, expected: str) -> None:
+    """A ModelInterfaceError when outputs hold NaN or +inf: argmax would pick a class for
+    them (−inf may mask a class and is allowed)."""
+    nan = bool(torch.isnan(out).any())
+    if nan or bool((out == float("inf")).any()):
+        raise ModelInterfaceError(
+            f"the model returned {'NaN' if nan else '+inf'} for 2 real samples of {name!r}; "
+            f"the lab expects {expected} (−inf may mask a class; NaN and +inf rank nothing). "
+            "Its accuracy would be the share of the class argmax picks for them: check its "
+            "weights (torch.isfinite) and its forward()"
+        )

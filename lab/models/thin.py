@@ -358,6 +358,41 @@ def trivial_name(task: str) -> str:
     return thin_names(task, trivial=True)[-1]
 
 
+def check_fitted(estimator: object) -> None:
+    """A ValueError unless ``estimator`` (a Pipeline's every stage) is fitted and predicts:
+    an unfitted model, a class instead of an instance, or a transformer (PCA, a scaler)
+    alone cannot be measured."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(estimator, type):
+        raise ValueError(
+            f"got the class {estimator.__name__}, not a fitted estimator: create and fit one, "
+            f"e.g. {estimator.__name__}().fit(x, y), or use fit_thin(name, data=…)"
+        )
+    final = _final(estimator)
+    if not hasattr(final, "predict"):
+        raise ValueError(
+            f"{type(final).__name__} does not predict (a transformer?): the lab measures a "
+            "classifier or a regressor, e.g. a Pipeline ending in one"
+        )
+    for step in _steps(estimator):
+        if step in (None, "passthrough"):
+            continue
+        try:
+            check_is_fitted(step)
+        except NotFittedError:
+            stage = f"stage {type(step).__name__} of the pipeline" if step is not estimator else ""
+            raise ValueError(
+                f"{type(final).__name__} is not fitted{' (' + stage + ')' if stage else ''}: "
+                "fit it on the lab's training split first — data.split('train').images "
+                "flattened to rows and data.split('train').labels — or use "
+                "fit_thin(name, data=…)"
+            ) from None
+        except TypeError:  # not an estimator at all: the counting names what it takes
+            continue
+
+
 def check_estimator_task(estimator: object, data: object, *, fitted: bool = True) -> None:
     """A :class:`lab.datasets.DataError` unless ``estimator`` suits ``data``'s task: a
     regressor on classes, a classifier on a regression target, or a fitted classifier
@@ -679,7 +714,9 @@ class ThinModel:
 
     @classmethod
     def from_estimator(cls, estimator: object, name: str | None = None) -> ThinModel:
-        """Wrap any fitted estimator (e.g. your own) so it can be measured."""
+        """Wrap any fitted estimator (e.g. your own) so it can be measured; a ValueError
+        for one that is not fitted, or that cannot predict."""
+        check_fitted(estimator)
         return cls(estimator=estimator, name=name or type(_final(estimator)).__name__)
 
     def __repr__(self) -> str:

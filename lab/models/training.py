@@ -167,7 +167,10 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         (True, False)
     """
     flags = [(module, module.training) for module in model.modules()]
-    model.eval()
+    try:
+        model.eval()
+    except (NotImplementedError, RuntimeError):  # torch.export's module: it has no modes
+        pass
     try:
         yield model
     finally:

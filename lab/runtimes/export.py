@@ -228,6 +228,22 @@ def _inference_copy(module: nn.Module, resolution: int | None, dataset: object =
     return AtResolution(copied, resolution).eval()
 
 
+def _check_runs_on(module: nn.Module, example: torch.Tensor) -> None:
+    """A ValueError when ``module`` fails on ``example`` (the exporter's own error for that
+    is pages of tracing output): the graph would be made for inputs the model cannot take."""
+    try:
+        with torch.no_grad():
+            module(example)
+    except Exception as exc:  # noqa: BLE001 - any failure: the example does not fit
+        said = " ".join(str(exc).split())[:300]
+        shape = "×".join(map(str, example.shape[1:]))
+        raise ValueError(
+            f"{type(module).__name__} fails on the example's samples ({shape}): "
+            f"{type(exc).__name__}: {said}. Pass an example shaped like the model's input, "
+            "or data= the data set it was made for"
+        ) from exc
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence warnings from the exporter and quantizer (their progress output is off already:
@@ -359,6 +375,7 @@ def to_onnx(
     example = _example(example, int8, dataset, strict)
     target = _target(path)
     exported = _inference_copy(module, size, dataset)
+    _check_runs_on(exported, example)
     executes_as = _executes_as(recipe)
     with tempfile.TemporaryDirectory(prefix="lab-onnx-") as tmp:
         scratch = Path(tmp)
@@ -458,6 +475,15 @@ class OnnxRuntimeModel(nn.Module):
             raise TypeError(f"expected a torch.Tensor of images; got {type(x).__name__}")
         kind = self.session.get_inputs()[0].type  # "tensor(float)", "tensor(int64)" (token ids)…
         dtype = _INPUT_DTYPES.get(kind, "float32")
+        expected = self.session.get_inputs()[0].shape  # ints where fixed, names where dynamic
+        if len(expected) != x.dim() or any(
+            isinstance(e, int) and e != g for e, g in zip(expected, x.shape, strict=False)
+        ):
+            shown = "×".join(str(e) if isinstance(e, int) else "N" for e in expected)
+            raise ValueError(
+                f"this ONNX graph takes inputs shaped {shown}; got {tuple(x.shape)}. It was "
+                "exported for that shape: export it again for other data (to_onnx(..., data=…))"
+            )
         array = np.ascontiguousarray(x.detach().cpu().numpy().astype(dtype, copy=False))
         (logits,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(logits)

@@ -168,9 +168,14 @@ def load_model(path: str | os.PathLike, *, architecture: object = None) -> nn.Mo
             and fill, or a function returning an empty module.
 
     Raises:
+        TypeError: ``path`` is not a file name.
         FileNotFoundError: nothing at ``path``.
         ModelFileError: the file is not a model, or its weights do not fit ``architecture``.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a str or os.PathLike file name; got {path!r} ({type(path).__name__})"
+        )
     path = Path(path)
     kind = file_format(path)
     if architecture is not None and kind != "state_dict":
@@ -180,12 +185,29 @@ def load_model(path: str | os.PathLike, *, architecture: object = None) -> nn.Mo
     elif kind == "torchscript":
         model = torch.jit.load(str(path), map_location="cpu")
     elif kind == "torch.export":
-        model = torch.export.load(str(path)).module()
+        model = _exported_module(path)
     elif kind == "onnx":
         return OnnxRuntimeModel(path)
     else:
         model = artifact.load(path)
     return _eval(model)
+
+
+def _exported_module(path: Path) -> nn.Module:
+    """A ``torch.export`` program's module. One exported for a fixed batch size keeps it in
+    ``module.fixed_batch`` (``"x: 2×13"``): it runs that batch only, and the lab's
+    interface check (:func:`lab.models.interface.check_model`) refuses to measure it."""
+    program = torch.export.load(str(path))
+    module = program.module()
+    inputs = set(program.graph_signature.user_inputs)
+    for node in program.graph.nodes:
+        value = node.meta.get("val") if node.op == "placeholder" else None
+        if node.name not in inputs or not isinstance(value, torch.Tensor) or value.ndim == 0:
+            continue
+        if isinstance(value.shape[0], int):
+            module.fixed_batch = f"{node.name}: {'×'.join(map(str, value.shape))}"
+            break
+    return module
 
 
 def _eval(model: nn.Module) -> nn.Module:

@@ -30,11 +30,8 @@ Example:
 
 from __future__ import annotations
 
-import math
-import numbers
-from dataclasses import dataclass
-
 from lab.datasets import DataError, as_data
+from lab.meters.checks import Interval
 
 __all__ = [
     "BITS",
@@ -47,34 +44,6 @@ __all__ = [
     "Interval",
     "resolution_range",
 ]
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A range of real numbers, each end closed or open."""
-
-    low: float
-    high: float
-    low_open: bool = False
-    high_open: bool = False
-
-    def contains(self, value: object) -> bool:
-        """True for a finite real number (not a bool) inside the interval."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            return False
-        x = float(value)
-        if not math.isfinite(x):
-            return False
-        above_low = x > self.low if self.low_open else x >= self.low
-        below_high = x < self.high if self.high_open else x <= self.high
-        return above_low and below_high
-
-    def describe(self) -> str:
-        """``"[0, 1)"``: the interval in the usual notation."""
-        return (
-            f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
-            f"{')' if self.high_open else ']'}"
-        )
 
 
 # Fraction of weights (or output channels) removed. 1.0 is excluded: a model with every

@@ -1,0 +1,195 @@
+"""Models, estimators, evaluation arguments, export and model files, second round (issue
+19): an unfitted estimator, a model returning NaN, a torch.export file with a fixed batch,
+an ONNX example the model cannot take, an ONNX graph fed another shape, and evaluation
+arguments of the wrong kind end in an error naming them — never a wrong number, an
+exporter's pages of tracing output or an AttributeError halfway through."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_wine
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from lab.datasets import as_data
+from lab.evaluation.arguments import check_arguments
+from lab.evaluation.measure import Evaluation
+from lab.io.store import ResultStore
+from lab.meters.process import import_kept
+from lab.models.interface import ModelInterfaceError, check_model
+from lab.models.thin import check_fitted
+from lab.runtimes.loading import load_model
+
+WINE = as_data(load_wine(), name="wine")
+
+
+class Linear(nn.Module):
+    def __init__(self, inputs: int = 13, outputs: int = 3, scale: float = 1.0) -> None:
+        super().__init__()
+        self.layer = nn.Linear(inputs, outputs)
+        self.scale = scale
+
+    def forward(self, x):
+        return self.layer(x.flatten(1)) * self.scale
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ResultStore(tmp_path / "results.sqlite")
+
+
+# ---------------------------------------------------------------------- estimators
+@pytest.mark.parametrize(
+    ("estimator", "match"),
+    [
+        (LogisticRegression(), "LogisticRegression is not fitted"),
+        (make_pipeline(StandardScaler(), LogisticRegression()), r"not fitted \(stage Standard"),
+        (PCA(2), "does not predict"),
+    ],
+)
+def test_an_estimator_that_cannot_be_measured_is_named(estimator, match, store):
+    with pytest.raises(ValueError, match=match):
+        Evaluation(estimator, data=WINE, store=store)
+
+
+def test_a_fitted_pipeline_passes_the_check():
+    train = WINE.split("train")
+    x, y = train.images.numpy(), train.labels.numpy()
+    check_fitted(make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(x, y))
+
+
+def test_a_model_returning_nan_is_refused_not_scored():
+    with pytest.raises(ModelInterfaceError, match="returned NaN"):
+        check_model(Linear(scale=float("nan")), WINE)
+
+
+# ---------------------------------------------------------------------- evaluation arguments
+@pytest.mark.parametrize(
+    ("argument", "value", "match"),
+    [
+        ("use_cache", "no", "use_cache must be True or False"),
+        ("timings", [], "timings must be a dict"),
+        ("runtime", "tensorrt", "runtime must be one of 'torch', 'onnxruntime'"),
+        ("store", "results.sqlite", "store must be a lab.store.ResultStore"),
+        ("name", 5, "name must be a str"),
+    ],
+)
+def test_evaluation_arguments_are_checked_before_any_work(argument, value, match, store):
+    arguments = {"store": store, argument: value}
+    with pytest.raises((TypeError, ValueError), match=match):
+        Evaluation(Linear(), data=WINE, **arguments)
+
+
+def test_cancel_must_be_an_event(store):
+    evaluation = Evaluation(Linear(), data=WINE, store=store, use_cache=False)
+    with pytest.raises(TypeError, match="cancel must be a threading.Event"):
+        evaluation.first_look(images=5, cancel=True)
+    with pytest.raises(TypeError, match="cancel must be a threading.Event"):
+        evaluation.final(cancel="stop")
+    assert evaluation.first_look(images=5, cancel=threading.Event()).preliminary
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    use_cache=st.one_of(st.booleans(), st.none(), st.integers(), st.text(max_size=3)),
+    runtime=st.one_of(st.sampled_from(["torch", "onnxruntime"]), st.text(max_size=12)),
+)
+def test_check_arguments_takes_exactly_bools_and_known_runtimes(use_cache, runtime):
+    ok = isinstance(use_cache, bool) and runtime in ("torch", "onnxruntime")
+    call = dict(name=None, store=None, use_cache=use_cache, timings=None, runtime=runtime)
+    if ok:
+        check_arguments(**call)
+    else:
+        with pytest.raises((TypeError, ValueError), match="use_cache|runtime"):
+            check_arguments(**call)
+
+
+# ---------------------------------------------------------------------- model files
+def _exported(tmp_path, dynamic: bool):
+    path = tmp_path / ("dynamic.pt2" if dynamic else "fixed.pt2")
+    shapes = {"x": {0: torch.export.Dim("batch")}} if dynamic else None
+    program = torch.export.export(Linear().eval(), (torch.rand(2, 13),), dynamic_shapes=shapes)
+    torch.export.save(program, path)
+    return path
+
+
+def test_a_torch_export_file_with_a_dynamic_batch_is_evaluated(tmp_path, store):
+    model = load_model(_exported(tmp_path, dynamic=True))  # no train()/eval(): eval_mode copes
+    found = Evaluation(model, data=WINE, store=store, use_cache=False).first_look(images=7)
+    assert 0.0 <= found.accuracy <= 1.0
+
+
+def test_a_torch_export_file_with_a_fixed_batch_loads_but_is_not_measured(tmp_path, store):
+    model = load_model(_exported(tmp_path, dynamic=False))
+    assert model(torch.rand(2, 13)).shape == (2, 3)  # it runs the batch it was made for
+    with pytest.raises(
+        ModelInterfaceError, match=r"one batch size only \(x: 2×13\).*dynamic_shapes"
+    ):
+        Evaluation(model, data=WINE, store=store, use_cache=False).first_look(images=7)
+
+
+@pytest.mark.parametrize("path", [None, 3, 2.5, b"x"])
+def test_load_model_names_a_path_of_the_wrong_type(path):
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        load_model(path)
+
+
+def test_to_onnx_checks_the_example_and_the_graph_names_its_input_shape(tmp_path):
+    pytest.importorskip("onnxscript")
+    from lab.runtimes.export import OnnxRuntimeModel, to_onnx
+
+    with pytest.raises(ValueError, match=r"fails on the example's samples \(4\)"):
+        to_onnx(Linear(), tmp_path / "bad.onnx", example=torch.rand(1, 4))
+    path = to_onnx(Linear(), tmp_path / "wine.onnx", data=WINE)
+    runtime = OnnxRuntimeModel(path)
+    assert runtime(torch.rand(5, 13)).shape == (5, 3)
+    with pytest.raises(ValueError, match=r"takes inputs shaped N×13; got \(2, 4\)"):
+        runtime(torch.rand(2, 4))
+
+
+# ---------------------------------------------------------------------- process state
+def test_import_kept_puts_back_rng_and_environment(monkeypatch):
+    import sys
+    import types
+
+    def leaky_import(name):  # what scikit-learn's first import does to the process
+        random.random()
+        np.random.rand()
+        monkeypatch.setenv("KMP_DUPLICATE_LIB_OK", "True")
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        return module
+
+    monkeypatch.setattr("importlib.import_module", leaky_import)
+    monkeypatch.delenv("KMP_DUPLICATE_LIB_OK", raising=False)
+    monkeypatch.delitem(sys.modules, "lab_test_leaky", raising=False)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    import_kept("lab_test_leaky")
+    assert random.getstate() == python_state
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
+    import os
+
+    assert "KMP_DUPLICATE_LIB_OK" not in os.environ
+
+
+def test_a_model_returning_plus_inf_is_refused_and_minus_inf_masking_is_not():
+    with pytest.raises(ModelInterfaceError, match=r"returned \+inf"):
+        check_model(Linear(scale=math.inf), WINE)
+
+    class Masked(Linear):
+        def forward(self, x):
+            out = super().forward(x)
+            return torch.cat([out[:, :2], torch.full_like(out[:, 2:], -math.inf)], dim=1)
+
+    check_model(Masked(), WINE)
