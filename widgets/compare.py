@@ -53,6 +53,7 @@ from .pareto_plot import AXES, ParetoPlot
 from .pickers import last_fit
 from .placement import place_labels
 from .units import format_bytes, format_grams, format_si
+from .validation import WidgetValueError
 from .worker import LatestWorker
 
 __all__ = ["PRESETS", "THIN_CHOICES", "CompareApp", "Entry", "per_class_accuracy"]
@@ -189,6 +190,11 @@ class CompareApp(w.VBox):
         from lab.models import thin as lab_thin
 
         known_thin = set(lab_thin.thin_names())
+        if thin is not None and (isinstance(thin, (str, bytes)) or not isinstance(thin, Sequence)):
+            raise WidgetValueError(
+                f"thin must be a list of names from {', '.join(lab_thin.thin_names())}; got "
+                f"{thin!r}"
+            )
         self._thin = [n for n in (THIN_CHOICES if thin is None else thin) if n in known_thin]
         unknown = [n for n in (thin or ()) if n not in known_thin]
         if unknown:
