@@ -478,3 +478,27 @@ def test_the_cli_names_the_option_that_was_typed(args, option, words, capsys, mo
         code = exc.code
     assert code == 2
     _one_line_naming(capsys.readouterr().err, option, words)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(ANYTHING, st.lists(st.sampled_from([*search_module.OBJECTIVES, "bytes", ""]),
+                                    max_size=4)))  # fmt: skip
+def test_objectives_are_taken_as_given_or_refused_by_name(objectives):
+    from lab.decide.search_inputs import check_objectives
+
+    names = tuple(search_module.OBJECTIVES)
+    try:
+        taken = check_objectives(objectives, names)
+    except ConfigError as exc:
+        assert str(exc).startswith("objectives must be")
+        return
+    assert taken == tuple(objectives) and len(set(taken)) == len(taken) >= 2
+    assert set(taken) <= set(names)
+
+
+def test_a_result_naming_the_studys_objectives_wrongly_is_refused(tmp_path, no_trials):
+    storage = _sqlite(tmp_path)
+    result = search(TINY, n_trials=1, study="s", storage=storage, progress=False)
+    wrong = search_module.SearchResult("s", storage, ("val_accuracy", "macs"), result.models_dir)
+    with pytest.raises(ConfigError, match="objectives of study 's' are val_accuracy, artifact"):
+        wrong.trials_frame()

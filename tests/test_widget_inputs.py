@@ -256,3 +256,93 @@ def test_a_scan_takes_the_sparsities_prune_config_takes(sparsities):
         return
     assert view.sparsities and all(PruneConfig(s).sparsity == s for s in view.sparsities)
     view.close()
+
+
+@pytest.fixture
+def study_url(tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="s", storage=url, directions=["maximize", "minimize"])
+    study.set_user_attr("objectives", ["val_accuracy", "artifact_bytes"])
+    return url
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"objectives": "val_accuracy,artifact_bytes"}, "objectives must be a list of two"),
+        ({"objectives": ("val_accuracy",)}, "objectives must be two or more distinct"),
+        ({"objectives": ("accuracy", "bytes")}, "objectives must be two or more distinct"),
+        ({"storage": "nonsense"}, "storage must be an SQLAlchemy URL"),
+        ({"storage": 5}, "storage must be an SQLAlchemy URL"),
+        ({"models_dir": 5}, "models_dir must be a folder"),
+        ({"refresh": "no"}, "refresh must be True or False"),
+    ],
+)
+def test_a_search_view_refuses_its_arguments_by_name(kwargs, words, study_url):
+    from widgets.search_view import SearchView
+
+    with pytest.raises((ValueError, TypeError), match=words):
+        SearchView("s", **{"storage": study_url, **kwargs})
+
+
+def test_a_search_view_naming_the_objectives_wrongly_says_so(study_url):
+    from widgets.search_view import SearchView
+
+    view = SearchView("s", storage=study_url, objectives=("val_accuracy", "macs"))
+    assert "objectives of study 's' are val_accuracy, artifact_bytes" in view.error
+    view.close()
+
+
+REFUSED = [
+    lambda: Dashboard(model=5),
+    lambda: Dashboard(thin_models="SVC", evaluator=print),
+    lambda: RecommendationView(5),
+    lambda: SparsitySlider(step=0.001),
+    lambda: ResolutionSlider(sizes=[]),
+    lambda: BitWidthSlider(value=9),
+    lambda: DeploymentScale(per_day=0),
+    lambda: ParetoPlot(x_axis="bytes"),
+]
+
+
+def _refused_views():
+    from widgets import DevicePanel, RegionPicker
+    from widgets.compare import CompareApp
+    from widgets.pickers import MetricPicker, ModelPicker
+    from widgets.search_view import SearchView
+    from widgets.sensitivity import SensitivityView
+
+    return [
+        *REFUSED,
+        lambda: CompareApp(entries=[("cnn", "fp32 (no recipe)")], evaluator=print),
+        lambda: CompareApp(entries="cnn", evaluator=print),
+        lambda: CompareApp(models=[1], evaluator=print),
+        lambda: SearchView("s", refresh="no"),
+        lambda: SearchView(5),
+        lambda: SensitivityView(object(), sparsities=[50]),
+        lambda: ModelPicker(user_models=[1]),
+        lambda: ModelPicker(zoo_models="no"),
+        lambda: ModelPicker(user_models={" ": __import__("torch").nn.Linear(1, 1)}),
+        lambda: MetricPicker("multiclass", 3),
+        lambda: RegionPicker(None),
+        lambda: DevicePanel(None),
+    ]
+
+
+def test_a_refused_widget_leaves_no_thread_and_no_traceback_from_del(monkeypatch):
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    gc.collect()
+    time.sleep(0.5)
+    before = set(threading.enumerate())
+    for make in _refused_views():
+        with pytest.raises((ValueError, TypeError)) as caught:
+            make()
+        assert "\n" not in str(caught.value) and "expected" not in str(caught.value)
+        del caught
+        gc.collect()
+    assert unraisable == [], [str(u.exc_value) for u in unraisable]
+    new = {t for t in set(threading.enumerate()) - before if not isinstance(t, threading.Timer)}
+    assert new == set()

@@ -62,6 +62,8 @@ class ModelPicker(w.HBox):
         from lab.models import thin
 
         thin_models = name_list("thin_models", thin_models, thin.THIN_MODELS)
+        if not isinstance(zoo_models, bool):
+            raise WidgetValueError(f"zoo_models must be True or False; got {zoo_models!r}")
         if user_models is not None and not isinstance(user_models, Mapping):
             raise WidgetValueError(
                 "user_models must be a dict {name: model}, e.g. {'mine': my_module}; got "
@@ -108,14 +110,14 @@ class ModelPicker(w.HBox):
         """Offer your own ``module`` under ``name`` (and choose it when ``select``)."""
         from lab.evaluation.kinds import is_thin
 
+        if not isinstance(name, str) or not name.strip():
+            raise WidgetValueError(
+                f"a model's name must be a non-empty string (it labels the picker); got {name!r}"
+            )
         if not isinstance(module, nn.Module) and not is_thin(module):
             raise TypeError(
                 f"model {name!r} must be a torch.nn.Module, a lab.thin.ThinModel or a fitted "
                 f"scikit-learn classifier; got {type(module).__name__}"
-            )
-        if not isinstance(name, str) or not name.strip():
-            raise WidgetValueError(
-                f"a model's name must be a non-empty string (it labels the picker); got {name!r}"
             )
         if name in self._zoo or name in self._thin:
             raise ValueError(f"{name!r} is a zoo or thin model's name; pick another name for yours")

@@ -51,7 +51,8 @@ def _check_sparsities(sparsities: object) -> tuple[float, ...]:
     for value in sparsities:
         if not schema.SPARSITY.contains(value):
             raise WidgetValueError(
-                f"sparsities must be {allowed}; got {value!r}{percent_hint(value)}"
+                f"sparsities must be {allowed}; got {value!r}"
+                + percent_hint(value, schema.SPARSITY.contains)
             )
     return tuple(dict.fromkeys(float(v) for v in sparsities))
 

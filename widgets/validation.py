@@ -77,11 +77,17 @@ def fraction(name: str, value: object, low: float, high: float, what: str = "") 
     )
 
 
-def percent_hint(value: object) -> str:
+def percent_hint(value: object, allowed=None) -> str:
     """``" — a percentage? write 0.5 for 50 %"`` for a number from 1 to 100 given where a
-    fraction is expected, else ``""``."""
+    fraction is expected (and, with ``allowed``, only if ``allowed(value / 100)``), else ``""``.
+    """
     real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if real and math.isfinite(float(value)) and 1 < float(value) <= 100:
+    if (
+        real
+        and math.isfinite(float(value))
+        and 1 < float(value) <= 100
+        and (allowed is None or allowed(float(value) / 100))
+    ):
         return f" — a percentage? write {float(value) / 100:g} for {float(value):g} %"
     return ""
 

@@ -50,6 +50,7 @@ from lab.decide.search_inputs import (
     StorageError,
     check_bounded,
     check_constraints,
+    check_objectives,
     check_seed,
     check_storage_url,
     check_study_name,
@@ -609,7 +610,14 @@ class SearchResult:
 
         if self._opened is None:
             self._opened = _storage(self.storage)  # one engine per result, not per call
-        return optuna.load_study(study_name=self.study_name, storage=self._opened)
+        study = optuna.load_study(study_name=self.study_name, storage=self._opened)
+        recorded = study.user_attrs.get("objectives")
+        if recorded is not None and tuple(recorded) != tuple(self.objectives):
+            raise ConfigError(  # its values would be read under the wrong names
+                f"objectives of study {self.study_name!r} are {', '.join(recorded)}; this "
+                f"result names them {', '.join(self.objectives)}: pass the study's own"
+            )
+        return study
 
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: state, objectives, architecture, recipe, and the measurement."""
@@ -789,18 +797,7 @@ def search(
     if not isinstance(space, SearchSpace):
         raise ConfigError(f"space must be a SearchSpace; got {type(space).__name__}")
     space.check(dataset)
-    if isinstance(objectives, str) or not isinstance(objectives, Sequence):
-        raise ConfigError(
-            f"objectives must be a list of two or more names from {', '.join(OBJECTIVES)}; "
-            f"got {objectives!r}"
-        )
-    objectives = tuple(objectives)
-    unknown = [o for o in objectives if o not in OBJECTIVES]
-    if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
-        raise ConfigError(
-            f"objectives must be two or more distinct names from {', '.join(OBJECTIVES)}; "
-            f"got {list(objectives)}"
-        )
+    objectives = check_objectives(objectives, tuple(OBJECTIVES))
     for name in objectives:
         metric = OBJECTIVES[name][1]
         if metric in quality.METRICS and dataset.task not in quality.METRICS[metric].tasks:

@@ -21,7 +21,7 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ __all__ = [
     "StorageError",
     "check_constraints",
     "check_bounded",
+    "check_objectives",
     "check_seed",
     "check_storage_url",
     "check_study_name",
@@ -96,6 +97,24 @@ def check_seed(seed: object) -> int:
     if not 0 <= int(seed) <= MAX_SEED:
         raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}; got {seed!r}")
     return int(seed)
+
+
+def check_objectives(objectives: object, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Two or more distinct names from ``allowed`` (a list or tuple: one string, which would
+    be read letter by letter, is refused), as a tuple."""
+    if isinstance(objectives, (str, bytes)) or not isinstance(objectives, Sequence):
+        raise ConfigError(
+            f"objectives must be a list of two or more names from {', '.join(allowed)}; "
+            f"got {objectives!r}"
+        )
+    objectives = tuple(objectives)
+    unknown = [o for o in objectives if not isinstance(o, str) or o not in allowed]
+    if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
+        raise ConfigError(
+            f"objectives must be two or more distinct names from {', '.join(allowed)}; "
+            f"got {list(objectives)}"
+        )
+    return objectives
 
 
 def check_bounded(n_trials: object, timeout: object) -> tuple[int | None, float | None]:
