@@ -346,3 +346,29 @@ def test_a_refused_widget_leaves_no_thread_and_no_traceback_from_del(monkeypatch
     assert unraisable == [], [str(u.exc_value) for u in unraisable]
     new = {t for t in set(threading.enumerate()) - before if not isinstance(t, threading.Timer)}
     assert new == set()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    which=st.sampled_from(["metric", "objective", "structure"]),
+    value=st.one_of(ANY_VALUE, st.sampled_from(["accuracy", "mae", "bytes", "co2", "channel"])),
+)
+def test_a_views_choice_set_in_code_is_an_option_or_refused_by_name(which, value):
+    from widgets.sensitivity import SensitivityView
+
+    owner = (
+        SensitivityView(object(), scan=print)
+        if which == "structure"
+        else RecommendationView([], interactive=False)
+    )
+    control = getattr(owner, which)
+    offered = list(control._options_values)
+    before = control.value
+    try:
+        control.value = value
+    except WidgetValueError as exc:
+        assert str(exc).startswith(f"{which} must be one of") and control.value == before
+        assert value not in offered or value is None
+    else:
+        assert value in offered and control.value == value
+    owner.close()

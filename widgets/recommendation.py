@@ -33,7 +33,13 @@ from lab.decide.pareto import pareto_front
 from lab.decide.plot_style import style_axes
 from lab.decide.recommend import recommend
 from lab.evaluation import quality
-from widgets.validation import CheckedFloatSlider, WidgetValueError, choice
+from widgets.validation import (
+    CheckedDropdown,
+    CheckedFloatSlider,
+    CheckedToggleButtons,
+    WidgetValueError,
+    choice,
+)
 
 from .aria import SliderAria
 from .figure import FigureView, fit_axes, legend_for
@@ -130,7 +136,8 @@ class RecommendationView(w.VBox):
         except ValueError as exc:
             raise WidgetValueError(str(exc)) from None
         _check_floor(floor, metric)
-        self.metric = w.Dropdown(
+        self.metric = CheckedDropdown(
+            "metric",
             options=[(quality.METRICS[m].title, m) for m in allowed],
             value=metric,
             description="judge by",
@@ -159,7 +166,8 @@ class RecommendationView(w.VBox):
             lambda v: round(100 * v, 1),
             host="lab-recommendation-view",
         )
-        self.objective = w.ToggleButtons(
+        self.objective = CheckedToggleButtons(
+            "objective",
             options=[("smallest file", "bytes"), ("fastest", "latency"), ("least CO₂", "co2")],
             value=objective,
         )

@@ -29,7 +29,7 @@ from matplotlib.lines import Line2D
 from torch import nn
 
 from lab.techniques import schema
-from widgets.validation import WidgetValueError, choice, percent_hint
+from widgets.validation import CheckedToggleButtons, WidgetValueError, choice, percent_hint
 
 from .figure import FigureView
 
@@ -113,7 +113,8 @@ class SensitivityView(w.VBox):
             tooltip="Prune each layer alone at each sparsity; measure accuracy",
         )
         self.button.add_class("lab-scan-button")
-        self.structure = w.ToggleButtons(
+        self.structure = CheckedToggleButtons(
+            "structure",
             options=[("weights", "unstructured"), ("channels", "channel")],
             style={"button_width": "90px"},
         )

@@ -22,6 +22,8 @@ import traitlets as t
 __all__ = [
     "CheckedFloatSlider",
     "Checked",
+    "CheckedDropdown",
+    "CheckedToggleButtons",
     "Choice",
     "WidgetValueError",
     "choice",
@@ -150,3 +152,39 @@ class CheckedFloatSlider(w.FloatSlider):
         if check is not None and getattr(self, "checking", False):
             check(proposal["value"])
         return super()._validate_value(proposal)
+
+
+class _NamedChoice:
+    """A selection widget whose ``value`` set in code must be one of its options' values
+    (None too: "nothing chosen" breaks what observes it): a :class:`WidgetValueError`
+    naming ``name`` and the values allowed, not ipywidgets' "Invalid selection"."""
+
+    def __init__(self, name: str, **kwargs) -> None:
+        self._choice_name = name
+        super().__init__(**kwargs)
+
+    @t.validate("value")
+    def _validate_value(self, proposal: dict) -> object:
+        name = getattr(self, "_choice_name", None)
+        if name is not None and proposal["value"] not in self._options_values:
+            choice(name, proposal["value"], self._options_values)
+        return super()._validate_value(proposal)
+
+
+class CheckedDropdown(_NamedChoice, w.Dropdown):
+    """A ``Dropdown`` that refuses an unknown value by name (see :class:`_NamedChoice`).
+
+    Example:
+        >>> d = CheckedDropdown("metric", options=[("Accuracy", "accuracy")])
+        >>> d.value = "mae"  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        WidgetValueError: metric must be one of 'accuracy'; got 'mae'
+    """
+
+    value = Checked(None, help="Selected value")  # None too is checked (t.Any lets it by)
+
+
+class CheckedToggleButtons(_NamedChoice, w.ToggleButtons):
+    """``ToggleButtons`` that refuse an unknown value by name (see :class:`_NamedChoice`)."""
+
+    value = Checked(None, help="Selected value")  # None too is checked (t.Any lets it by)
