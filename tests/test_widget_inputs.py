@@ -190,11 +190,12 @@ def _choice_traits():
         (RegionPicker, "value"),
         (MetricPicker, "value"),
         (DevicePanel, "device"),
+        (DeploymentScale, "per_day"),
     ]
 
 
 @settings(max_examples=80, deadline=None)
-@given(which=st.integers(0, 7), value=st.one_of(ANY_VALUE, st.sampled_from(["size", "co2", "mae",
+@given(which=st.integers(0, 8), value=st.one_of(ANY_VALUE, st.sampled_from(["size", "co2", "mae",
        "FRA", "fra", "channel", "tensor", "accuracy", "raspberry-pi-4"])))  # fmt: skip
 def test_every_widget_option_is_taken_or_refused_in_the_labs_words(which, value):
     make, name = _choice_traits()[which]
@@ -304,6 +305,7 @@ REFUSED = [
     lambda: BitWidthSlider(value=9),
     lambda: DeploymentScale(per_day=0),
     lambda: ParetoPlot(x_axis="bytes"),
+    lambda: Dashboard(store="results.sqlite", evaluator=print),
 ]
 
 

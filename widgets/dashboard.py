@@ -256,6 +256,13 @@ class Dashboard(w.VBox):
             raise WidgetValueError(f"progressive must be True, False or None; got {progressive!r}")
         if evaluator is not None and not callable(evaluator):
             raise WidgetValueError(f"evaluator must be callable or None; got {evaluator!r}")
+        from lab.io.store import ResultStore
+
+        if store is not None and not isinstance(store, ResultStore):
+            raise WidgetValueError(
+                "store must be a lab.io.store.ResultStore (e.g. ResultStore('results.sqlite')) "
+                f"or None for the lab's store; got {type(store).__name__}"
+            )
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts(self._evaluator, "cancel")
         self._store = store
