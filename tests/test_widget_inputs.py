@@ -344,7 +344,7 @@ def test_a_refused_widget_leaves_no_thread_and_no_traceback_from_del(monkeypatch
             make()
         assert "\n" not in str(caught.value) and "expected" not in str(caught.value)
         del caught
-        gc.collect()
+    gc.collect()  # every refused widget's __del__ runs here
     assert unraisable == [], [str(u.exc_value) for u in unraisable]
     new = {t for t in set(threading.enumerate()) - before if not isinstance(t, threading.Timer)}
     assert new == set()
