@@ -54,6 +54,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from lab.models import zoo
 
     recipe = args.recipe
+    if recipe is not None and recipe.resolution is not None:  # before the model is loaded
+        from lab.datasets import DataError, as_data
+
+        try:
+            as_data(None).check_size(recipe.resolution.size)
+        except DataError as exc:
+            raise ValueError(f"argument --recipe: {exc}") from None
     model = zoo.load(args.model)
     result = measure.evaluate(
         model,
@@ -76,8 +83,7 @@ _SEARCH_OPTIONS = {
     "timeout": "--hours",
     "n_workers": "--workers",
     "seed": "--seed",
-    "constraint artifact_bytes": "--max-bytes",
-    "constraint": "--constraint",
+    "constraint": "--constraint",  # --max-bytes is checked by argparse (a positive integer)
     "constraints": "--constraint",
     "objectives": "--objectives",
 }
@@ -170,6 +176,19 @@ def _study_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _threads(text: str) -> int:
+    """``--threads``: from 1 to 4 × this machine's cores (as ``--workers``)."""
+    import os
+
+    most = 4 * (os.cpu_count() or 1)
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from 1 to {most} (4 × this machine's {os.cpu_count() or 1} "
+            f"cores); got {text!r}"
+        )
+    return int(text)
+
+
 def _seed(text: str) -> int:
     from lab.decide.search_inputs import MAX_SEED
 
@@ -194,15 +213,37 @@ def _out_dir(text: str) -> str:
     import os
     from pathlib import Path
 
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"a folder's path cannot hold a NUL byte; got {text!r}")
     path = Path(text).expanduser()
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"must be a folder; {text!r} is a file")
-    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
+    try:
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"must be a folder; {text!r} is a file")
+        existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise argparse.ArgumentTypeError(
+                f"cannot write checkpoints under {text!r}: {str(existing)!r} is not a writable "
+                "folder"
+            )
+    except OSError as exc:  # e.g. a name longer than the file system allows
         raise argparse.ArgumentTypeError(
-            f"cannot write checkpoints under {text!r}: {str(existing)!r} is not a writable folder"
-        )
+            f"cannot write checkpoints under {text[:80]!r}: {exc.strerror or exc}"
+        ) from None
     return text
+
+
+def _make_out_dir(text: str | None) -> None:
+    """Create ``--out`` before minutes of training (the checkpoint is written after them)."""
+    from pathlib import Path
+
+    if text is None:
+        return
+    try:
+        Path(text).expanduser().mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"argument --out: cannot create the folder {text[:80]!r}: {exc.strerror or exc}"
+        ) from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -210,6 +251,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from lab.models import zoo
 
+    _make_out_dir(args.out)
     config = zoo.spec(args.model).train
     if args.epochs is not None:
         config = replace(config, epochs=args.epochs)
@@ -342,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_threads,
         default=None,
         help="torch CPU threads (default: torch's); 1 is fastest on a busy shared machine",
     )

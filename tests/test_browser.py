@@ -111,7 +111,7 @@ class VoilaServer:
                 start_new_session=True,  # voila and its kernels: one process group to stop
             )
         try:
-            self._wait_http(timeout=60)
+            self._wait_http(timeout=generous(5))
         except BaseException:
             self.stop()
             raise
@@ -317,7 +317,9 @@ def test_dashboard_in_chromium_follows_the_pruning_slider(app, browser):
         _press(page, ".lab-sparsity-slider", "ArrowRight", 14)
         _expect_sparsity(page, "70%")
         _press(page, ".lab-bits-slider", "ArrowRight", 5)  # off → 8, 7, 6, 5, 4 bits
-        expect(page.locator(".lab-bits-readout input")).to_have_value("4 bits", timeout=30_000)
+        expect(page.locator(".lab-bits-readout input")).to_have_value(
+            "4 bits", timeout=STEP_SECONDS * 1000
+        )
         page.wait_for_function(
             "() => document.querySelector('.lab-metric-label').textContent"
             ".includes('prune 70% unstructured · 4-bit channel')",
@@ -383,24 +385,32 @@ def test_typed_values_are_used_as_typed_in_chromium(app, browser):
         box.press("Enter")
         page.wait_for_function(
             "() => document.querySelector('.lab-metric-label').textContent.includes('14 px')",
-            timeout=60_000,
+            timeout=STEP_SECONDS * 1000,
         )
         expect(box).to_have_value("14 px")
         per_day = page.locator(".lab-scale-entry input")
         per_day.fill("5000")
         per_day.press("Enter")
-        page.wait_for_timeout(2000)  # the slider's echo has come back by now
+        # the page's log slider has taken the kernel's 5,000 (its handle moved off 10^6) ...
+        page.wait_for_function(
+            "() => document.querySelector('.lab-scale-slider .noUi-handle')"
+            ".getAttribute('aria-valuenow') !== '1000000'",
+            timeout=STEP_SECONDS * 1000,
+        )
+        page.wait_for_timeout(2000)  # ... and its snapped position's echo has come back
         expect(per_day).to_have_value("5,000")
         bits = page.locator(".lab-bits-readout input")
         bits.fill("4 bits")
         bits.press("Enter")
         page.wait_for_function(
             "() => document.querySelector('.lab-metric-label').textContent.includes('4-bit')",
-            timeout=60_000,
+            timeout=STEP_SECONDS * 1000,
         )
         bits.fill("9")
         bits.press("Enter")
-        expect(page.locator(".lab-bits-message")).to_contain_text("1 to 8 bits", timeout=10_000)
+        expect(page.locator(".lab-bits-message")).to_contain_text(
+            "1 to 8 bits", timeout=STEP_SECONDS * 1000
+        )
         expect(bits).to_have_value("4 bits")
         # the panel sits beside the controls at 1,000 px
         controls = page.locator(".lab-sparsity").bounding_box()
@@ -470,8 +480,12 @@ def test_a_deep_link_sets_the_sliders_and_copy_link_copies_the_configuration(app
 
 
 def test_a_closed_tab_frees_its_kernel_and_the_health_check_starts_none(app, browser):
-    app.wait_kernels(1, timeout=60)  # the preheated pool: one kernel waiting for a visitor
-    deadline = time.monotonic() + 30  # the previous tests' kernels also leave the manager's list
+    app.wait_kernels(
+        1, timeout=generous(10)
+    )  # the preheated pool: one kernel waiting for a visitor
+    deadline = time.monotonic() + generous(
+        2
+    )  # the previous tests' kernels also leave the manager's list
     while app.health()["kernels"] != 1 and time.monotonic() < deadline:
         time.sleep(0.3)
     for _ in range(5):
@@ -484,7 +498,9 @@ def test_a_closed_tab_frees_its_kernel_and_the_health_check_starts_none(app, bro
     _wait_numbers(page)
     visitor = min(app.kernels(), key=lambda k: k.create_time())  # the pool's, now the visitor's
     rss = visitor.memory_info().rss
-    app.wait_kernels(2, timeout=60)  # and the pool's refill, started fill_delay after the visit
+    app.wait_kernels(
+        2, timeout=generous(10)
+    )  # and the pool's refill, started fill_delay after the visit
     page.close(run_before_unload=True)  # the tab goes: Voilà's beforeunload shutdown request
     freed = app.wait_kernels(1, timeout=FREED_SECONDS)
     page.context.close()
@@ -541,7 +557,9 @@ def test_an_idle_kernel_is_culled_even_with_its_tab_open(tmp_path, browser):
         page.goto(server.url, timeout=STEP_SECONDS * 1000)
         page.wait_for_selector(".widget-slider", timeout=STEP_SECONDS * 1000)
         assert len(server.kernels()) == 1
-        server.wait_kernels(0, timeout=30)  # cull_connected (etc/voila): culled, tab still open
+        server.wait_kernels(
+            0, timeout=generous(2)
+        )  # cull_connected (etc/voila): culled, tab still open
         assert "Culling kernels even with connected clients" in server.tail(20_000)
         page.context.close()
     finally:

@@ -110,7 +110,9 @@ def test_two_to_four_entries(apps):
     assert app.wait(60)
     assert [e.label for e in app.entries] == ["mlp", "mobile", "teacher · 8-bit weights"]
     assert [r["label"] for r in app.rows] == ["mlp", "mobile", "teacher · 8-bit weights"]
-    with pytest.raises(ValueError, match="compare 2 to 4 models; got 1"):
+    with pytest.raises(
+        ValueError, match=r"entries must hold 2 to 4 \(model, recipe\) pairs to compare; got 1"
+    ):
         CompareApp([("cnn", NO_RECIPE)])
 
 

@@ -328,3 +328,20 @@ def test_a_preheated_kernel_waits_for_the_visitors_request(monkeypatch):
     monkeypatch.setattr(voila.utils, "wait_for_request", lambda url=None: calls.append(url))
     assert dl.request_query() == ""  # never received: the page opens with the defaults
     assert len(calls) == dl.REQUEST_ATTEMPTS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.floats(-10, 200), st.integers(-5, 200)))
+def test_a_sparsity_link_in_percent_is_refused_with_the_fraction_to_write(number):
+    from lab.techniques.configs import PruneConfig
+
+    config, problems = parse_query(f"sparsity={number}")
+    if schema.SPARSITY.contains(number):
+        assert config.sparsity == float(number) and problems == []
+        return
+    assert config.sparsity is None and problems[0].startswith(f"sparsity='{number}' ignored")
+    hinted = "a percentage? write" in problems[0]
+    assert hinted == (1 < number <= 100 and schema.SPARSITY.contains(number / 100))
+    if hinted:  # the fraction the link suggests is one the recipe takes
+        written = float(problems[0].split("write ")[1].split(" for ")[0])
+        assert PruneConfig(written).sparsity == written

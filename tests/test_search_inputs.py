@@ -344,3 +344,161 @@ def test_any_option_value_parses_or_is_one_line_naming_the_option(option, value)
         assert 0 < parsed and math.isfinite(parsed * 3600)
     else:
         assert isinstance(parsed, int) and parsed >= (0 if option == "--seed" else 1)
+
+
+# ------------------------------------------------------------------ second round (issue 19)
+
+
+def test_a_study_resumed_with_other_constraints_or_data_is_refused(tmp_path, no_trials):
+    import numpy as np
+
+    storage = _sqlite(tmp_path)
+    search(TINY, n_trials=1, study="s", storage=storage, constraints={"artifact_bytes": 9000},
+           progress=False)  # fmt: skip
+    for constraints, words in (({"artifact_bytes": 50}, "asks for artifact_bytes <= 50"),
+                               (None, "asks for none")):  # fmt: skip
+        with pytest.raises(ConfigError, match=words) as caught:
+            search(TINY, n_trials=1, study="s", storage=storage, constraints=constraints,
+                   progress=False)  # fmt: skip
+        assert str(caught.value).startswith("constraints of study 's'")
+    rng = np.random.default_rng(0)
+    images = rng.random((60, 1, 16, 16), dtype=np.float32)
+    labels = rng.integers(0, 3, 60)
+    kept = images.copy(), labels.copy()
+    with pytest.raises(ConfigError, match=r"^data of study 's'.*'fashion-mnist'"):
+        search(SearchSpace(**{**TINY.to_dict(), "resolutions": (8, 16)}), n_trials=1,
+               study="s", storage=storage, constraints={"artifact_bytes": 9000},
+               data=(images, labels), progress=False)  # fmt: skip
+    assert np.array_equal(images, kept[0]) and np.array_equal(labels, kept[1])  # untouched
+    # the same constraints (in another order or form) resume it
+    search(TINY, n_trials=1, study="s", storage=storage, constraints="artifact_bytes <= 9000",
+           progress=False)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=512))
+def test_every_study_name_gets_a_folder_the_file_system_can_make(name):
+    folder = study_folder_name(name)
+    assert 0 < len(folder.encode()) <= 255 - 9  # "-<8 hex>" follows it
+    assert "/" not in folder and "\x00" not in folder and folder not in (".", "..")
+
+
+def test_a_long_study_name_runs_and_keeps_its_models_apart(tmp_path):
+    storage = _sqlite(tmp_path)
+    folders = {trial_models_dir(n, storage) for n in ("x" * 300, "x" * 301, "x" * 200)}
+    assert len(folders) == 3
+    for folder in folders:
+        folder.mkdir(parents=True)  # the file system takes every one of them
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/tmp/a\x00b.db", "cannot hold a NUL byte"),
+        ("/tmp/" + "a" * 300 + "/x.db", "the file system refuses this path"),
+        ("~/x.db", "a URL's ~ is not your home folder"),
+    ],
+)
+def test_sqlite_paths_the_file_system_cannot_use_are_refused_naming_storage(path, words):
+    with pytest.raises(StorageError, match=words) as caught:
+        check_storage_url(f"sqlite:///{path}")
+    assert str(caught.value).startswith("storage")
+
+
+def test_a_url_option_the_driver_refuses_is_a_storage_error(tmp_path, no_trials):
+    with pytest.raises(StorageError, match=r"^storage .*cannot be opened \(ValueError\)"):
+        search(TINY, n_trials=1, storage=f"sqlite:///{tmp_path}/x.db?timeout=abc", progress=False)
+
+
+def test_a_database_that_cannot_be_written_is_a_storage_error(tmp_path, no_trials):
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "ro.db").close()
+    url = f"sqlite:///file:{tmp_path}/ro.db?mode=ro&uri=true"
+    with pytest.raises(StorageError, match=r"^storage .*ro\.db"):
+        search(TINY, n_trials=1, storage=url, progress=False)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_any_sqlite_path_is_accepted_or_refused_naming_storage(path):
+    try:
+        check_storage_url(f"sqlite:///{path}")
+    except StorageError as exc:
+        assert str(exc).startswith("storage") and "\n" not in str(exc)
+
+
+@pytest.fixture(scope="module")
+def empty_result(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("empty")
+    storage = f"sqlite:///{folder / 's.db'}"
+    optuna.create_study(study_name="e", storage=storage, directions=["maximize", "minimize"])
+    return search_module.SearchResult("e", storage, ("val_accuracy", "artifact_bytes"),
+                                      str(folder / "models"))  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(number=ANYTHING)
+def test_any_trial_number_is_refused_naming_number_and_the_trials(empty_result, number, tmp_path):
+    for read in (empty_result.model, empty_result.recipe, empty_result.test_accuracy,
+                 lambda n: empty_result.export(n, tmp_path / "out")):  # fmt: skip
+        with pytest.raises(ValueError) as caught:
+            read(number)
+        assert str(caught.value).startswith("number must be")
+    assert not (tmp_path / "out").exists()  # nothing written for a refused number
+
+
+CLI_MORE = [
+    (["search", "--constraint", "artifact_bytes <= 0"], "--constraint", "finite positive"),
+    (["search", "--storage", "sqlite:////tmp/" + "a" * 300 + "/x.db"], "--storage", "refuses"),
+    (["train", "cnn", "--out", "/tmp/" + "b" * 300], "--out", "too long"),
+    (["train", "cnn", "--out", "/tmp/\x00"], "--out", "NUL byte"),
+    (["train", "cnn", "--threads", "100000"], "--threads", "from 1 to"),
+    (["train", "cnn", "--out", "/proc/lab-no-such"], "--out", "cannot create the folder"),
+    (["evaluate", "--recipe", '{"resolution": {"size": 29}}'], "--recipe", "4 to 28 px"),
+]
+
+
+@pytest.mark.parametrize(("args", "option", "words"), CLI_MORE)
+def test_the_cli_names_the_option_that_was_typed(args, option, words, capsys, monkeypatch):
+    from lab.__main__ import main
+    from lab.models import zoo
+
+    def never(*args, **kwargs):
+        raise AssertionError("the command ran instead of refusing its arguments")
+
+    monkeypatch.setattr(search_module, "_work", never)
+    monkeypatch.setattr(zoo, "train_and_save", never)
+    monkeypatch.setattr(zoo, "load", never)
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    _one_line_naming(capsys.readouterr().err, option, words)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(ANYTHING, st.lists(st.sampled_from([*search_module.OBJECTIVES, "bytes", ""]),
+                                    max_size=4)))  # fmt: skip
+def test_objectives_are_taken_as_given_or_refused_by_name(objectives):
+    from lab.decide.search_inputs import check_objectives
+
+    names = tuple(search_module.OBJECTIVES)
+    try:
+        taken = check_objectives(objectives, names)
+    except ConfigError as exc:
+        assert str(exc).startswith("objectives must be")
+        return
+    assert taken == tuple(objectives) and len(set(taken)) == len(taken) >= 2
+    assert set(taken) <= set(names)
+
+
+def test_a_result_naming_the_studys_objectives_wrongly_is_refused(tmp_path, no_trials):
+    storage = _sqlite(tmp_path)
+    result = search(TINY, n_trials=1, study="s", storage=storage, progress=False)
+    wrong = search_module.SearchResult("s", storage, ("val_accuracy", "macs"), result.models_dir)
+    with pytest.raises(ConfigError, match="objectives of study 's' are val_accuracy, artifact"):
+        wrong.trials_frame()

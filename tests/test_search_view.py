@@ -209,8 +209,8 @@ def test_problems_are_messages_never_exceptions(searched, make_view, tmp_path):
     view.watch(interval=-1)
     assert "interval" in view.error and not view.watching
     wrong = make_view(STUDY, storage=url, objectives=("val_accuracy", "artifact_bytes", "macs"))
-    assert "the study has 2 objectives" in wrong.error
-    with pytest.raises(TypeError, match="SearchResult or a study name"):
+    assert "objectives of study 'view' are val_accuracy, artifact_bytes" in wrong.error
+    with pytest.raises(TypeError, match="result_or_study must be a lab.search.SearchResult"):
         SearchView(42)
 
 

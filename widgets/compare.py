@@ -53,6 +53,7 @@ from .pareto_plot import AXES, ParetoPlot
 from .pickers import last_fit
 from .placement import place_labels
 from .units import format_bytes, format_grams, format_si
+from .validation import WidgetValueError
 from .worker import LatestWorker
 
 __all__ = ["PRESETS", "THIN_CHOICES", "CompareApp", "Entry", "per_class_accuracy"]
@@ -179,6 +180,10 @@ class CompareApp(w.VBox):
         per_class: Callable[..., Any] | None = None,
         store: Any = None,
     ) -> None:
+        if models is not None and not isinstance(models, Mapping):
+            raise TypeError(
+                f"models must be a dict {{name: torch.nn.Module}}; got {type(models).__name__}"
+            )
         self._user = dict(models or {})
         for name, module in self._user.items():
             if not isinstance(module, nn.Module):
@@ -189,6 +194,11 @@ class CompareApp(w.VBox):
         from lab.models import thin as lab_thin
 
         known_thin = set(lab_thin.thin_names())
+        if thin is not None and (isinstance(thin, (str, bytes)) or not isinstance(thin, Sequence)):
+            raise WidgetValueError(
+                f"thin must be a list of names from {', '.join(lab_thin.thin_names())}; got "
+                f"{thin!r}"
+            )
         self._thin = [n for n in (THIN_CHOICES if thin is None else thin) if n in known_thin]
         unknown = [n for n in (thin or ()) if n not in known_thin]
         if unknown:
@@ -206,15 +216,27 @@ class CompareApp(w.VBox):
         self._loaded: dict[str, Any] = {}
         self._memo: dict[tuple, dict] = {}
         self._lock = threading.Lock()
-        self._worker = LatestWorker(debounce=0.1, name="lab-compare-worker")
-
+        pair = (
+            "(model, recipe) pairs, e.g. [('cnn', 'fp32 (no recipe)'), ('mobile', '4-bit weights')]"
+        )
+        if isinstance(entries, (str, bytes)) or not isinstance(entries, Iterable):
+            raise TypeError(f"entries must be a list of {pair}; got {entries!r}")
+        entries = list(entries)
+        for e in entries:
+            if not isinstance(e, Entry) and (
+                isinstance(e, (str, bytes)) or not isinstance(e, Sequence) or not 1 <= len(e) <= 2
+            ):
+                raise TypeError(f"entries must be a list of {pair}; got an entry {e!r}")
         entries = [e if isinstance(e, Entry) else Entry(*e) for e in entries]
         if not MIN_ENTRIES <= len(entries) <= MAX_ENTRIES:
             raise ValueError(
-                f"compare {MIN_ENTRIES} to {MAX_ENTRIES} models; got {len(entries)} entries"
+                f"entries must hold {MIN_ENTRIES} to {MAX_ENTRIES} (model, recipe) pairs to "
+                f"compare; got {len(entries)}"
             )
         for entry in entries:
             self._check_entry(entry)
+        # the thread starts once the arguments are known to be good (a refused call leaves none)
+        self._worker = LatestWorker(debounce=0.1, name="lab-compare-worker")
 
         self.pickers = w.VBox()
         self.pickers.add_class("lab-compare-pickers")

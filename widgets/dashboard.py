@@ -58,7 +58,7 @@ from lab.evaluation.kinds import Capabilities, capabilities
 from lab.meters import energy, machine
 from lab.models import zoo
 from lab.techniques.configs import Recipe
-from widgets.validation import WidgetValueError
+from widgets.validation import WidgetValueError, name_list
 
 from .device_panel import DevicePanel
 from .metrics import MetricsPanel, cost_verdict, runtime_change
@@ -256,6 +256,13 @@ class Dashboard(w.VBox):
             raise WidgetValueError(f"progressive must be True, False or None; got {progressive!r}")
         if evaluator is not None and not callable(evaluator):
             raise WidgetValueError(f"evaluator must be callable or None; got {evaluator!r}")
+        from lab.io.store import ResultStore
+
+        if store is not None and not isinstance(store, ResultStore):
+            raise WidgetValueError(
+                "store must be a lab.io.store.ResultStore (e.g. ResultStore('results.sqlite')) "
+                f"or None for the lab's store; got {type(store).__name__}"
+            )
         self._evaluator = evaluator or _default_evaluator
         self._cancellable = _accepts(self._evaluator, "cancel")
         self._store = store
@@ -268,9 +275,12 @@ class Dashboard(w.VBox):
         self._memo_lock = threading.Lock()
         self.last_outcome: _Outcome | None = None
 
-        thin_models = (
-            list(offered_thin_models(self.data.task)) if thin_models is None else list(thin_models)
-        )
+        if thin_models is None:
+            thin_models = list(offered_thin_models(self.data.task))
+        else:
+            from lab.models import thin
+
+            thin_models = name_list("thin_models", thin_models, thin.THIN_MODELS)
         user, first = self._user_models(model, name)
         if not zoo.fits(self.data) and first not in user and first not in thin_models:
             raise ValueError(
@@ -448,6 +458,10 @@ class Dashboard(w.VBox):
     def _user_models(model: Any, name: str | None) -> tuple[dict[str, Any], str]:
         from lab.evaluation.kinds import is_thin
 
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise WidgetValueError(
+                f"name must be a non-empty string (the label of your model) or None; got {name!r}"
+            )
         if isinstance(model, str):
             return {}, model
         if isinstance(model, nn.Module) or is_thin(model):
@@ -460,7 +474,10 @@ class Dashboard(w.VBox):
                 f"scikit-learn classifier or a dict of them; got {type(model).__name__}"
             )
         if not user:
-            raise ValueError("model={} holds no model")
+            raise WidgetValueError(
+                "model={} holds no model: pass a zoo or thin model's name, a module, or a dict "
+                "{name: module} with at least one entry"
+            )
         return user, next(iter(user))
 
     def _model_key(self) -> str:

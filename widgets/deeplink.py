@@ -61,6 +61,7 @@ from lab.datasets import fashion as data
 from lab.meters import energy
 from lab.models import zoo
 from lab.techniques import schema
+from widgets.validation import percent_hint
 
 __all__ = [
     "IGNORED",
@@ -128,6 +129,11 @@ def _parse_value(key: str, text: str, models: tuple[str, ...]) -> Any:
             value = math.nan
         if schema.SPARSITY.contains(value):
             return value
+        hint = percent_hint(
+            value, schema.SPARSITY.contains
+        )  # ?sparsity=50: a percentage, refused with the fraction
+        if hint:
+            raise ValueError(f"{key}={_shown(text)} ignored: {key} must be {ALLOWED[key]}{hint}")
     elif key == "structure":
         if text.lower() in STRUCTURES:
             return text.lower()

@@ -36,7 +36,7 @@ import ipywidgets as w
 import traitlets as t
 
 from lab.runtimes import devices
-from widgets.validation import WidgetValueError
+from widgets.validation import Checked, WidgetValueError
 
 from .worker import LatestWorker
 
@@ -208,7 +208,7 @@ class DevicePanel(w.VBox):
     ``error`` says why nothing could be shown. Call :meth:`close` to stop its thread.
     """
 
-    device = t.Unicode(devices.THIS_MACHINE)
+    device = Checked(devices.THIS_MACHINE)  # checked by _check: a device's name
     measurement = t.Any(None)
     view = t.Any(None)
     error = t.Unicode("")
@@ -234,7 +234,7 @@ class DevicePanel(w.VBox):
 
     @t.validate("device")
     def _check(self, proposal: dict) -> str:
-        if proposal["value"] not in devices.names():
+        if not isinstance(proposal["value"], str) or proposal["value"] not in devices.names():
             raise WidgetValueError(
                 f"device must be one of {', '.join(map(repr, devices.names()))}; "
                 f"got {proposal['value']!r}"

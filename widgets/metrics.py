@@ -29,6 +29,7 @@ import ipywidgets as w
 import traitlets as t
 
 from lab.evaluation import quality
+from widgets.validation import Choice
 
 from .units import (
     format_bytes,
@@ -445,7 +446,7 @@ class MetricsPanel(w.VBox):
     texts = t.Dict()  # key → shown value, e.g. "91.2 %"
     changes = t.Dict()  # key → shown change, e.g. "−0.4 pt"
     preliminary = t.Bool(False)  # the shown figures are a first look (timings follow)
-    metric = t.Enum(quality.RANKABLE, default_value="accuracy")  # the quality row's metric
+    metric = Choice(quality.RANKABLE, default_value="accuracy")  # the quality row's metric
 
     def __init__(self, item: str = "image") -> None:
         self.item = item  # what one sample is called: "image", or "item" for tabular data

@@ -28,7 +28,7 @@ from lab.decide import objectives
 from lab.decide.pareto import pareto_front
 from lab.decide.plot_style import FONT_SIZES, MAX_XTICKS, axis_label, style_axes, tick_text
 from lab.evaluation import quality
-from widgets.validation import choice
+from widgets.validation import Choice, choice
 
 from .figure import FigureView, fit_axes, legend_for
 from .placement import place_labels
@@ -50,8 +50,8 @@ class ParetoPlot(w.VBox):
     :meth:`add`; read what is drawn from :attr:`data`.
     """
 
-    x_axis = t.Enum(tuple(AXES), default_value="size")
-    metric = t.Enum(quality.RANKABLE, default_value="accuracy")  # the quality axis
+    x_axis = Choice(tuple(AXES), default_value="size")
+    metric = Choice(quality.RANKABLE, default_value="accuracy")  # the quality axis
     count = t.Int(0)  # configurations plotted
 
     def __init__(

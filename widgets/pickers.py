@@ -23,7 +23,7 @@ from torch import nn
 
 from lab.meters import energy
 from lab.models import zoo
-from widgets.validation import WidgetValueError
+from widgets.validation import Checked, WidgetValueError, name_list
 
 __all__ = ["MetricPicker", "ModelPicker", "RegionPicker", "last_fit"]
 
@@ -47,7 +47,7 @@ class ModelPicker(w.HBox):
         data: what the thin models are fitted on (default Fashion-MNIST).
     """
 
-    value = t.Unicode("cnn")
+    value = Checked("cnn")  # checked by _check: a name the picker offers
     warning = t.Unicode("")  # e.g. "cnn: showing untrained weights (checkpoint … is missing)"
 
     def __init__(
@@ -61,10 +61,13 @@ class ModelPicker(w.HBox):
     ) -> None:
         from lab.models import thin
 
-        unknown = [n for n in thin_models if n not in thin.THIN_MODELS]
-        if unknown:
-            raise ValueError(
-                f"unknown thin model(s) {unknown}; choose from {', '.join(thin.THIN_MODELS)}"
+        thin_models = name_list("thin_models", thin_models, thin.THIN_MODELS)
+        if not isinstance(zoo_models, bool):
+            raise WidgetValueError(f"zoo_models must be True or False; got {zoo_models!r}")
+        if user_models is not None and not isinstance(user_models, Mapping):
+            raise WidgetValueError(
+                "user_models must be a dict {name: model}, e.g. {'mine': my_module}; got "
+                f"{type(user_models).__name__}"
             )
         self._zoo = list(zoo.names()) if zoo_models else []
         self._thin = list(thin_models)
@@ -107,6 +110,10 @@ class ModelPicker(w.HBox):
         """Offer your own ``module`` under ``name`` (and choose it when ``select``)."""
         from lab.evaluation.kinds import is_thin
 
+        if not isinstance(name, str) or not name.strip():
+            raise WidgetValueError(
+                f"a model's name must be a non-empty string (it labels the picker); got {name!r}"
+            )
         if not isinstance(module, nn.Module) and not is_thin(module):
             raise TypeError(
                 f"model {name!r} must be a torch.nn.Module, a lab.thin.ThinModel or a fitted "
@@ -130,7 +137,7 @@ class ModelPicker(w.HBox):
 
     @t.validate("value")
     def _check(self, proposal: dict) -> str:
-        if proposal["value"] not in self.options:
+        if not isinstance(proposal["value"], str) or proposal["value"] not in self.options:
             raise WidgetValueError(
                 f"unknown model {proposal['value']!r}; choose one of {', '.join(self.options)}"
             )
@@ -225,7 +232,7 @@ class RegionPicker(w.HBox):
     grid carbon intensity in g CO2-eq per kWh.
     """
 
-    value = t.Unicode(energy.DEFAULT_COUNTRY)
+    value = Checked(energy.DEFAULT_COUNTRY)  # checked by _check: an ISO alpha-3 code
     intensity = t.Float(0.0)
 
     def __init__(self, value: str = energy.DEFAULT_COUNTRY) -> None:
@@ -247,6 +254,11 @@ class RegionPicker(w.HBox):
     @t.validate("value")
     def _check(self, proposal: dict) -> str:
         try:
+            if not isinstance(proposal["value"], str):
+                raise ValueError(
+                    f"country must be an ISO 3166 alpha-3 code such as FRA, USA or IND; got "
+                    f"{proposal['value']!r}"
+                )
             return energy.validate_country(proposal["value"])
         except ValueError as exc:
             raise WidgetValueError(str(exc)) from None
@@ -273,7 +285,7 @@ class MetricPicker(w.HBox):
         ('mae', ('RMSE', 'rmse'))
     """
 
-    value = t.Unicode("accuracy")
+    value = Checked("accuracy")  # checked by _check: a metric of the task
 
     def __init__(self, task: str = "multiclass", value: str | None = None) -> None:
         from lab.evaluation import quality
@@ -303,6 +315,11 @@ class MetricPicker(w.HBox):
         from lab.evaluation import quality
 
         try:
+            if not isinstance(proposal["value"], str):
+                raise ValueError(
+                    f"metric must be one of {', '.join(quality.choices(self.task))} for a "
+                    f"{self.task} task; got {proposal['value']!r}"
+                )
             return quality.check_choice(proposal["value"], self.task).name
         except ValueError as exc:
             raise WidgetValueError(str(exc)) from None

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -32,7 +33,13 @@ from lab.decide.pareto import pareto_front
 from lab.decide.plot_style import style_axes
 from lab.decide.recommend import recommend
 from lab.evaluation import quality
-from widgets.validation import WidgetValueError, choice
+from widgets.validation import (
+    CheckedDropdown,
+    CheckedFloatSlider,
+    CheckedToggleButtons,
+    WidgetValueError,
+    choice,
+)
 
 from .aria import SliderAria
 from .figure import FigureView, fit_axes, legend_for
@@ -51,15 +58,38 @@ def _frame(results: Any) -> pd.DataFrame:
         return results.copy()
     if hasattr(results, "to_frame") and not isinstance(results, (list, tuple)):
         return results.to_frame()
+    allowed = (
+        "results must be a DataFrame, a ResultStore, or a list of Measurements (or dicts of "
+        "their fields)"
+    )
+    if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Iterable):
+        raise WidgetValueError(f"{allowed}; got {type(results).__name__}")
     rows = []
     for r in results:
         if isinstance(r, dict):
             rows.append(dict(r))
-        elif is_dataclass(r):
+        elif is_dataclass(r) and not isinstance(r, type):
             rows.append(asdict(r))
-        else:
+        elif hasattr(r, "__dict__") and not isinstance(r, type):
             rows.append(dict(vars(r)))
+        else:
+            raise WidgetValueError(f"{allowed}; got an item {r!r} ({type(r).__name__})")
     return pd.DataFrame(rows)
+
+
+def _check_floor(floor: object, metric: str) -> None:
+    """``floor`` as :func:`lab.decide.recommend.recommend` takes it for ``metric`` (a fraction
+    for accuracy: 90 is refused, never clamped), else a WidgetValueError naming ``floor``."""
+    from lab.decide.recommend import check_floor, check_limit
+
+    try:
+        if metric == "accuracy":
+            check_floor(floor)
+        else:
+            check_limit(floor, metric)
+    except ValueError as exc:
+        message = str(exc).replace("min_accuracy", "floor", 1).replace("limit on", "floor on")
+        raise WidgetValueError(message) from None
 
 
 class RecommendationView(w.VBox):
@@ -91,7 +121,6 @@ class RecommendationView(w.VBox):
         metric: str | None = None,
         task: str | None = None,
     ) -> None:
-        from lab.decide.recommend import check_floor, check_limit
 
         choice("objective", objective, tuple(_AXES))
         self.split = split
@@ -106,22 +135,18 @@ class RecommendationView(w.VBox):
             quality.check_choice(metric, self.task)
         except ValueError as exc:
             raise WidgetValueError(str(exc)) from None
-        try:
-            if metric == "accuracy":  # a fraction: 90 is refused, not clamped
-                check_floor(floor)
-            else:
-                check_limit(floor, metric)
-        except ValueError as exc:
-            message = str(exc).replace("min_accuracy", "floor", 1).replace("limit on", "floor on")
-            raise WidgetValueError(message) from None
-        self.metric = w.Dropdown(
+        _check_floor(floor, metric)
+        self.metric = CheckedDropdown(
+            "metric",
             options=[(quality.METRICS[m].title, m) for m in allowed],
             value=metric,
             description="judge by",
             layout=w.Layout(width="230px"),
         )
         self.metric.add_class("lab-recommendation-metric")
-        self.floor = w.FloatSlider(
+        # a value set in code is checked as recommend() checks it: 90 is refused, not clamped
+        self.floor = CheckedFloatSlider(
+            lambda value: _check_floor(value, self.metric.value),
             value=0.0,
             min=0.0,
             max=1.0,
@@ -141,7 +166,8 @@ class RecommendationView(w.VBox):
             lambda v: round(100 * v, 1),
             host="lab-recommendation-view",
         )
-        self.objective = w.ToggleButtons(
+        self.objective = CheckedToggleButtons(
+            "objective",
             options=[("smallest file", "bytes"), ("fastest", "latency"), ("least CO₂", "co2")],
             value=objective,
         )
@@ -240,12 +266,17 @@ class RecommendationView(w.VBox):
         value = self.floor.value if floor is None else float(floor)
         if floor is None and not self._ranged:
             value = best - entry.margin(1.0, best) * (1 if entry.higher_is_better else -1)
-        with self.floor.hold_trait_notifications():
-            # widen first (min ≤ max at every step), then the range of the measured values
-            self.floor.min, self.floor.max = min(low, self.floor.min), max(high, self.floor.max)
-            self.floor.value = min(max(value, low), high)
-            self.floor.min, self.floor.max = low, high
-            self.floor.step = 0.001 if entry.unit == "fraction" else max(high - low, 1e-9) / 200
+        self.floor.checking = False  # measured values: within the metric's range
+        try:
+            with self.floor.hold_trait_notifications():
+                # widen first (min ≤ max at every step), then the range of the measured values
+                self.floor.min = min(low, self.floor.min)
+                self.floor.max = max(high, self.floor.max)
+                self.floor.value = min(max(value, low), high)
+                self.floor.min, self.floor.max = low, high
+                self.floor.step = 0.001 if entry.unit == "fraction" else max(high - low, 1e-9) / 200
+        finally:
+            self.floor.checking = True
         self._ranged = True
         self.floor_aria.refresh()
 

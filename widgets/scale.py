@@ -26,7 +26,7 @@ import ipywidgets as w
 import traitlets as t
 
 from lab.meters.energy import kg_per_year
-from widgets.validation import WidgetValueError
+from widgets.validation import Checked, WidgetValueError
 
 from .aria import SliderAria
 from .status import render_feedback
@@ -44,7 +44,7 @@ class DeploymentScale(w.VBox):
     """
 
     LOG_RANGE = (2, 10)  # 10**2 to 10**10 inferences per day
-    per_day = t.Float(1e6)
+    per_day = Checked(1e6)  # checked by _positive (a str is refused there, in its words)
     co2_g_per_1k = t.Float(None, allow_none=True)
     baseline_co2_g_per_1k = t.Float(None, allow_none=True)
     within_noise = t.Bool(False)  # the CO₂ change vs the baseline is measurement noise

@@ -128,8 +128,10 @@ class SearchView(w.VBox):
         models_dir: str | Path | None = None,
         refresh: bool = True,
     ) -> None:
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # before any refusal: close() (from __del__) reads them
         self._watcher: threading.Thread | None = None
+        if not isinstance(refresh, bool):
+            raise TypeError(f"refresh must be True or False; got {refresh!r}")
         self.result = self._as_result(result_or_study, storage, objectives, models_dir)
         self.trials = pd.DataFrame()
         self.frontier = pd.DataFrame()
@@ -358,21 +360,31 @@ class SearchView(w.VBox):
             if storage is not None or objectives is not None or models_dir is not None:
                 raise TypeError("storage, objectives and models_dir go with a study name only")
             return source
-        if not isinstance(source, str) or not source:
+        from lab.decide.search import OBJECTIVES, trial_models_dir
+        from lab.decide.search_inputs import check_objectives, check_storage_url, check_study_name
+
+        if not isinstance(source, str):
             raise TypeError(
-                "SearchView needs a lab.search.SearchResult or a study name; "
+                "result_or_study must be a lab.search.SearchResult or a study's name; "
                 f"got {type(source).__name__}"
             )
+        check_study_name(source)  # the words search() uses for the same name
         if storage is None:
             from lab.io.store import default_store
 
             storage = default_store().url
+        storage = check_storage_url(storage)
         if models_dir is None:
-            from lab.decide.search import trial_models_dir
-
-            models_dir = trial_models_dir(source, str(storage))
-        objectives = tuple(objectives or DEFAULT_OBJECTIVES)
-        return SearchResult(source, str(storage), objectives, str(models_dir))
+            models_dir = trial_models_dir(source, storage)
+        elif not isinstance(models_dir, (str, Path)):
+            raise TypeError(
+                f"models_dir must be a folder (a str or Path) or None; got "
+                f"{type(models_dir).__name__}"
+            )
+        objectives = check_objectives(
+            DEFAULT_OBJECTIVES if objectives is None else objectives, tuple(OBJECTIVES)
+        )
+        return SearchResult(source, storage, objectives, str(models_dir))
 
     def _title(self) -> str:
         r = self.result

@@ -28,11 +28,33 @@ import traitlets as t
 from matplotlib.lines import Line2D
 from torch import nn
 
+from lab.techniques import schema
+from widgets.validation import CheckedToggleButtons, WidgetValueError, choice, percent_hint
+
 from .figure import FigureView
 
 __all__ = ["SensitivityView"]
 
 DEFAULT_SPARSITIES = (0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
+
+
+SPLITS = ("live", "val", "test")
+
+
+def _check_sparsities(sparsities: object) -> tuple[float, ...]:
+    """A non-empty list of fractions in the recipe schema's sparsity range, each once."""
+    allowed = f"a non-empty list of fractions in {schema.SPARSITY.describe()}, e.g. [0.5, 0.9]"
+    if isinstance(sparsities, (str, bytes)) or not isinstance(sparsities, Sequence):
+        raise WidgetValueError(f"sparsities must be {allowed}; got {sparsities!r}")
+    if not sparsities:
+        raise WidgetValueError(f"sparsities must be {allowed}; got an empty list")
+    for value in sparsities:
+        if not schema.SPARSITY.contains(value):
+            raise WidgetValueError(
+                f"sparsities must be {allowed}; got {value!r}"
+                + percent_hint(value, schema.SPARSITY.contains)
+            )
+    return tuple(dict.fromkeys(float(v) for v in sparsities))
 
 
 def _lab_scan(
@@ -80,7 +102,9 @@ class SensitivityView(w.VBox):
     ) -> None:
         self._model = model
         self._data = data
-        self.sparsities, self.split = tuple(sparsities), split
+        self.sparsities, self.split = _check_sparsities(sparsities), choice("split", split, SPLITS)
+        if scan is not None and not callable(scan):
+            raise WidgetValueError(f"scan must be callable or None; got {scan!r}")
         self._scan = scan or _lab_scan
         self._thread: threading.Thread | None = None
         self.button = w.Button(
@@ -89,7 +113,8 @@ class SensitivityView(w.VBox):
             tooltip="Prune each layer alone at each sparsity; measure accuracy",
         )
         self.button.add_class("lab-scan-button")
-        self.structure = w.ToggleButtons(
+        self.structure = CheckedToggleButtons(
+            "structure",
             options=[("weights", "unstructured"), ("channels", "channel")],
             style={"button_width": "90px"},
         )

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ from lab.techniques.configs import PruneConfig, QuantConfig, ResolutionConfig
 from .aria import SliderAria
 from .status import render_feedback
 from .units import parse_percent
-from .validation import Checked, WidgetValueError, choice, fraction, integer
+from .validation import Checked, Choice, WidgetValueError, choice, fraction, integer
 
 __all__ = [
     "BitWidthSlider",
@@ -196,7 +197,7 @@ class SparsitySlider(w.VBox):
     """
 
     value = Checked(0.0)  # a fraction; checked (and snapped) by _snap
-    structure = t.Enum(("unstructured", "channel"), default_value="unstructured")
+    structure = Choice(("unstructured", "channel"), default_value="unstructured")
     error = t.Unicode("")  # why the last typed value was refused; "" when it was accepted
 
     def __init__(
@@ -214,8 +215,16 @@ class SparsitySlider(w.VBox):
                 f"range is {top.describe()}; got {max_sparsity!r}"
             )
         step = fraction("step", step, 0.0, max_sparsity, " (at most max_sparsity)")
-        if step <= 0:
-            raise WidgetValueError(f"step must be a fraction > 0; got {step!r}")
+        if step <= 0 or abs(100 * step - round(100 * step)) > 1e-9:
+            raise WidgetValueError(
+                f"step must be a whole number of percent > 0 (0.01, 0.05, …: the slider moves "
+                f"in whole percents); got {step!r}"
+            )
+        if abs(max_sparsity / step - round(max_sparsity / step)) > 1e-9:
+            raise WidgetValueError(
+                f"max_sparsity must be a whole number of steps of {step:g} (the slider's top "
+                f"is a step), e.g. {math.floor(max_sparsity / step + 1e-9) * step:g}; got {max_sparsity!r}"
+            )
         choice("structure", structure, STRUCTURES)
         self.max_sparsity, self.step = float(max_sparsity), step
         fraction("sparsity", value, 0.0, self.max_sparsity, " (fraction of weights removed)")
@@ -341,7 +350,7 @@ class BitWidthSlider(w.VBox):
     """
 
     value = Checked(OFF_BITS)  # checked by _check
-    granularity = t.Enum(("channel", "tensor"), default_value="channel")
+    granularity = Choice(("channel", "tensor"), default_value="channel")
     error = t.Unicode("")  # why the last typed value was refused; "" when it was accepted
 
     def __init__(self, value: int = OFF_BITS, granularity: str = "channel") -> None:

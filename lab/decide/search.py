@@ -47,11 +47,14 @@ from lab.datasets import fashion as data
 from lab.decide import objectives as objective_table
 from lab.decide.search_inputs import (
     Constraint,
+    StorageError,
     check_bounded,
     check_constraints,
+    check_objectives,
     check_seed,
     check_storage_url,
     check_study_name,
+    first_line,
     open_storage,
     shown_url,
     storage_key,
@@ -181,7 +184,13 @@ class SearchSpace:
             return check
 
         def resolution(v: object) -> None:
-            ResolutionConfig(v)  # a positive integer; the data's own range: see search()
+            try:  # the recipe schema's pixel range; the data's own range: see check()
+                ResolutionConfig(v)
+            except ConfigError:
+                raise ConfigError(
+                    f"resolutions must be integers from {schema.RESOLUTION_MIN} to "
+                    f"{schema.RESOLUTION_MAX} (pixels per side); got {v!r}"
+                ) from None
 
         def kernel(v: object) -> None:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v % 2 == 0:
@@ -484,26 +493,35 @@ def _load_study(settings: _Settings, sampler: str, worker: int = 0):
 
     directions = [OBJECTIVES[name][0] for name in settings.objectives]
     storage = _storage(settings.storage)
-    study = optuna.create_study(
-        study_name=settings.study, storage=storage, directions=directions, load_if_exists=True
-    )
-    _check_same_objectives(study, settings)
+    try:
+        study = optuna.create_study(
+            study_name=settings.study, storage=storage, directions=directions, load_if_exists=True
+        )
+        _check_same_objectives(study, settings)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy, Optuna: e.g. a read-only database
+        raise StorageError(
+            f"storage {shown_url(settings.storage)} cannot hold study {settings.study!r}: "
+            f"{first_line(exc)}"
+        ) from None
     earlier = len(study.get_trials(deepcopy=False))
     study.sampler = _sampler(sampler, settings.seed + 1000 * worker + 7919 * earlier)
     return study
 
 
 def _check_same_objectives(study, settings: _Settings) -> None:
-    """A resumed study must have this search's objectives (Optuna loads an existing study
-    whatever directions are asked for); a new one records them."""
+    """A resumed study must have this search's objectives, constraints and data (Optuna loads
+    an existing study whatever directions are asked for, and trials judged by other bounds
+    or measured on other data would share one frontier); a new one records them."""
 
     recorded = study.user_attrs.get("objectives")
     directions = [d.name.lower() for d in study.directions]
     wanted = [OBJECTIVES[name][0] for name in settings.objectives]
-    if recorded is None and not study.get_trials(deepcopy=False) and directions == wanted:
+    fresh = not study.get_trials(deepcopy=False)
+    if recorded is None and fresh and directions == wanted:
         study.set_user_attr("objectives", list(settings.objectives))
-        return
-    if (recorded is not None and list(recorded) != list(settings.objectives)) or (
+    elif (recorded is not None and list(recorded) != list(settings.objectives)) or (
         directions != wanted
     ):
         held = ", ".join(recorded) if recorded else f"{len(directions)} ({', '.join(directions)})"
@@ -512,6 +530,28 @@ def _check_same_objectives(study, settings: _Settings) -> None:
             f"with objectives {held}; this search asks for {', '.join(settings.objectives)}: "
             "pass the same objectives to resume it, or another study name"
         )
+    dataset = as_data(settings.data)
+    asked = {
+        "constraints": sorted(str(c) for c in settings.constraints),
+        "data": {"name": dataset.name, "fingerprint": dataset.fingerprint},
+    }
+    for key, value in asked.items():
+        held = study.user_attrs.get(key)
+        if held is None:
+            if fresh:  # (a study made before these were recorded is not checked)
+                study.set_user_attr(key, value)
+            continue
+        if held != value:
+            shown = {
+                "constraints": lambda v: ", ".join(v) if v else "none",
+                "data": lambda v: f"{v['name']!r} (fingerprint {v['fingerprint'][:12]})",
+            }[key]
+            raise ConfigError(
+                f"{key} of study {settings.study!r} in storage {shown_url(settings.storage)} "
+                f"are {shown(held)}; this search asks for {shown(value)}: its trials would be "
+                f"judged apart from the earlier ones — pass the same {key} to resume it, or "
+                "another study name"
+            )
 
 
 def _finished(study) -> int:
@@ -570,7 +610,14 @@ class SearchResult:
 
         if self._opened is None:
             self._opened = _storage(self.storage)  # one engine per result, not per call
-        return optuna.load_study(study_name=self.study_name, storage=self._opened)
+        study = optuna.load_study(study_name=self.study_name, storage=self._opened)
+        recorded = study.user_attrs.get("objectives")
+        if recorded is not None and tuple(recorded) != tuple(self.objectives):
+            raise ConfigError(  # its values would be read under the wrong names
+                f"objectives of study {self.study_name!r} are {', '.join(recorded)}; this "
+                f"result names them {', '.join(self.objectives)}: pass the study's own"
+            )
+        return study
 
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: state, objectives, architecture, recipe, and the measurement."""
@@ -611,19 +658,50 @@ class SearchResult:
         frame = frame[frame["number"].isin(best) & frame["feasible"]]
         return frame.sort_values(list(self.objectives)[::-1]).reset_index(drop=True)
 
+    def _trial(self, number: object, stored: bool = False):
+        """Trial ``number`` of the study; a ValueError naming the trials there are, or (with
+        ``stored``) a FileNotFoundError when it has no stored model (pruned, failed, running,
+        or trained on another machine)."""
+        trials = self.study().get_trials(deepcopy=False)
+        if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+            raise ValueError(
+                f"number must be a trial's number, an integer (see frontier()['number']); got "
+                f"{number!r} ({type(number).__name__})"
+            )
+        if not 0 <= number < len(trials):
+            held = f"0 to {len(trials) - 1}" if trials else "none yet"
+            raise ValueError(
+                f"number must be a trial of study {self.study_name!r} (its trials: {held}); "
+                f"got {number}"
+            )
+        trial = trials[int(number)]
+        if stored:
+            path = Path(self.models_dir) / f"trial-{int(number)}.lab"
+            if not path.is_file():
+                why = (
+                    f"it is {trial.state.name}"
+                    if trial.state.name != "COMPLETE"
+                    else f"its file {path} is not on this machine"
+                )
+                raise FileNotFoundError(
+                    f"trial {int(number)} has no stored model: {why}; the frontier's trials "
+                    "have one (frontier()['number'])"
+                )
+        return trial
+
     def model(self, number: int) -> nn.Module:
         """The compressed model of trial ``number`` (its artifact, reloaded)."""
-        path = Path(self.models_dir) / f"trial-{number}.lab"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"trial {number} has no stored model at {path} (pruned or failed)"
-            )
-        arch = dict(self.study().trials[number].user_attrs["architecture"])
+        trial = self._trial(number, stored=True)
+        path = Path(self.models_dir) / f"trial-{int(number)}.lab"
+        arch = dict(trial.user_attrs["architecture"])
         arch["widths"] = tuple(arch["widths"])
         return artifact.load(path, SearchNet(**arch))
 
     def recipe(self, number: int) -> Recipe:
-        return Recipe.from_json(self.study().trials[number].user_attrs["recipe"])
+        trial = self._trial(number)
+        if "recipe" not in trial.user_attrs:
+            raise ValueError(f"trial {int(number)} has no recipe yet (it is {trial.state.name})")
+        return Recipe.from_json(trial.user_attrs["recipe"])
 
     def test_accuracy(self, number: int) -> float:
         """Test accuracy of trial ``number``'s compressed model — measure it once, for the frontier."""
@@ -639,15 +717,14 @@ class SearchResult:
         """Write trial ``number``'s artifact, recipe JSON and model card into ``folder``."""
         import shutil
 
+        trial = self._trial(number, stored=True)  # before any folder is made
+        number = int(number)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         source = Path(self.models_dir) / f"trial-{number}.lab"
-        if not source.is_file():
-            raise FileNotFoundError(f"trial {number} has no stored model (pruned or failed)")
         shutil.copyfile(source, folder / "model.lab")
         recipe = self.recipe(number)
         (folder / "recipe.json").write_text(recipe.to_json() + "\n")
-        trial = self.study().trials[number]
         card = {
             "name": f"{self.study_name} trial {number}",
             "architecture": trial.user_attrs["architecture"],
@@ -720,18 +797,7 @@ def search(
     if not isinstance(space, SearchSpace):
         raise ConfigError(f"space must be a SearchSpace; got {type(space).__name__}")
     space.check(dataset)
-    if isinstance(objectives, str) or not isinstance(objectives, Sequence):
-        raise ConfigError(
-            f"objectives must be a list of two or more names from {', '.join(OBJECTIVES)}; "
-            f"got {objectives!r}"
-        )
-    objectives = tuple(objectives)
-    unknown = [o for o in objectives if o not in OBJECTIVES]
-    if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
-        raise ConfigError(
-            f"objectives must be two or more distinct names from {', '.join(OBJECTIVES)}; "
-            f"got {list(objectives)}"
-        )
+    objectives = check_objectives(objectives, tuple(OBJECTIVES))
     for name in objectives:
         metric = OBJECTIVES[name][1]
         if metric in quality.METRICS and dataset.task not in quality.METRICS[metric].tasks:
@@ -827,16 +893,19 @@ def trial_models_dir(study: str, storage: str) -> Path:
 
 
 _SAFE = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+MAX_KEPT_NAME = 200  # a longer name is shortened and hashed (folder names end at 255 bytes)
 
 
 def study_folder_name(name: str) -> str:
     """A folder name for study ``name``, different for different names: names of lower-case
-    letters, digits and ``-_.`` (not first) are kept; any other gets its characters replaced and a hash
-    of the exact name after a ``~`` (which no kept name has), so ``"a/b"``, ``"a_b"`` and
-    ``"A_b"`` stay apart, also on case-insensitive file systems."""
+    letters, digits and ``-_.`` (not first), up to 200 characters, are kept; any other is
+    shortened, gets its characters replaced and a hash of the exact name after a ``~`` (which
+    no kept name has), so ``"a/b"``, ``"a_b"`` and ``"A_b"`` stay apart, also on
+    case-insensitive file systems, and no folder name is too long for the file system."""
     import hashlib
 
-    if name and set(name) <= _SAFE and not name.startswith("."):  # not ".", "..", hidden
+    # not ".", "..", hidden; short enough for a file system's 255-byte names with the suffix
+    if name and set(name) <= _SAFE and not name.startswith(".") and len(name) <= MAX_KEPT_NAME:
         return name
     kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
     return f"{kept[:64]}~{hashlib.sha256(name.encode()).hexdigest()[:12]}"

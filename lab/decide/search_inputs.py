@@ -21,7 +21,7 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ __all__ = [
     "StorageError",
     "check_constraints",
     "check_bounded",
+    "check_objectives",
     "check_seed",
     "check_storage_url",
     "check_study_name",
@@ -96,6 +97,24 @@ def check_seed(seed: object) -> int:
     if not 0 <= int(seed) <= MAX_SEED:
         raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}; got {seed!r}")
     return int(seed)
+
+
+def check_objectives(objectives: object, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Two or more distinct names from ``allowed`` (a list or tuple: one string, which would
+    be read letter by letter, is refused), as a tuple."""
+    if isinstance(objectives, (str, bytes)) or not isinstance(objectives, Sequence):
+        raise ConfigError(
+            f"objectives must be a list of two or more names from {', '.join(allowed)}; "
+            f"got {objectives!r}"
+        )
+    objectives = tuple(objectives)
+    unknown = [o for o in objectives if not isinstance(o, str) or o not in allowed]
+    if unknown or len(objectives) < 2 or len(set(objectives)) != len(objectives):
+        raise ConfigError(
+            f"objectives must be two or more distinct names from {', '.join(allowed)}; "
+            f"got {list(objectives)}"
+        )
+    return objectives
 
 
 def check_bounded(n_trials: object, timeout: object) -> tuple[int | None, float | None]:
@@ -166,21 +185,40 @@ def check_storage_url(storage: object) -> str:
                 "sqlite:////absolute/path/study.db"
             )
         if not database.startswith("file:"):
-            path = Path(database).expanduser()
-            if path.is_dir():
-                raise StorageError(f"storage {shown} names a folder; name a database file in it")
-            folder = path.parent
-            if not folder.is_dir():
-                raise StorageError(
-                    f"storage {shown}: the folder {str(folder)!r} of the SQLite file does not "
-                    "exist; create it or choose another path"
-                )
-            if not os.access(folder, os.W_OK) and not path.exists():
-                raise StorageError(
-                    f"storage {shown}: cannot create the SQLite file, no write permission in "
-                    f"{str(folder)!r}"
-                )
+            _check_sqlite_path(database, shown)
     return storage
+
+
+def _check_sqlite_path(database: str, shown: str) -> None:
+    """An SQLite file's path: its folder exists and is writable, the path is no folder, and
+    the file system can name it (no NUL byte, no name over its length limit)."""
+    if "\x00" in database:
+        raise StorageError(f"storage {shown}: a file path cannot hold a NUL byte (\\x00)")
+    path = Path(database)  # SQLAlchemy does not expand ~: neither does this check
+    try:
+        if path.is_dir():
+            raise StorageError(f"storage {shown} names a folder; name a database file in it")
+        folder = path.parent
+        if not folder.is_dir():
+            tilde = (
+                " (a URL's ~ is not your home folder: write the full path)"
+                if (database.startswith("~"))
+                else ""
+            )
+            raise StorageError(
+                f"storage {shown}: the folder {str(folder)!r} of the SQLite file does not "
+                f"exist{tilde}; create it or choose another path"
+            )
+        if not os.access(folder, os.W_OK) and not path.exists():
+            raise StorageError(
+                f"storage {shown}: cannot create the SQLite file, no write permission in "
+                f"{str(folder)!r}"
+            )
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise StorageError(
+            f"storage {shown}: the file system refuses this path ({exc.strerror or exc}); "
+            "choose a shorter path"
+        ) from None
 
 
 def storage_key(storage: str) -> str:
@@ -194,7 +232,7 @@ def storage_key(storage: str) -> str:
         return storage
     database = url.database or ""
     if url.get_backend_name() == "sqlite" and database and not database.startswith("file:"):
-        path = Path(database).expanduser()
+        path = Path(database)
         if not path.is_absolute():
             return url.set(database=str(path.resolve())).render_as_string(hide_password=False)
     return storage
@@ -223,6 +261,11 @@ def open_storage(storage: str):
     except RuntimeError as exc:  # Optuna: a schema version it cannot upgrade
         raise StorageError(
             f"storage {shown_url(storage)} cannot be used: {first_line(exc)}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. the driver refusing a URL's ?timeout=abc
+        raise StorageError(
+            f"storage {shown_url(storage)} cannot be opened ({type(exc).__name__}): "
+            f"{first_line(exc)}; check the URL's query options"
         ) from None
 
 
