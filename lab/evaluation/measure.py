@@ -782,7 +782,7 @@ SPLITS = ("live", "val", "test")
 PREVIEW_IMAGES = 500  # a fixed stratified part of the live split (its 95 % interval: ±1.5–3 pt)
 FIRST_LOOK_MIN_IMAGES = 10  # the fewest live items a first look rests on (its first round)
 FIRST_LOOK_BUDGET_S = 1.0  # seconds a first look may take, from its call (at least its first round)
-ROUND_MARGIN = 0.8  # a round is planned to fill this part of the time left (speeds vary)
+ROUND_MARGIN = 0.6  # a round is planned to fill this part of the time left (speeds vary)
 # A first look traces memory (several forward passes under a dispatch mode) only for models of
 # at most this many FLOPs per item; a bigger one's memory follows with the final figures.
 QUICK_TRACE_FLOPS = 100_000_000  # the zoo's models: ≤ 45 M; mobilenet_v3_small at 224 px: 0.12 G
@@ -806,7 +806,8 @@ def _first_look_pass(
     whole = dataset.split("live")
     done: dict[int, torch.Tensor] = {}
     scored: dict[int, float] | None = {} if dataset.task == "binary" else None
-    spent, counted = 0.0, 0
+    spent, counted = 0.0, 0  # seconds and items after the first call (a per-item rate)
+    first_spent = 0.0  # the first call's seconds: one-off costs included (an upper bound)
     while True:
         n = min(n, len(whole))
         positions = dataset.subset_positions("live", n)
@@ -821,6 +822,8 @@ def _first_look_pass(
             )
             if done:  # the very first call pays one-off costs: not a per-item rate
                 spent, counted = spent + time.perf_counter() - batch_start, counted + len(chunk)
+            else:
+                first_spent = time.perf_counter() - batch_start
             done.update(zip(chunk, out, strict=True))
             if scores is None:  # the model gives no scores: ROC-AUC is left out
                 scored = None
@@ -829,10 +832,9 @@ def _first_look_pass(
         if deadline is None or n >= min(PREVIEW_IMAGES, len(whole)):
             break
         left = deadline - time.perf_counter()
-        if not counted:  # only the first (warm-up) round ran: one more of the same size
-            grow = n if left > 0 else 0
-        else:
-            grow = int(ROUND_MARGIN * left / max(spent / counted, 1e-9))
+        # per item: as measured after the first call, else the first call's (an upper bound)
+        per_item = spent / counted if counted else first_spent / len(done)
+        grow = int(ROUND_MARGIN * left / max(per_item, 1e-9))
         if grow < max(1, n // 4):  # not worth another round
             break
         n = min(PREVIEW_IMAGES, n + grow)

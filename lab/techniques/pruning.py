@@ -151,8 +151,8 @@ def _allocation(names: Iterable[str], config: PruneConfig) -> list[tuple[list[st
 def _kth_smallest(values: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k``-th smallest of the 1-D ``values`` (1-based): ``torch.kthvalue``'s value,
     found by NumPy's introselect on the CPU (several times faster on millions of weights)."""
-    if values.device.type != "cpu" or bool(torch.isnan(values).any()):
-        return torch.kthvalue(values, k).values
+    if values.device.type != "cpu":
+        return torch.kthvalue(values, k).values  # (both order NaN last)
     found = np.partition(values.detach().numpy(), k - 1)[k - 1]
     return torch.tensor(found, dtype=values.dtype)
 
@@ -165,7 +165,7 @@ def _lowest(values: torch.Tensor, count: int) -> torch.Tensor:
     threshold = _kth_smallest(values, count)
     chosen = values < threshold
     ties = torch.nonzero(values == threshold).flatten()
-    chosen[ties[: count - int(chosen.sum())]] = True
+    chosen[ties[: count - int(torch.count_nonzero(chosen))]] = True
     return chosen
 
 

@@ -71,7 +71,7 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
             try:
                 from torch.fx.experimental.optimization import fuse
 
-                fused = fuse(model)  # a traced, fused deep copy
+                fused = fuse(_structural_copy(model), inplace=True)  # traced, fused
                 folded = _count(fused, _BATCH_NORMS) < _count(model, _BATCH_NORMS)
                 how += ("torch.fx", fused.code)
             except Exception:  # not traceable by torch.fx (data-dependent control flow, ...)
@@ -83,7 +83,7 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
             fast, done = fused, ["BN folded"]
     if has_conv:
         try:
-            inner = copy.deepcopy(model) if fast is model else fast
+            inner = _structural_copy(model) if fast is model else fast
             fast, done = (
                 ChannelsLast(inner.to(memory_format=torch.channels_last)),
                 done + ["channels_last"],
@@ -102,6 +102,23 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
 # The weights do not enter: folding and layout are exact for any weights, so a dashboard's
 # every configuration of one model is checked once (a probe batch: two forward passes).
 _CHECKED: Memo[bool] = Memo(entries=64)
+
+
+def _structural_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model``'s modules whose parameters and buffers are new tensor objects over
+    the same storage: no weight is copied (a folded layer gets new weights anyway), and
+    converting the copy (``channels_last`` replaces a tensor's data) leaves ``model`` as it
+    was. The copy must not be modified in place."""
+    tensors = (*model.parameters(), *model.buffers())
+    clone = copy.deepcopy(model, memo={id(t): t for t in tensors})
+    for module in clone.modules():
+        for name, p in module._parameters.items():
+            if p is not None:
+                module._parameters[name] = nn.Parameter(p.detach(), requires_grad=p.requires_grad)
+        for name, b in module._buffers.items():
+            if b is not None:
+                module._buffers[name] = b.detach()
+    return clone
 
 
 def _count(model: nn.Module, types: tuple[type, ...]) -> int:
@@ -154,7 +171,7 @@ def _foldable_in_sequentials(model: nn.Module) -> int:
 def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
     """A deep copy of ``model`` with each (Conv/Linear, BatchNorm) pair that follows each other
     in an ``nn.Sequential`` (whose ``forward`` is Sequential's own) folded; and whether any was."""
-    model = copy.deepcopy(model)
+    model = _structural_copy(model)
     folded = False
     for container, first, second, fuse in list(_sequential_pairs(model)):
         container._modules[first] = fuse(container._modules[first], container._modules[second])
