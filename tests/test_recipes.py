@@ -242,6 +242,10 @@ def test_fp32_fast_path_is_checked_once_per_structure_and_holds_for_other_weight
         with torch.no_grad():
             stored, fast = out.model(x), out.runtime(x)
         assert torch.allclose(fast, stored, rtol=1e-4, atol=1e-4 * stored.abs().max().item())
+    for out in outs:  # the runtime shares no tensor object with the stored model
+        stored = {id(t) for t in (*out.model.parameters(), *out.model.buffers())}
+        assert stored.isdisjoint(id(t) for t in (*out.runtime.parameters(), *out.runtime.buffers()))
+        assert all(p.is_contiguous() for p in out.model.parameters())  # not channels_last
     other = zoo.build("mobile").eval()  # another structure: probed again
     apply(other, Recipe())
     assert len(probes) == 2
