@@ -193,3 +193,19 @@ def test_a_model_returning_plus_inf_is_refused_and_minus_inf_masking_is_not():
             return torch.cat([out[:, :2], torch.full_like(out[:, 2:], -math.inf)], dim=1)
 
     check_model(Masked(), WINE)
+
+
+def test_a_model_on_the_meta_device_is_named_before_any_work():
+    """Weights on the 'meta' device have no values: evaluating or checking such a model says
+    so and how to give them values (torch's own error came from deep inside before)."""
+    from lab import evaluate
+    from lab.interface import check_model
+
+    with torch.device("meta"):
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    for run in (
+        lambda: evaluate(model, effort="quick", use_cache=False),
+        lambda: check_model(model),
+    ):
+        with pytest.raises(ValueError, match="'meta' device.*to_empty"):
+            run()

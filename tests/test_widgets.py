@@ -519,7 +519,7 @@ class FakeEvaluation:
     def cached(self):
         return None
 
-    def first_look(self, cancel=None):
+    def first_look(self, cancel=None, budget_s=1.0):
         first = fake_measurement(self.recipe, **self.kwargs)
         first.n_images, first.preliminary = 300, True
         first.accuracy, first.accuracy_low, first.accuracy_high = 0.94, 0.909, 0.962

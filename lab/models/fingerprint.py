@@ -14,6 +14,12 @@ def _hash_value(digest, name: str, value: object) -> None:
     """Feed ``name`` and a tensor's shape, dtype and bytes (or another value's repr) to ``digest``."""
     digest.update(name.encode())
     if isinstance(value, torch.Tensor):
+        if value.is_meta:
+            raise ValueError(
+                f"{name!r} is on the 'meta' device: the model's weights have no values yet. "
+                "Give them values first, e.g. model.to_empty(device='cpu') then "
+                "model.load_state_dict(torch.load(path))"
+            )
         t = value.detach().cpu().contiguous()
         digest.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
