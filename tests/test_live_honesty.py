@@ -472,3 +472,28 @@ def test_a_binary_first_look_scores_from_the_same_pass_as_its_predictions(store)
     independent = roc_auc_score(live.labels.numpy(), (out[:, 1] - out[:, 0]).numpy())
     assert first.every_metric()["roc_auc"][0] == pytest.approx(independent, abs=1e-12)
     assert evaluation.final().every_metric()["roc_auc"][0] == pytest.approx(independent, abs=1e-12)
+
+
+def test_the_device_panel_follows_the_first_look(store, monkeypatch):
+    """While a move's first look is on screen the device panel shows that configuration too —
+    here what it waits for (its memory follows with the final figures) — never the previous
+    configuration's figures; then the final's."""
+    from widgets import Dashboard
+
+    monkeypatch.setattr(measure, "QUICK_TRACE_FLOPS", 1_000)  # the mlp's memory: with the final
+    dash = Dashboard(model="mlp", store=store, progressive=True)
+    try:
+        assert dash.wait(120) and dash.device.wait(60)
+        reports: list[tuple[object, str]] = []
+        dash.device.report.observe(
+            lambda change: reports.append((dash.device.measurement, change["new"])), names="value"
+        )
+        dash.sparsity.value = 0.35
+        assert dash.wait(120) and dash.device.wait(60)
+        firsts = [text for m, text in reports if getattr(m, "preliminary", False)]
+        assert firsts and all("waiting for peak memory" in text for text in firsts)
+        assert all(m.label == dash.recipe.describe() for m, _ in reports)
+        assert not dash.device.measurement.preliminary
+        assert "RAM" in dash.device.report.value and "waiting" not in dash.device.report.value
+    finally:
+        dash.close()

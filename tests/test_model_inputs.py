@@ -209,3 +209,25 @@ def test_a_model_on_the_meta_device_is_named_before_any_work():
     ):
         with pytest.raises(ValueError, match="'meta' device.*to_empty"):
             run()
+
+
+def test_token_ids_read_as_features_point_to_pad_id():
+    """Integer ids given without ``pad_id`` are a feature table (standardized floats): a model
+    that looks up embeddings fails on them, and the error says how to keep ids as ids."""
+    from lab.datasets import as_data
+    from lab.interface import ModelInterfaceError, check_model
+
+    rng = np.random.default_rng(0)
+    ids, labels = rng.integers(1, 50, (120, 12)), np.arange(120) % 2
+
+    class Bag(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bag, self.head = torch.nn.EmbeddingBag(50, 8), torch.nn.Linear(8, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.bag(x))
+
+    with pytest.raises(ModelInterfaceError, match=r"pad_id="):
+        check_model(Bag(), as_data((ids, labels)))
+    check_model(Bag(), as_data((ids, labels), pad_id=0))  # ids kept as int64: it runs

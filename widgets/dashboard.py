@@ -683,6 +683,7 @@ class Dashboard(w.VBox):
                 + (f" · {self._dropped_note}" if self._dropped_note else "")
             )
             self.preliminary = current
+            self.device.measurement = current  # its figures so far, or what it waits for
             return
         with self.scale.hold_trait_notifications():
             self.scale.measuring = False

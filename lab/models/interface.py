@@ -85,9 +85,16 @@ def _run_check(model: nn.Module, dataset) -> None:
         with torch.no_grad(), eval_mode(model):
             out = model(x)
     except Exception as exc:
+        embeds = any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
+        hint = (
+            " The model looks up embeddings: if the data are token ids, keep them as integers "
+            "with as_data((ids, labels), pad_id=<your padding id>) (or lab.text.text_data)"
+            if embeds and dataset.kind != "tokens"
+            else ""
+        )
         raise ModelInterfaceError(
             f"the model failed on a 2×{shape} input batch; the lab expects "
-            f"{expected}. torch said: {type(exc).__name__}: {exc}"
+            f"{expected}. torch said: {type(exc).__name__}: {exc}.{hint}"
         ) from exc
     if not isinstance(out, torch.Tensor):
         raise ModelInterfaceError(
