@@ -231,3 +231,24 @@ def test_token_ids_read_as_features_point_to_pad_id():
     with pytest.raises(ModelInterfaceError, match=r"pad_id="):
         check_model(Bag(), as_data((ids, labels)))
     check_model(Bag(), as_data((ids, labels), pad_id=0))  # ids kept as int64: it runs
+
+
+def test_a_checkpoint_dict_and_a_word_tokenizer_are_named_with_what_to_do(tmp_path):
+    """A checkpoint that keeps its state_dict under another key is named with that key; a
+    tokenizer returning words (not ids) is named as returning a list of str; torch's
+    unpickling error reaches the user without terminal colour codes."""
+    from lab.datasets.errors import DataError
+    from lab.runtimes.loading import ModelFileError, load_model
+    from lab.text import text_data
+
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"model": torch.nn.Linear(2, 2).state_dict(), "epoch": 3}, path)
+    with pytest.raises(ModelFileError, match=r"checkpoint\['model'\]"):
+        load_model(path, architecture=torch.nn.Linear(2, 2))
+    with pytest.raises(DataError, match="got a list of str"):
+        text_data(["a b", "c"], [0, 1], str.split)
+    whole = tmp_path / "whole.pt"
+    torch.save(torch.nn.Linear(2, 2), whole)
+    with pytest.raises(ModelFileError) as refused:
+        load_model(whole, architecture=torch.nn.Linear(2, 2))
+    assert "\x1b[" not in str(refused.value) and "state_dict" in str(refused.value)

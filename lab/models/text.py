@@ -104,6 +104,14 @@ def sentiment_data(n: int = 2000, *, length: int = 32, seed: int = 0, **options)
     )
 
 
+def _described(value: object) -> str:
+    """A value's type, and for a list or tuple the types of its items (``list of str``)."""
+    if isinstance(value, (list, tuple)) and value:
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"a {type(value).__name__} of {' and '.join(kinds)}, e.g. {value[0]!r}"
+    return type(value).__name__
+
+
 def _ids_of(encoded: object, i: int) -> list[int]:
     if isinstance(encoded, Mapping):
         encoded = encoded.get("input_ids")
@@ -114,7 +122,7 @@ def _ids_of(encoded: object, i: int) -> list[int]:
     except Exception as exc:  # noqa: BLE001 - anything that is not a list of ids
         raise DataError(
             f"tokenizer(texts[{i}]) must return a list of integer ids (or a dict with "
-            f"'input_ids'); got {type(encoded).__name__}"
+            f"'input_ids'); got {_described(encoded)}"
         ) from exc
     return ids
 

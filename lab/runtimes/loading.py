@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -129,6 +130,11 @@ def _architecture(architecture: object, state: Mapping[str, torch.Tensor]) -> nn
     )
 
 
+def _plain_text(message: str) -> str:
+    """``message`` without terminal colour codes (torch's unpickling errors carry them)."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", message)
+
+
 def _from_state_dict(path: Path, architecture: object) -> nn.Module:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -136,7 +142,7 @@ def _from_state_dict(path: Path, architecture: object) -> nn.Module:
         raise ModelFileError(
             f"{str(path)!r} is a torch.save file that is not a plain state_dict (a whole "
             "pickled module needs unpickling, which runs arbitrary code): save "
-            f"model.state_dict() instead. torch said: {str(exc).splitlines()[0]}"
+            f"model.state_dict() instead. torch said: {_plain_text(str(exc)).splitlines()[0]}"
         ) from exc
     if (
         isinstance(state, Mapping)
@@ -147,7 +153,18 @@ def _from_state_dict(path: Path, architecture: object) -> nn.Module:
     if not isinstance(state, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):
-        raise ModelFileError(f"{str(path)!r} does not hold a state_dict (name → tensor)")
+        held = (
+            [k for k, v in state.items() if isinstance(v, Mapping)]
+            if isinstance(state, Mapping)
+            else []
+        )
+        hint = (
+            f"; its entries {', '.join(map(repr, held))} are dicts: if one is the "
+            f"state_dict, save that one (torch.save(checkpoint[{held[0]!r}], path))"
+            if held
+            else ""
+        )
+        raise ModelFileError(f"{str(path)!r} does not hold a state_dict (name → tensor){hint}")
     model = _architecture(architecture, state)
     try:
         model.load_state_dict(state, strict=True)
