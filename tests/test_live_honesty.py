@@ -474,13 +474,14 @@ def test_a_binary_first_look_scores_from_the_same_pass_as_its_predictions(store)
     assert evaluation.final().every_metric()["roc_auc"][0] == pytest.approx(independent, abs=1e-12)
 
 
-def test_the_device_panel_follows_the_first_look(store, monkeypatch):
+def test_the_device_panel_follows_the_first_look(tmp_path, monkeypatch):
     """While a move's first look is on screen the device panel shows that configuration too —
     here what it waits for (its memory follows with the final figures) — never the previous
     configuration's figures; then the final's."""
     from widgets import Dashboard
 
     monkeypatch.setattr(measure, "QUICK_TRACE_FLOPS", 1_000)  # the mlp's memory: with the final
+    store = ResultStore(tmp_path / "results.sqlite")  # nothing cached: every move measured
     dash = Dashboard(model="mlp", store=store, progressive=True)
     try:
         assert dash.wait(120) and dash.device.wait(60)

@@ -262,7 +262,10 @@ class DevicePanel(w.VBox):
             what
             for what, missing in (
                 ("the file's size", getattr(m, "artifact_bytes", 0) is None),
-                ("peak memory", getattr(m, "preliminary", False) and m.memory_method is None),
+                (
+                    "peak memory",
+                    getattr(m, "preliminary", False) and getattr(m, "memory_method", 0) is None,
+                ),
             )
             if missing
         ]
