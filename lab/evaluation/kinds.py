@@ -302,10 +302,7 @@ class TorchRunnable(Runnable):
         self._file_key_memo: str | None = None
 
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
-        outputs = self.compressed.runtime(samples)
-        if self.task == "regression":
-            return outputs.reshape(len(outputs), -1)[:, 0].double()
-        return outputs.argmax(1)
+        return self.predict_with_scores(samples, scores=False)[0]
 
     def scores(self, samples: torch.Tensor) -> np.ndarray:
         return quality.from_outputs(self.task, self.compressed.runtime(samples))[1]

@@ -14,13 +14,11 @@ Example:
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import torch
 from torch import nn
 
 from lab.datasets import as_data
+from lab.memo import Memo
 from lab.models.fingerprint import fingerprint, structure_key
 from lab.models.training import eval_mode
 
@@ -37,9 +35,9 @@ def _device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-# Models that passed, weakly by object: the data's fingerprint and the state they passed in.
-_PASSED: weakref.WeakKeyDictionary[nn.Module, set[tuple]] = weakref.WeakKeyDictionary()
-_PASSED_LOCK = threading.Lock()
+# Checks passed, by what their outcome depends on (the data, the model's structure and
+# content): a model object of the same content and data passes without running again.
+_PASSED: Memo[None] = Memo(entries=256)
 
 
 def _state(model: nn.Module) -> tuple:
@@ -63,13 +61,8 @@ def check_model(model: nn.Module, data: object = None) -> None:
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     _check_batch_free(model)
     dataset = as_data(data)
-    passed = (dataset.fingerprint, dataset.input_shape, _state(model))
-    with _PASSED_LOCK:
-        if passed in _PASSED.get(model, ()):
-            return
-    _run_check(model, dataset)
-    with _PASSED_LOCK:
-        _PASSED.setdefault(model, set()).add(passed)
+    key = (dataset.fingerprint, dataset.input_shape, _state(model))
+    _PASSED.get(key, lambda: _run_check(model, dataset))  # a failed check is not remembered
 
 
 def _run_check(model: nn.Module, dataset) -> None:

@@ -64,7 +64,7 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
         return model, []
     done: list[str] = []
     fast = model
-    how: tuple = (structure_key(model), tuple(example.shape[1:]), example.dtype)
+    traced: tuple = ()  # the torch.fx fold's code, when it folded: part of what is checked
     if has_bn:
         fused, folded = None, False
         if _foldable_in_sequentials(model) < _count(model, _BATCH_NORMS):  # try torch.fx
@@ -73,12 +73,12 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
 
                 fused = fuse(_structural_copy(model), inplace=True)  # traced, fused
                 folded = _count(fused, _BATCH_NORMS) < _count(model, _BATCH_NORMS)
-                how += ("torch.fx", fused.code)
             except Exception:  # not traceable by torch.fx (data-dependent control flow, ...)
                 fused = None
-        if fused is None or not folded:
+        if fused is not None and folded:
+            traced = ("torch.fx", fused.code)
+        else:
             fused, folded = _fold_in_sequentials(model)
-            how = how[:3]
         if folded:
             fast, done = fused, ["BN folded"]
     if has_conv:
@@ -90,9 +90,10 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
             )
         except Exception:
             pass
-    if fast is model or not _CHECKED.get(
-        how + tuple(done), lambda: _same_function(model, fast, example)
-    ):
+    if fast is model:
+        return model, []
+    how = (structure_key(model), tuple(example.shape[1:]), example.dtype, *traced, *done)
+    if not _CHECKED.get(how, lambda: _same_function(model, fast, example)):
         return model, []
     return fast.eval(), done
 
