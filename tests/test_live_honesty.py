@@ -366,6 +366,42 @@ def test_a_slow_models_first_look_rests_on_what_fits_its_budget(mlp, store):
     assert final.n_images == 2000 and not final.preliminary
 
 
+_TEN_CLASSES = as_data(
+    (
+        np.random.default_rng(0).normal(size=(400, 4)).astype(np.float32),
+        np.arange(400) % 10,
+    ),
+    name="ten classes",
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(10, 60), extra=st.integers(1, 80))
+def test_a_first_look_round_never_plans_more_items_than_fit(n, extra):
+    """A stratified subset grows a whole round of classes at a time (10 classes: asking for
+    14 items may give 10, and 16 give 20): the next round is the largest subset whose items
+    fit the number planned, checked against the subsets themselves; None when none adds one."""
+    from lab.evaluation.measure import _largest_round
+
+    data = _TEN_CLASSES
+
+    def members(m: int) -> set[int]:
+        positions = data.subset_positions("live", m)  # None: the whole split
+        return set(range(len(data.split("live"))) if positions is None else positions[0].tolist())
+
+    def size(m: int) -> int:
+        return len(members(m))
+
+    items = size(n) + extra
+    found = _largest_round(data, n, n + extra, items)
+    fitting = [m for m in range(n + 1, n + extra + 1) if size(n) < size(m) <= items]
+    if not fitting:
+        assert found is None
+    else:
+        assert found == max(fitting)
+        assert members(n) <= members(found)  # nested: a round predicts only its new items
+
+
 def test_a_big_models_first_look_leaves_its_file_bytes_to_the_final(store):
     """Encoding a file of millions of parameters takes seconds: a first look shows the
     accuracy first and says the bytes follow; the final has the file's real size; once that

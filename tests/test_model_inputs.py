@@ -252,3 +252,57 @@ def test_a_checkpoint_dict_and_a_word_tokenizer_are_named_with_what_to_do(tmp_pa
     with pytest.raises(ModelFileError) as refused:
         load_model(whole, architecture=torch.nn.Linear(2, 2))
     assert "\x1b[" not in str(refused.value) and "state_dict" in str(refused.value)
+
+
+# ---------------------------------------------------------------- training options
+
+
+def test_fit_takes_train_config_fields_as_options_and_names_the_allowed_ones():
+    """``fit(model, epochs=2, …)`` changes those fields of the defaults (as
+    ``dataclasses.replace``); an unknown option is named with every allowed one."""
+    from lab.models import training
+
+    torch.manual_seed(0)
+    model = Linear()
+    report = training.fit(model, data=WINE, progress=False, max_batches=3, seed=4)
+    assert report.steps == 3
+    with pytest.raises(TypeError, match=r"unknown option\(s\) epoch.*epochs, lr"):
+        training.fit(Linear(), data=WINE, progress=False, epoch=3)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        training.fit(Linear(), {"epochs": 3}, data=WINE, progress=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    field=st.sampled_from(
+        [
+            "epochs",
+            "lr",
+            "weight_decay",
+            "batch_size",
+            "label_smoothing",
+            "augment",
+            "shift",
+            "seed",
+            "max_seconds",
+            "max_batches",
+        ]
+    ),
+    value=st.one_of(
+        st.text(max_size=3),
+        st.just(math.nan),
+        st.just(-math.inf),
+        st.just(-1),
+        st.booleans(),
+        st.lists(st.integers(), max_size=2),
+    ),
+)
+def test_a_train_config_refuses_values_its_field_cannot_take(field, value):
+    """Each field refuses what it cannot mean with an error naming it — never a TypeError
+    from a comparison, or a training run that starts and fails later."""
+    from lab.models.training import TrainConfig
+
+    if field == "augment" and isinstance(value, bool):
+        return  # the one field a bool is right for; elsewhere a bool is not a number
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})

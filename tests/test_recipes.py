@@ -249,3 +249,61 @@ def test_fp32_fast_path_is_checked_once_per_structure_and_holds_for_other_weight
     other = zoo.build("mobile").eval()  # another structure: probed again
     apply(other, Recipe())
     assert len(probes) == 2
+
+
+class _Residual(nn.Module):
+    """Conv → BN pairs outside any ``nn.Sequential`` (folded in a torch.fx trace), a skip
+    connection, and one conv run at two places (``shared``: folding it at one place would
+    change the other)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.shared, self.bn3 = nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.bn1(self.conv1(x)).relu()
+        x = x + self.bn2(self.conv2(x))
+        x = self.bn3(self.shared(x)) + self.shared(x)
+        return self.head(x.mean((2, 3)))
+
+
+def _with_statistics(model: nn.Module) -> nn.Module:
+    generator = torch.Generator().manual_seed(11)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5, generator=generator)
+            m.running_var.uniform_(0.5, 2.0, generator=generator)
+            m.weight.data.normal_(1, 0.2, generator=generator)
+            m.bias.data.normal_(0, 0.2, generator=generator)
+    return model.eval()
+
+
+def test_the_traced_fold_equals_torchs_fuse_and_leaves_a_shared_layer_alone():
+    """Against torch.fx.experimental.optimization.fuse: the same outputs; the conv that runs
+    at two places keeps its BatchNorm (torch's fuse would fold it for both places); the
+    stored model's tensors unchanged; a layer's mask is shared with the runtime, not copied."""
+    from torch.fx.experimental.optimization import fuse
+
+    from lab.techniques import runtime
+
+    torch.manual_seed(0)
+    model = _with_statistics(_Residual())
+    model.conv2.weight_mask = model.conv2.weight != 0  # as pruning leaves it
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    fast, done = runtime.fast_fp32(model, x[:1])
+    assert done == ["BN folded", "channels_last"]
+    bns = [n for n, m in fast.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns == ["model.bn3"]  # bn1 and bn2 folded; shared's BN kept
+    with torch.no_grad():
+        expected, got = model(x), fast(x)
+        torch_fused = fuse(model)(x)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(torch_fused, expected, atol=1e-3)  # torch folds `shared` twice
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert not any(isinstance(m, nn.BatchNorm2d) and m is model.bn1 for m in fast.modules())
+    assert fast.model.conv2.weight_mask is model.conv2.weight_mask
+    assert fast.model.conv2 is not model.conv2 and model.conv2.weight.is_contiguous()

@@ -837,10 +837,29 @@ def _first_look_pass(
         grow = int(ROUND_MARGIN * left / max(per_item, 1e-9))
         if grow < max(1, n // 4):  # not worth another round
             break
-        n = min(PREVIEW_IMAGES, n + grow)
+        bigger = _largest_round(dataset, n, min(PREVIEW_IMAGES, n + grow), len(done) + grow)
+        if bigger is None:  # stratified, the next items come a whole round of classes at a time
+            break
+        n = bigger
     part = dataset.subset("live", n)
     scores = None if scored is None else np.array([scored[p] for p in wanted], dtype=np.float64)
     return part, torch.stack([done[p] for p in wanted]), scores
+
+
+def _largest_round(dataset: Data, n: int, most: int, items: int) -> int | None:
+    """The largest subset size in ``(n, most]`` whose stratified live subset has at most
+    ``items`` items (a stratified subset grows in steps: with 10 classes, asking for 14 items
+    may give 10 and 16 give 20); None when none adds an item within that bound."""
+
+    def size(m: int) -> int:
+        positions = dataset.subset_positions("live", m)
+        return len(dataset.split("live")) if positions is None else len(positions[0])
+
+    low, high, base = n, most, size(n)  # size(low) ≤ items holds; search the largest such
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if size(mid) <= items else (low, mid - 1)
+    return low if low > n and size(low) > base else None
 
 
 # Each model's prepared baseline (identity recipe), weakly keyed by the model object: the

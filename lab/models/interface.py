@@ -85,9 +85,11 @@ def _run_check(model: nn.Module, dataset) -> None:
             if embeds and dataset.kind != "tokens"
             else ""
         )
+        said = str(exc).rstrip()
+        said = said if said.endswith(".") else f"{said}."
         raise ModelInterfaceError(
             f"the model failed on a 2×{shape} input batch; the lab expects "
-            f"{expected}. torch said: {type(exc).__name__}: {exc}.{hint}"
+            f"{expected}. torch said: {type(exc).__name__}: {said}{hint}"
         ) from exc
     if not isinstance(out, torch.Tensor):
         raise ModelInterfaceError(

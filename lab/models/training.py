@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 
 from lab.datasets import as_data
 from lab.datasets.lazy import LazyImages
+from lab.meters.checks import Interval, flag, real, seed, whole
 
 __all__ = [
     "MIN_STEPS",
@@ -58,10 +60,23 @@ class TrainConfig:
     split: str = "train"
 
     def __post_init__(self) -> None:
-        if self.epochs <= 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        positive = Interval(0.0, math.inf, low_open=True, high_open=True)
+        real("epochs", self.epochs, positive)
+        real("lr", self.lr, positive)
+        real("weight_decay", self.weight_decay, Interval(0.0, math.inf, high_open=True))
+        whole("batch_size", self.batch_size, 1)
+        real("label_smoothing", self.label_smoothing, Interval(0.0, 1.0, high_open=True))
+        flag("augment", self.augment)
+        whole("shift", self.shift, 0)
+        seed(self.seed)
+        if self.max_seconds is not None:
+            real("max_seconds", self.max_seconds, positive, hint="or None: no time limit")
+        if self.max_batches is not None:
+            whole("max_batches", self.max_batches, 1)
+        if not isinstance(self.split, str):
+            raise ValueError(f"split must be a split's name such as 'train'; got {self.split!r}")
+        if not isinstance(self.sizes, (tuple, list)):
+            raise ValueError(f"sizes must be a tuple of input sizes in px; got {self.sizes!r}")
         for size in self.sizes:
             if isinstance(size, bool) or not isinstance(size, int) or size < 2:
                 raise ValueError(f"training sizes must be integers ≥ 2 px, got {size!r}")
@@ -220,6 +235,7 @@ def fit(
     device: torch.device | str | None = None,
     progress: bool = True,
     data: object = None,
+    **changes: object,
 ) -> TrainReport:
     """Train ``model`` in place with SGD + one-cycle LR and return a :class:`TrainReport`.
 
@@ -236,6 +252,8 @@ def fit(
         progress: show a tqdm progress bar.
         data: what to train on (see :func:`lab.datasets.as_data`; default Fashion-MNIST),
             its ``config.split`` split.
+        **changes: :class:`TrainConfig` fields changed from ``config`` (or the defaults),
+            e.g. ``fit(model, epochs=3, data=data)``.
 
     Training is deterministic for a given ``config.seed`` (on the CPU) and leaves the
     caller's random streams (Python, NumPy, torch) as they were. ``model`` ends in eval
@@ -245,8 +263,18 @@ def fit(
     ``max_seconds``).
     """
 
+    allowed = [f.name for f in dataclasses.fields(TrainConfig)]
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"fit() got unknown option(s) {', '.join(unknown)}; it takes config=, loss_fn=, "
+            f"after_step=, device=, progress=, data= and the TrainConfig fields "
+            f"{', '.join(allowed)}"
+        )
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig or None; got {type(config).__name__}")
     dataset = as_data(data)
-    config = config or default_config(dataset)
+    config = dataclasses.replace(config or default_config(dataset), **changes)
     device = torch.device(device) if device is not None else default_device()
     with seeded(config.seed, device):
         report = _train(model, config, loss_fn, after_step, device, progress, dataset)

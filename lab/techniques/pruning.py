@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -122,9 +123,10 @@ def apply_masks(model: nn.Module) -> None:
 # ---------------------------------------------------------------- criterion and algorithm
 
 
-def magnitude(weight: torch.Tensor) -> torch.Tensor:
-    """Importance of each weight: its absolute value (Han et al. 2015)."""
-    return weight.detach().abs()
+def magnitude(weight: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Importance of each weight: its absolute value (Han et al. 2015), written into ``out``
+    (a tensor of ``weight``'s shape) when given."""
+    return torch.abs(weight.detach(), out=out)
 
 
 def cubic_sparsity(progress: float, final: float, initial: float = 0.0) -> float:
@@ -171,20 +173,20 @@ def _lowest(values: torch.Tensor, count: int) -> torch.Tensor:
 
 def _keep_masks(layers: dict[str, nn.Module], config: PruneConfig) -> dict[str, torch.Tensor]:
     """Bool masks (``True`` = kept) removing exactly ``round(fraction * n)`` weights per pool."""
-    scores = {}
-    for name, module in layers.items():
-        score = magnitude(module.weight)
-        old = getattr(module, "weight_mask", None)
-        if isinstance(old, torch.Tensor):  # already pruned: ranked first, never revived
-            score = score.masked_fill(~old.to(score.device), -1.0)
-        scores[name] = score
     keep = {}
     for names, fraction in _allocation(layers, config):
-        flat = torch.cat([scores[name].flatten() for name in names])
+        weights = [layers[name].weight for name in names]
+        sizes = [w.numel() for w in weights]
+        dtype = functools.reduce(torch.promote_types, (w.dtype for w in weights))
+        flat = torch.empty(sum(sizes), dtype=dtype, device=weights[0].device)
+        for name, weight, score in zip(names, weights, flat.split(sizes), strict=True):
+            magnitude(weight, out=score.view_as(weight))  # the pool's scores, written in place
+            old = getattr(layers[name], "weight_mask", None)
+            if isinstance(old, torch.Tensor):  # already pruned: ranked first, never revived
+                score.masked_fill_(~old.to(score.device).flatten(), -1.0)
         kept = ~_lowest(flat, round(fraction * flat.numel()))
-        sizes = [scores[name].numel() for name in names]
-        for name, part in zip(names, kept.split(sizes), strict=True):
-            keep[name] = part.view_as(scores[name])
+        for name, weight, part in zip(names, weights, kept.split(sizes), strict=True):
+            keep[name] = part.view_as(weight)
     return keep
 
 

@@ -8,13 +8,14 @@ model that cannot be traced, or whose copy disagrees, runs as it is).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from lab.memo import Memo
 from lab.models.fingerprint import structure_key
+from lab.techniques.codes import WeightCodes
 
 __all__ = ["ChannelsLast", "fast_fp32"]
 
@@ -41,9 +42,10 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
     """An inference copy of ``model`` (eval mode) computing the same function faster, and what changed.
 
     * every BatchNorm that directly follows a Conv/Linear is folded into its weights and
-      bias (``torch.nn.utils.fusion``): inside ``nn.Sequential`` containers directly (no
-      tracing, ~1 ms), elsewhere with ``torch.fx.experimental.optimization.fuse`` (needs a
-      model ``torch.fx`` can trace);
+      bias (``torch.nn.utils.fusion.fuse_*_bn_weights``): inside ``nn.Sequential``
+      containers directly (no tracing), elsewhere in a ``torch.fx`` trace (needs a model
+      ``torch.fx`` can trace; the pattern of ``torch.fx.experimental.optimization.fuse``,
+      without its copy of every layer);
     * a model with 2-D convolutions runs in ``channels_last`` memory format (oneDNN's
       faster layout on CPU; ~1.5–2× on the zoo's conv nets on this machine).
 
@@ -69,9 +71,7 @@ def fast_fp32(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, list[
         fused, folded = None, False
         if _foldable_in_sequentials(model) < _count(model, _BATCH_NORMS):  # try torch.fx
             try:
-                from torch.fx.experimental.optimization import fuse
-
-                fused = fuse(_structural_copy(model), inplace=True)  # traced, fused
+                fused = _fold_traced(_structural_copy(model))
                 folded = _count(fused, _BATCH_NORMS) < _count(model, _BATCH_NORMS)
             except Exception:  # not traceable by torch.fx (data-dependent control flow, ...)
                 fused = None
@@ -107,11 +107,16 @@ _CHECKED: Memo[bool] = Memo(entries=64)
 
 def _structural_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model``'s modules whose parameters and buffers are new tensor objects over
-    the same storage: no weight is copied (a folded layer gets new weights anyway), and
-    converting the copy (``channels_last`` replaces a tensor's data) leaves ``model`` as it
-    was. The copy must not be modified in place."""
-    tensors = (*model.parameters(), *model.buffers())
-    clone = copy.deepcopy(model, memo={id(t): t for t in tensors})
+    the same storage (a layer's mask and codes are shared as they are): no weight is copied
+    (a folded layer gets new weights anyway), and converting the copy (``channels_last``
+    replaces a tensor's data) leaves ``model`` as it was. The copy must not be modified in
+    place."""
+    shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    for module in model.modules():  # a pruned layer's mask, a quantized layer's codes
+        for value in module.__dict__.values():
+            if isinstance(value, (torch.Tensor, WeightCodes)):
+                shared[id(value)] = value
+    clone = copy.deepcopy(model, memo=shared)
     for module in clone.modules():
         for name, p in module._parameters.items():
             if p is not None:
@@ -138,11 +143,71 @@ def _hooked(module: nn.Module) -> bool:
     return bool(module._forward_hooks or module._forward_pre_hooks)
 
 
-def _sequential_pairs(model: nn.Module) -> Iterator[tuple[nn.Sequential, str, str, Callable]]:
-    """Each (container, layer name, BN name, fusing function) of a Conv/Linear followed by
-    a foldable BatchNorm inside an ``nn.Sequential`` whose ``forward`` is Sequential's own."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+def _foldable_pair(layer: object, bn: object) -> bool:
+    """Whether ``bn`` (run right after ``layer``) can be folded into ``layer``'s weights."""
+    return (
+        any(type(layer) is first and type(bn) is second for first, second in _FOLDABLE)
+        and bn.track_running_stats
+        and bn.running_mean is not None
+        and bn.running_var is not None
+        and not _hooked(layer)
+        and not _hooked(bn)
+    )
 
+
+def _folded(layer: nn.Module, bn: nn.Module) -> nn.Module:
+    """A new ``layer`` with ``bn`` folded into its weight and bias; its other attributes (a
+    mask, codes) shared, none copied (``torch.nn.utils.fusion.fuse_conv_bn_eval`` deep-copies
+    the whole layer first). A 4-D weight comes out channels_last."""
+    from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
+
+    args = (bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+    if isinstance(layer, nn.Linear):
+        weight, bias = fuse_linear_bn_weights(layer.weight, layer.bias, *args)
+    else:
+        weight, bias = fuse_conv_bn_weights(layer.weight, layer.bias, *args)
+    if weight.dim() == 4:
+        weight = nn.Parameter(
+            weight.detach().contiguous(memory_format=torch.channels_last), weight.requires_grad
+        )
+    fused = copy.copy(layer)  # a new module object over the same attribute values
+    fused.__dict__["_parameters"] = {**layer._parameters, "weight": weight, "bias": bias}
+    fused.__dict__["_buffers"] = dict(layer._buffers)
+    fused.__dict__["_modules"] = dict(layer._modules)
+    return fused
+
+
+def _fold_traced(model: nn.Module) -> nn.Module:
+    """``model`` (a structural copy; its folded layers are replaced) traced by ``torch.fx``,
+    each Conv/Linear → BatchNorm pair folded whose layer output feeds only the BatchNorm and
+    whose layer runs at that one place of the graph."""
+    from torch import fx
+
+    traced = fx.symbolic_trace(model)
+    modules = dict(traced.named_modules())
+    graph = traced.graph
+    calls: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            calls[node.target] = calls.get(node.target, 0) + 1
+    for node in list(graph.nodes):
+        first = node.args[0] if node.op == "call_module" and node.args else None
+        if not isinstance(first, fx.Node) or first.op != "call_module":
+            continue
+        layer, bn = modules[first.target], modules[node.target]
+        if len(first.users) > 1 or calls[first.target] > 1 or not _foldable_pair(layer, bn):
+            continue
+        parent, _, name = first.target.rpartition(".")
+        setattr(modules[parent], name, _folded(layer, bn))
+        node.replace_all_uses_with(first)
+        graph.erase_node(node)
+    graph.lint()
+    return fx.GraphModule(traced, graph)
+
+
+def _sequential_pairs(model: nn.Module) -> Iterator[tuple[nn.Sequential, str, str]]:
+    """Each (container, layer name, BN name) of a Conv/Linear followed by a foldable
+    BatchNorm inside an ``nn.Sequential`` whose ``forward`` is Sequential's own."""
     for container in list(model.modules()):
         if (
             not isinstance(container, nn.Sequential)
@@ -151,18 +216,8 @@ def _sequential_pairs(model: nn.Module) -> Iterator[tuple[nn.Sequential, str, st
             continue
         names = list(container._modules)
         for first, second in zip(names[:-1], names[1:], strict=True):
-            layer, bn = container._modules[first], container._modules[second]
-            pair = next((p for p in _FOLDABLE if type(layer) is p[0] and type(bn) is p[1]), None)
-            if (
-                pair is None
-                or not bn.track_running_stats
-                or bn.running_mean is None
-                or _hooked(layer)
-                or _hooked(bn)
-            ):
-                continue
-            fuse = fuse_linear_bn_eval if pair[0] is nn.Linear else fuse_conv_bn_eval
-            yield container, first, second, fuse
+            if _foldable_pair(container._modules[first], container._modules[second]):
+                yield container, first, second
 
 
 def _foldable_in_sequentials(model: nn.Module) -> int:
@@ -174,8 +229,9 @@ def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
     in an ``nn.Sequential`` (whose ``forward`` is Sequential's own) folded; and whether any was."""
     model = _structural_copy(model)
     folded = False
-    for container, first, second, fuse in list(_sequential_pairs(model)):
-        container._modules[first] = fuse(container._modules[first], container._modules[second])
+    for container, first, second in list(_sequential_pairs(model)):
+        layer, bn = container._modules[first], container._modules[second]
+        container._modules[first] = _folded(layer, bn)
         container._modules[second] = nn.Identity()
         folded = True
     return model, folded
