@@ -30,6 +30,7 @@ from lab.meters.process import import_kept
 from lab.models.interface import ModelInterfaceError, check_model
 from lab.models.thin import check_fitted
 from lab.runtimes.loading import load_model
+from lab.techniques.configs import Recipe
 
 WINE = as_data(load_wine(), name="wine")
 
@@ -306,3 +307,99 @@ def test_a_train_config_refuses_values_its_field_cannot_take(field, value):
         return  # the one field a bool is right for; elsewhere a bool is not a number
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
+
+
+# ---------------------------------------------------------------- features in the user's units
+
+
+def test_a_model_fitted_on_unstandardized_features_is_refused_not_scored_wrong():
+    """scikit-learn's LogisticRegression fitted on iris as it comes scored 33 % (chance) on
+    the standardized features as_data gives by default; the lab now names the mismatch, and
+    with standardize=False the accuracy is scikit-learn's own on the same rows."""
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.linear_model import Ridge
+
+    from lab.evaluation.measure import evaluate
+
+    iris = load_iris()
+    raw_fit = LogisticRegression(max_iter=1000).fit(iris.data, iris.target)
+    with pytest.raises(ModelInterfaceError, match=r"standardize=False.*|unstandardized"):
+        evaluate(raw_fit, data=as_data((iris.data, iris.target)), effort="quick", use_cache=False)
+    own = as_data((iris.data, iris.target), standardize=False)
+    m = evaluate(raw_fit, data=own, effort="quick", use_cache=False)
+    live = own.split("live")
+    assert m.accuracy == pytest.approx(raw_fit.score(live.images.numpy(), live.labels.numpy()))
+    # the lab's notes on its own Fashion-MNIST LogisticRegression are not about this one
+    assert not any("784" in note or "paper" in note for note in m.notes), m.notes
+    diabetes = load_diabetes()
+    x = diabetes.data * 100 + 5  # features in units of the user's own
+    ridge = Ridge().fit(x, diabetes.target)
+    with pytest.raises(ModelInterfaceError, match="mean absolute error"):
+        evaluate(
+            ridge,
+            data=as_data((x, diabetes.target), task="regression"),
+            effort="quick",
+            use_cache=False,
+        )
+
+
+def test_a_model_fitted_on_the_labs_features_or_untrained_passes_the_scale_check():
+    """Negative controls: an estimator fitted on the lab's standardized training split, and
+    a random-weight torch model (chance either way), are measured as before."""
+    from lab.evaluation.kinds import model_kind
+    from lab.evaluation.measure import evaluate, scale_problem
+
+    train = WINE.split("train")
+    fitted = LogisticRegression(max_iter=1000).fit(train.images.numpy(), train.labels.numpy())
+    assert evaluate(fitted, data=WINE, effort="quick", use_cache=False).accuracy > 0.8
+    torch.manual_seed(0)
+    untrained = Linear().eval()
+    runnable = model_kind(untrained).prepare(Recipe(), WINE)
+    assert scale_problem(runnable, WINE) == ""
+
+
+def test_an_image_model_fitted_on_raw_pixels_is_refused_on_standardized_images():
+    """A model whose classes are brightness bands of raw 0–255 pixels (as one trained on
+    uint8 images would see them) is refused on the per-channel standardized images."""
+    from lab.evaluation.measure import evaluate
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 4
+    images = (labels[:, None, None, None] * 60 + rng.integers(0, 40, (120, 3, 8, 8))).astype(
+        np.uint8
+    )
+
+    class Bands(nn.Module):
+        def forward(self, x):
+            level = x.mean((1, 2, 3), keepdim=False)[:, None]  # 0–255 on raw pixels
+            centres = torch.tensor([20.0, 80.0, 140.0, 200.0])
+            return -(level - centres).abs()
+
+    data = as_data((images, labels))
+    with pytest.raises(ModelInterfaceError, match="unstandardized"):
+        evaluate(Bands(), data=data, effort="quick", use_cache=False)
+    kept = as_data((images, labels), standardize=False)
+    assert evaluate(Bands(), data=kept, effort="quick", use_cache=False).accuracy == 1.0
+
+
+def test_channel_pruning_a_channel_shuffle_names_the_way_out_and_leaves_the_model():
+    """ShuffleNet's channel shuffle (a reshape of the channel axis) defeats Torch-Pruning's
+    dependency graph (a bare ZeroDivisionError before): the error names the cause and
+    structure='unstructured'; the user's model is unchanged."""
+    import torchvision
+
+    from lab.techniques.configs import PruneConfig
+    from lab.techniques.pruning import prune
+
+    model = torchvision.models.shufflenet_v2_x0_5(num_classes=5).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"channel shuffle.*structure='unstructured'"):
+        prune(model, PruneConfig(0.5, structure="channel"), example_input=torch.zeros(1, 3, 32, 32))
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_a_model_class_instead_of_an_instance_is_named_as_such():
+    from lab.evaluation.measure import evaluate
+
+    with pytest.raises(TypeError, match=r"the class Linear itself: pass an instance"):
+        evaluate(nn.Linear, data=WINE, effort="quick", use_cache=False)

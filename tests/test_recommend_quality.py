@@ -74,6 +74,13 @@ def test_the_trivial_baseline_and_models_that_do_not_beat_it_are_never_recommend
     assert rec.quality_metric == "balanced_accuracy"  # the rows' own metric: imbalanced data
     assert rec.chosen["name"] == "forest" and rec.trivial["name"] == "DummyClassifier"
     assert "lazy does not beat the trivial baseline DummyClassifier significantly" in rec.reason
+    # worse than the trivial baseline, significantly: said so (it read "does not beat …
+    # significantly (… significant …)")
+    broken = _row("broken", 900, y, _flip(majority, range(0, 30), k=2), task="binary")
+    worse = recommend([dummy, broken, good], metric="accuracy")
+    assert "broken is significantly worse than the trivial baseline DummyClassifier" in (
+        worse.reason
+    ), worse.reason
     assert "The trivial baseline DummyClassifier scores 50.00% balanced accuracy" in rec.reason
     # on accuracy the majority guess scores 95 %; nothing beats it by enough to be tested here
     only = recommend([dummy, lazy], metric="accuracy")

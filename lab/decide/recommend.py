@@ -464,10 +464,14 @@ def recommend(
             beats.add(index)
         else:
             how = versus.verdict if versus is not None else "no per-item results to test"
-            excluded.append(
-                f"{display_name(row)} does not beat the trivial baseline "
-                f"{display_name(baseline[1])} significantly ({how})"
-            )
+            trivial = f"the trivial baseline {display_name(baseline[1])}"
+            if versus is not None and versus.significant and versus.better is False:
+                said = (
+                    f"is significantly worse than {trivial}"  # not "does not beat … significantly"
+                )
+            else:
+                said = f"does not beat {trivial} significantly"
+            excluded.append(f"{display_name(row)} {said} ({how})")
 
     def key(item):
         index, row, value = item

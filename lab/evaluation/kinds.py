@@ -49,6 +49,7 @@ from lab.meters import flops, memory
 from lab.meters.timing import THROUGHPUT_BATCH
 from lab.models import thin, tiny_models
 from lab.models.fingerprint import _hash_value, fingerprint, structure_key
+from lab.runtimes import programs
 from lab.techniques.apply import Compressed, apply
 from lab.techniques.codes import codes_of
 from lab.techniques.configs import Recipe
@@ -300,6 +301,19 @@ class TorchRunnable(Runnable):
         self.notes = list(compressed.notes)
         self.resolution = compressed.resolution
         self._file_key_memo: str | None = None
+        self.program = programs.program_kind(compressed.model)  # run as it is: TorchScript, ONNX
+        if self.program is not None:
+            self.executes_as = getattr(compressed.model, "executes_as", "TorchScript fp32")
+            counted = (
+                "counted from the graph (Conv, Gemm, MatMul)"
+                if self.program == "ONNX"
+                else "counted by torch as it runs"
+            )
+            article = "an" if self.program == "ONNX" else "a"
+            self.notes.append(
+                f"{article} {self.program} program, measured as it is: its bytes are its own "
+                f"file's, its FLOPs {counted}"
+            )
 
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
         return self.predict_with_scores(samples, scores=False)[0]
@@ -328,6 +342,8 @@ class TorchRunnable(Runnable):
 
         def write() -> int:
             check(cancel)
+            if self.program is not None:  # the lab's format stores modules a program hides
+                return programs.program_bytes(model)
             with tempfile.TemporaryDirectory() as tmp:
                 return artifact.save(model, Path(tmp) / "model.lab")
 
@@ -341,15 +357,22 @@ class TorchRunnable(Runnable):
 
     def baseline_bytes(self) -> int:
         original = self.compressed.original or self.compressed.model
+        if self.program is not None:  # no fp32 state_dict to compare with: the program itself
+            return self.artifact_bytes()
         key = f"fp32 state_dict|{fingerprint(original)}"
         return _remembered_bytes(key, lambda: artifact.state_dict_bytes(original))
 
     def parameter_counts(self) -> tuple[int, int]:
+        if self.program is not None:
+            return programs.program_parameters(self.compressed.model)
         params = list(self.compressed.model.parameters())
         return sum(p.numel() for p in params), sum(int(torch.count_nonzero(p)) for p in params)
 
     def operations(self, data: Data) -> tuple[int, int, str]:
         model, example = self.compressed.model, data.example(1, self.resolution)
+        if self.program is not None:
+            count = programs.program_flops(model, example)
+            return count, count // 2, "MACs"
         key = (structure_key(model), example.dtype, tuple(example.shape), example.numpy().tobytes())
         count = _OPERATIONS.get(key, lambda: flops.count_flops(model, example))
         return count, count // 2, "MACs"
@@ -403,6 +426,9 @@ class TorchKind(ModelKind):
 
     def capabilities(self, data: Data) -> Capabilities:
         problems = {}
+        if (program := programs.program_kind(self.base)) is not None:
+            reason = programs.REWRITE_HINT.format(kind=program)
+            problems.update(sparsity=reason, bits=reason)
         resolution = data.resolution_problem()
         sizes = resolution_sizes(self.base, data) if resolution is None else ()
         if resolution is not None:
@@ -412,6 +438,8 @@ class TorchKind(ModelKind):
         return Capabilities(problems, sizes)
 
     def prepare(self, recipe: Recipe, data: Data, runtime: str = "torch") -> Runnable:
+        if programs.program_kind(self.base) is not None:
+            self.capabilities(data).refuse(recipe, f"this {self.name}")
         if isinstance(self.model, Compressed):
             if runtime != "torch":
                 raise ValueError("pass runtime= to apply() when evaluating a Compressed model")
@@ -468,7 +496,7 @@ class ScikitLearnRunnable(Runnable):
         if model.quick:
             notes.append(f"trained on a stratified {model.n_train:,}-image subset of train (quick)")
         spec = thin.THIN_MODELS.get(model.name)
-        if spec is not None and spec.note:
+        if spec is not None and spec.note and model.key:  # the lab fitted it from this spec
             notes.append(spec.note)
         notes.append(model.techniques)
         return notes
@@ -600,9 +628,12 @@ def model_kind(model: object) -> ModelKind:
     for kind in KINDS:
         if kind.accepts(model):
             return kind(model)
+    given = type(model).__name__
+    if isinstance(model, type):  # the class itself, e.g. nn.Linear or LogisticRegression
+        given = f"the class {model.__name__} itself: pass an instance, e.g. {model.__name__}(…)"
     raise TypeError(
         "the lab measures a torch.nn.Module, a Compressed, a lab.thin.ThinModel or a fitted "
-        f"scikit-learn estimator; got {type(model).__name__}"
+        f"scikit-learn estimator; got {given}"
     )
 
 

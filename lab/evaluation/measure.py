@@ -68,6 +68,7 @@ from lab.evaluation import quality
 from lab.evaluation.arguments import check_arguments
 from lab.evaluation.kinds import ModelKind, Runnable, fingerprint, is_thin, model_kind
 from lab.io.store import ResultStore, default_store
+from lab.memo import Memo
 from lab.meters import energy, flops, machine, stats
 from lab.meters.timing import (
     LATENCY,
@@ -77,6 +78,7 @@ from lab.meters.timing import (
     throughput,
     time_calls,
 )
+from lab.models.interface import ModelInterfaceError
 from lab.runtimes import devices
 from lab.techniques.apply import Compressed
 from lab.techniques.configs import Recipe
@@ -359,7 +361,8 @@ class Measurement:
         co2 = "n/a" if self.co2_g_per_1k is None else f"{self.co2_g_per_1k * 1000:.3g} mg"
         return (
             f"Measurement({self.name} [{self.label}] on {self.split}: {self._quality_text()}, "
-            f"{_number(self.artifact_bytes, ',')} B on disk ({self.compression_ratio:.1f}x), "
+            f"{_number(self.artifact_bytes, ',')} B on disk"
+            f"{'' if self.artifact_bytes is None else f' ({self.compression_ratio:.1f}x)'}, "
             f"{self.macs:,} {self.operations_kind}, {_number(self.latency_ms_p50, '.2f')} ms p50, "
             f"{_number(self.throughput_ips, ',.0f')} img/s, CO2/1k {co2} @ {self.country})"
         )
@@ -862,6 +865,58 @@ def _largest_round(dataset: Data, n: int, most: int, items: int) -> int | None:
     return low if low > n and size(low) > base else None
 
 
+SCALE_CHECK_ITEMS = {"tabular": 200, "image": 20}  # training items compared, by data kind
+_SCALE_CHECKED: Memo[str] = Memo(entries=64)
+
+
+@torch.no_grad()
+def scale_problem(runnable: Runnable, dataset: Data) -> str:
+    """Why ``runnable`` (the model as given) must not be measured on ``dataset``'s
+    standardized samples, or "": when the first training items, given back in the user's
+    own units (``x × std + mean``), are predicted clearly better than as the lab gives them —
+    accuracy up by 20 points, or a regression's mean absolute error down by a quarter, each
+    with a paired sign test on the items that differ at p < 0.001 — the model was fitted on
+    the user's own features, and every figure on standardized ones would be wrong without a
+    word."""
+    count = SCALE_CHECK_ITEMS.get(dataset.kind)
+    if count is None or dataset.mean is None:
+        return ""
+    train = dataset.split("train")
+    rows = torch.arange(min(count, len(train)))
+    given, labels = train.images[rows], train.labels[rows]
+    shape = (1, -1) if given.dim() == 2 else (1, -1, 1, 1)
+    mean = torch.tensor(dataset.mean, dtype=given.dtype).reshape(shape)
+    std = torch.tensor(dataset.std, dtype=given.dtype).reshape(shape)
+    as_given, as_theirs = runnable.predict(given), runnable.predict(given * std + mean)
+    if dataset.is_classification:
+        right, theirs_right = as_given == labels, as_theirs == labels
+        gain = float(theirs_right.float().mean() - right.float().mean())
+        if gain < 0.2 or stats.mcnemar_exact(right.numpy(), theirs_right.numpy()).p_value >= 1e-3:
+            return ""
+        shown = (
+            f"{float(theirs_right.float().mean()):.0%} of {len(rows)} training items right in "
+            f"your own units against {float(right.float().mean()):.0%} standardized"
+        )
+    else:
+        given_errors = (as_given.double() - labels.double()).abs()
+        their_errors = (as_theirs.double() - labels.double()).abs()
+        error, theirs = float(given_errors.mean()), float(their_errors.mean())
+        closer = stats.mcnemar_exact(  # a sign test on the items one of the two is closer on
+            (given_errors < their_errors).numpy(), (their_errors < given_errors).numpy()
+        )
+        if not theirs <= 0.75 * error or closer.p_value >= 1e-3:
+            return ""
+        shown = (
+            f"mean absolute error {theirs:.4g} in your own units against {error:.4g} standardized"
+        )
+    return (
+        f"the model appears fitted on your own, unstandardized features ({shown}); "
+        f"{dataset.name!r} gives it features standardized with the training split's mean and "
+        "std, so every figure would be wrong. Build the data with "
+        "as_data(..., standardize=False), or fit the model on the lab's data"
+    )
+
+
 # Each model's prepared baseline (identity recipe), weakly keyed by the model object: the
 # entry goes when the model does, and a changed fingerprint or data set replaces it.
 _BASELINES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[str, str], Runnable]] = (
@@ -881,7 +936,8 @@ class Evaluation:
 
     Example:
         >>> from lab import zoo
-        >>> ev = Evaluation(zoo.load("cnn"), {"prune": {"sparsity": 0.5}}, name="cnn")  # doctest: +SKIP
+        >>> from lab.techniques.configs import PruneConfig
+        >>> ev = Evaluation(zoo.load("cnn"), PruneConfig(0.5), name="cnn")  # doctest: +SKIP
         >>> ev.first_look().preliminary, ev.final().preliminary  # doctest: +SKIP
         (True, False)
     """
@@ -949,7 +1005,29 @@ class Evaluation:
             else:
                 with _threads(self.threads), _phase(self.timings, "apply"):
                     self._runnable = self.kind.prepare(self.recipe, self.dataset, self.runtime)
+            self._check_scale(cancel)
         return self._runnable
+
+    def _check_scale(self, cancel: threading.Event | None) -> None:
+        """Refuse a model that was fitted on the user's own (unstandardized) features and is
+        given the standardized ones: once per model content and data (:func:`scale_problem`)."""
+        if self.dataset.mean is None:
+            return
+        if not self.recipe.is_identity and not isinstance(self.kind.model, nn.Module):
+            return  # a thin model's compressed torch form: its baseline is checked
+
+        def problem_found() -> str:
+            as_given = self._runnable if self.recipe.is_identity else self._shared_baseline(cancel)
+            return scale_problem(as_given, self.dataset)
+
+        with _threads(self.threads):
+            if self.key.model_hash:
+                key = (self.key.model_hash, self.dataset.fingerprint)
+                problem = _SCALE_CHECKED.get(key, problem_found)
+            else:  # content unknown (a scikit-learn model): checked each time, cheaply
+                problem = problem_found()
+        if problem:
+            raise ModelInterfaceError(problem)
 
     def first_look(
         self,

@@ -108,6 +108,9 @@ OPAQUE = {
 }
 
 
+_ATEN_OPERATORS = (torch._ops.OpOverload, torch._ops.OpOverloadPacket)
+
+
 class _FunctionCounter(TorchFunctionMode):
     """Counts FLOPs of the torch functions called while it is active."""
 
@@ -122,7 +125,8 @@ class _FunctionCounter(TorchFunctionMode):
         rule = RULES.get(func)
         if rule is not None and isinstance(out, torch.Tensor):
             self.flops += int(rule(out, *args, **kwargs))
-        elif func in OPAQUE:
+        elif func in OPAQUE or isinstance(func, _ATEN_OPERATORS):
+            # an aten operator called directly (a torch.export program's graph): no rule here
             self.opaque.add(getattr(func, "__qualname__", repr(func)))
         return out
 

@@ -28,10 +28,16 @@ def _hash_value(digest, name: str, value: object) -> None:
 
 
 def fingerprint(model: nn.Module) -> str:
-    """SHA-256 (16 hex) of a torch model's class, parameter/buffer names, shapes and values."""
+    """SHA-256 (16 hex) of a torch model's class, parameter/buffer names, shapes and values
+    (and a TorchScript program's code, an ONNX graph's bytes)."""
     digest = hashlib.sha256(type(model).__name__.encode())
     for name, tensor in model.state_dict().items():
         _hash_value(digest, name, tensor)
+    program = getattr(model, "onnx_bytes", None)  # a program whose graph holds the weights
+    if isinstance(program, bytes):
+        digest.update(program)
+    if isinstance(model, torch.jit.ScriptModule):  # the same weights may run other code
+        digest.update(str(model.inlined_graph).encode())
     return digest.hexdigest()[:16]
 
 

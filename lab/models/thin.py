@@ -228,7 +228,7 @@ THIN_MODELS: dict[str, ThinSpec] = {
             0.842,
             "C=1, multi_class=ovr, penalty=l1",
             "multinomial L2 with lbfgs capped at 200 iterations, not the paper's one-vs-rest "
-            "L1 (scikit-learn ≥ 1.7 has no multi_class); one Linear layer 784→10",
+            "L1 (scikit-learn ≥ 1.7 has no multi_class); one Linear layer, features → classes",
         ),
         ThinSpec(
             "LinearSVC",

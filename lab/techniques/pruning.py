@@ -270,17 +270,26 @@ def _remove_channels_(
             f"per_layer names {names[classifier]!r}, the final classifier: its "
             "outputs are the classes, so it cannot lose channels"
         )
-    with torch.enable_grad():  # the dependency graph is traced through autograd
-        pruner = tp.pruner.BasePruner(
-            model,
-            example,
-            importance=importance or tp.importance.MagnitudeImportance(p=1),
-            pruning_ratio=config.sparsity,
-            pruning_ratio_dict={layers[n]: s for n, s in config.per_layer.items()},
-            ignored_layers=[classifier],
-            global_pruning=config.scope == "global",
-        )
-        pruner.step()
+    try:
+        with torch.enable_grad():  # the dependency graph is traced through autograd
+            pruner = tp.pruner.BasePruner(
+                model,
+                example,
+                importance=importance or tp.importance.MagnitudeImportance(p=1),
+                pruning_ratio=config.sparsity,
+                pruning_ratio_dict={layers[n]: s for n, s in config.per_layer.items()},
+                ignored_layers=[classifier],
+                global_pruning=config.scope == "global",
+            )
+            pruner.step()
+    except (ArithmeticError, IndexError, KeyError, RuntimeError, AssertionError) as exc:
+        # the model is the lab's own copy: nothing the user passed is left half pruned
+        raise ValueError(
+            f"channel pruning could not follow {type(model).__name__}'s channels through "
+            "its graph (Torch-Pruning failed on an operation that regroups channels, such "
+            f"as a channel shuffle or a reshape of the channel axis: {type(exc).__name__}: "
+            f"{exc or 'no message'}); use structure='unstructured' for this model"
+        ) from exc
     with torch.no_grad():  # earlier unstructured masks: re-derive where shapes changed
         for module in prunable_layers(model).values():
             mask = getattr(module, "weight_mask", None)
