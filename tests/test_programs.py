@@ -113,3 +113,14 @@ def test_pruning_a_program_names_what_to_load_instead(files, kind):
     _, paths = files
     with pytest.raises(ValueError, match=r"sparsity cannot be applied.*architecture="):
         evaluate(load_model(paths[kind]), PruneConfig(0.5), data=DATA, effort="quick")
+
+
+def test_an_onnx_file_made_for_one_batch_names_the_export_to_redo(tmp_path):
+    from lab.models.interface import ModelInterfaceError
+
+    path = tmp_path / "fixed.onnx"
+    torch.onnx.export(
+        _Mixed().eval(), torch.randn(4, 3, 16, 16), path, input_names=["pixels"], dynamo=False
+    )
+    with pytest.raises(ModelInterfaceError, match=r"ONNX Runtime said.*dynamic_axes=\{'pixels'"):
+        evaluate(load_model(path), data=DATA, effort="quick", use_cache=False)

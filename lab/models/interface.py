@@ -87,9 +87,10 @@ def _run_check(model: nn.Module, dataset) -> None:
         )
         said = str(exc).rstrip()
         said = said if said.endswith(".") else f"{said}."
+        who = "ONNX Runtime" if isinstance(getattr(model, "onnx_bytes", None), bytes) else "torch"
         raise ModelInterfaceError(
             f"the model failed on a 2×{shape} input batch; the lab expects "
-            f"{expected}. torch said: {type(exc).__name__}: {said}{hint}"
+            f"{expected}. {who} said: {type(exc).__name__}: {said}{hint}"
         ) from exc
     if not isinstance(out, torch.Tensor):
         raise ModelInterfaceError(

@@ -482,7 +482,9 @@ class OnnxRuntimeModel(nn.Module):
             shown = "×".join(str(e) if isinstance(e, int) else "N" for e in expected)
             raise ValueError(
                 f"this ONNX graph takes inputs shaped {shown}; got {tuple(x.shape)}. It was "
-                "exported for that shape: export it again for other data (to_onnx(..., data=…))"
+                "exported for that shape: export it again with a dynamic batch axis "
+                f"(torch.onnx.export(..., dynamic_axes={{{self.input_name!r}: {{0: 'batch'}}}})),"
+                " or with lab.export.to_onnx(..., data=…) for other data"
             )
         array = np.ascontiguousarray(x.detach().cpu().numpy().astype(dtype, copy=False))
         (logits,) = self.session.run(None, {self.input_name: array})
