@@ -325,6 +325,10 @@ def test_a_model_fitted_on_unstandardized_features_is_refused_not_scored_wrong()
     raw_fit = LogisticRegression(max_iter=1000).fit(iris.data, iris.target)
     with pytest.raises(ModelInterfaceError, match=r"standardize=False.*|unstandardized"):
         evaluate(raw_fit, data=as_data((iris.data, iris.target)), effort="quick", use_cache=False)
+    evaluation = Evaluation(raw_fit, data=as_data((iris.data, iris.target)), use_cache=False)
+    for _ in range(2):  # a second call is refused too, not measured
+        with pytest.raises(ModelInterfaceError, match="unstandardized"):
+            evaluation.first_look()
     own = as_data((iris.data, iris.target), standardize=False)
     m = evaluate(raw_fit, data=own, effort="quick", use_cache=False)
     live = own.split("live")

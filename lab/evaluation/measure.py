@@ -1027,6 +1027,7 @@ class Evaluation:
             else:  # content unknown (a scikit-learn model): checked each time, cheaply
                 problem = problem_found()
         if problem:
+            self._runnable = None  # refused every time, not measured on a second call
             raise ModelInterfaceError(problem)
 
     def first_look(
