@@ -303,17 +303,8 @@ class TorchRunnable(Runnable):
         self._file_key_memo: str | None = None
         self.program = programs.program_kind(compressed.model)  # run as it is: TorchScript, ONNX
         if self.program is not None:
-            self.executes_as = getattr(compressed.model, "executes_as", "TorchScript fp32")
-            counted = (
-                "counted from the graph (Conv, Gemm, MatMul)"
-                if self.program == "ONNX"
-                else "counted by torch as it runs"
-            )
-            article = "an" if self.program == "ONNX" else "a"
-            self.notes.append(
-                f"{article} {self.program} program, measured as it is: its bytes are its own "
-                f"file's, its FLOPs {counted}"
-            )
+            self.executes_as, note = programs.described(compressed.model)
+            self.notes.append(note)
 
     def predict(self, samples: torch.Tensor) -> torch.Tensor:
         return self.predict_with_scores(samples, scores=False)[0]
@@ -356,15 +347,15 @@ class TorchRunnable(Runnable):
         return self._file_key() in _SIZES
 
     def baseline_bytes(self) -> int:
-        original = self.compressed.original or self.compressed.model
         if self.program is not None:  # no fp32 state_dict to compare with: the program itself
             return self.artifact_bytes()
+        original = self.compressed.original or self.compressed.model
         key = f"fp32 state_dict|{fingerprint(original)}"
         return _remembered_bytes(key, lambda: artifact.state_dict_bytes(original))
 
     def parameter_counts(self) -> tuple[int, int]:
-        if self.program is not None:
-            return programs.program_parameters(self.compressed.model)
+        if self.program == "ONNX":  # its weights are graph initializers, not parameters
+            return programs.onnx_parameters(self.compressed.model)
         params = list(self.compressed.model.parameters())
         return sum(p.numel() for p in params), sum(int(torch.count_nonzero(p)) for p in params)
 

@@ -30,11 +30,12 @@ from lab.runtimes.export import _INPUT_DTYPES, OnnxRuntimeModel, _session
 
 __all__ = [
     "REWRITE_HINT",
+    "described",
     "onnx_flops",
+    "onnx_parameters",
     "program_bytes",
     "program_flops",
     "program_kind",
-    "program_parameters",
 ]
 
 REWRITE_HINT = (
@@ -71,14 +72,24 @@ def _onnx_weights(model: OnnxRuntimeModel) -> list[np.ndarray]:
     return [a for a in arrays if np.issubdtype(a.dtype, np.floating)]
 
 
-def program_parameters(model: nn.Module) -> tuple[int, int]:
-    """(parameters, non-zero parameters): the TorchScript program's parameters, or the ONNX
-    graph's floating-point initializers."""
+def onnx_parameters(model: OnnxRuntimeModel) -> tuple[int, int]:
+    """(parameters, non-zero parameters) of an ONNX graph: its floating-point initializers
+    (a TorchScript program's are its ``parameters()``, counted as any module's)."""
+    weights = _onnx_weights(model)
+    return sum(a.size for a in weights), sum(int(np.count_nonzero(a)) for a in weights)
+
+
+def described(model: nn.Module) -> tuple[str, str]:
+    """(what executes, the note saying how the program is measured) for a program."""
     if isinstance(model, OnnxRuntimeModel):
-        weights = _onnx_weights(model)
-        return sum(a.size for a in weights), sum(int(np.count_nonzero(a)) for a in weights)
-    params = list(model.parameters())
-    return sum(p.numel() for p in params), sum(int(torch.count_nonzero(p)) for p in params)
+        return model.executes_as, (
+            "an ONNX program, measured as it is: its bytes are its own file's, its FLOPs "
+            "counted from the graph (Conv, Gemm, MatMul)"
+        )
+    return "TorchScript fp32", (
+        "a TorchScript program, measured as it is: its bytes are its own file's, its FLOPs "
+        "counted by torch as it runs"
+    )
 
 
 def program_flops(model: nn.Module, example: torch.Tensor) -> int:

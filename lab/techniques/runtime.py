@@ -109,8 +109,8 @@ def _structural_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model``'s modules whose parameters and buffers are new tensor objects over
     the same storage (a layer's mask and codes are shared as they are): no weight is copied
     (a folded layer gets new weights anyway), and converting the copy (``channels_last``
-    replaces a tensor's data) leaves ``model`` as it was. The copy must not be modified in
-    place."""
+    replaces a tensor's data) leaves ``model`` as it was. Its modules may be replaced; its
+    tensors must not be modified in place."""
     shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
     for module in model.modules():  # a pruned layer's mask, a quantized layer's codes
         for value in module.__dict__.values():
@@ -225,8 +225,9 @@ def _foldable_in_sequentials(model: nn.Module) -> int:
 
 
 def _fold_in_sequentials(model: nn.Module) -> tuple[nn.Module, bool]:
-    """A deep copy of ``model`` with each (Conv/Linear, BatchNorm) pair that follows each other
-    in an ``nn.Sequential`` (whose ``forward`` is Sequential's own) folded; and whether any was."""
+    """A structural copy of ``model`` with each (Conv/Linear, BatchNorm) pair that follows each
+    other in an ``nn.Sequential`` (whose ``forward`` is Sequential's own) folded; and whether
+    any was."""
     model = _structural_copy(model)
     folded = False
     for container, first, second in list(_sequential_pairs(model)):
